@@ -1,0 +1,288 @@
+package executor
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/sluicedb/sluice/operators"
+	"github.com/sluicedb/sluice/parser"
+	"github.com/sluicedb/sluice/planner"
+	"github.com/sluicedb/sluice/sqlerr"
+	"github.com/sluicedb/sluice/types"
+)
+
+// ExecuteStatement runs one parsed statement with the given parameter
+// values ($1 is params[0]).
+func (e *Engine) ExecuteStatement(ctx context.Context, stmt parser.Statement, params []types.Datum) (*Result, error) {
+	if e.closed.Load() {
+		return nil, errClosed
+	}
+	switch s := stmt.(type) {
+	case *parser.Flush:
+		if err := e.Flush(ctx); err != nil {
+			return nil, err
+		}
+		return &Result{Tag: "FLUSH"}, nil
+	case *parser.ShowObjects:
+		return e.showObjects(s.Kind)
+	case *parser.Describe:
+		return e.describe(s.Name)
+	}
+	p, err := planner.Build(&e.cat, stmt)
+	if err != nil {
+		return nil, err
+	}
+	return e.executePlan(ctx, p, params)
+}
+
+func (e *Engine) executePlan(ctx context.Context, p planner.Plan, params []types.Datum) (*Result, error) {
+	switch x := p.(type) {
+	case *planner.QueryPlan:
+		return e.query(ctx, x.Root, params)
+	case *planner.CreateTablePlan:
+		return e.createTable(x)
+	case *planner.CreateViewPlan:
+		return e.createView(x)
+	case *planner.DropPlan:
+		return e.drop(x)
+	case *planner.InsertPlan:
+		return e.insert(ctx, x, params)
+	case *planner.UpdatePlan:
+		return e.update(ctx, x, params)
+	case *planner.DeletePlan:
+		return e.delete(ctx, x, params)
+	case *planner.ExplainPlan:
+		lines := planner.Explain(x.Inner)
+		r := &Result{Tag: fmt.Sprintf("EXPLAIN %d", len(lines)), Columns: []ResultColumn{{Name: "QUERY PLAN", Type: types.TextType}}}
+		for _, l := range lines {
+			r.Rows = append(r.Rows, []types.Datum{types.NewText(l)})
+		}
+		r.Tag = "EXPLAIN"
+		return r, nil
+	}
+	return nil, sqlerr.New(sqlerr.Internal, sqlerr.InternalError, "no executor for plan %T", p)
+}
+
+func (e *Engine) showObjects(kind parser.ObjectKind) (*Result, error) {
+	r := &Result{Columns: []ResultColumn{{Name: "name", Type: types.TextType}}}
+	var rk planner.RelationKind
+	switch kind {
+	case parser.KindTable:
+		rk = planner.TableRelation
+	case parser.KindMaterializedView:
+		rk = planner.ViewRelation
+	}
+	if rk != 0 {
+		for _, o := range e.cat.list(rk) {
+			r.Rows = append(r.Rows, []types.Datum{types.NewText(o.rel.Name)})
+		}
+	}
+	r.Tag = fmt.Sprintf("SHOW %d", len(r.Rows))
+	return r, nil
+}
+
+func (e *Engine) describe(name string) (*Result, error) {
+	o, ok := e.cat.get(name)
+	if !ok {
+		return nil, sqlerr.Planf(sqlerr.UndefinedTable, "relation %q does not exist", name)
+	}
+	r := &Result{Columns: []ResultColumn{
+		{Name: "name", Type: types.TextType}, {Name: "type", Type: types.TextType},
+		{Name: "nullable", Type: types.BoolType}, {Name: "key", Type: types.BoolType},
+	}}
+	for i, c := range o.rel.Schema {
+		isKey := false
+		if o.rel.Keyed {
+			for _, k := range o.rel.Key {
+				isKey = isKey || k == i
+			}
+		}
+		r.Rows = append(r.Rows, []types.Datum{types.NewText(c.Name), types.NewText(strings.ToLower(c.Type.String())),
+			types.NewBool(c.Nullable), types.NewBool(isKey)})
+	}
+	r.Tag = fmt.Sprintf("DESCRIBE %d", len(r.Rows))
+	return r, nil
+}
+
+func (e *Engine) createTable(p *planner.CreateTablePlan) (*Result, error) {
+	e.coordMu.Lock()
+	defer e.coordMu.Unlock()
+	e.cat.mu.Lock()
+	defer e.cat.mu.Unlock()
+	if _, exists := e.cat.objects[p.Name]; exists {
+		if p.IfNotExists {
+			return &Result{Tag: "CREATE TABLE", Notices: []string{fmt.Sprintf("relation %q already exists, skipping", p.Name)}}, nil
+		}
+		return nil, sqlerr.Planf(sqlerr.DuplicateTable, "relation %q already exists", p.Name)
+	}
+	e.cat.nextID++
+	rel := &planner.Relation{ID: e.cat.nextID, Name: p.Name, Kind: planner.TableRelation, Schema: p.Schema,
+		Key: p.Key, Keyed: len(p.Key) > 0, AppendOnly: p.AppendOnly, Definition: p.Definition}
+	o := &object{rel: rel, store: newStore(rel)}
+	if rel.Keyed {
+		o.current = newStore(rel)
+	}
+	e.cat.objects[p.Name] = o
+	return &Result{Tag: "CREATE TABLE"}, nil
+}
+
+func (e *Engine) createView(p *planner.CreateViewPlan) (*Result, error) {
+	e.coordMu.Lock()
+	defer e.coordMu.Unlock()
+	if _, exists := e.cat.get(p.Name); exists {
+		if p.IfNotExists {
+			return &Result{Tag: "CREATE MATERIALIZED VIEW", Notices: []string{fmt.Sprintf("relation %q already exists, skipping", p.Name)}}, nil
+		}
+		return nil, sqlerr.Planf(sqlerr.DuplicateTable, "relation %q already exists", p.Name)
+	}
+	query, err := prepare(p.Query, nil)
+	if err != nil {
+		return nil, err
+	}
+	schema := query.Schema()
+	rel := &planner.Relation{Name: p.Name, Kind: planner.ViewRelation, Schema: schema, Key: p.Key,
+		Keyed: p.Keyed, AppendOnly: p.AppendOnly, Definition: p.Definition}
+	o := &object{rel: rel, store: newStore(rel)}
+	frag := newFragment(o, 0, e.report)
+	mat := operators.NewMaterialize(schema.Arrow(), frag.onEpoch)
+	b := &builder{mem: e.mem, mode: streaming}
+	if err := b.build(query, mat); err != nil {
+		b.closeAll()
+		return nil, err
+	}
+	frag.entries = make([]operators.Output, len(b.leaves))
+	frag.arrived = make([]bool, len(b.leaves))
+	frag.heldCount = make([]int, len(b.leaves))
+	frag.ops = append(b.ops, mat)
+	deps := make([]*object, len(b.leaves))
+	for i, l := range b.leaves {
+		frag.entries[i] = l.entry
+		scan := l.node.(*planner.Scan)
+		dep := e.cat.byID(scan.Rel.ID)
+		if dep == nil {
+			b.closeAll()
+			return nil, sqlerr.Planf(sqlerr.UndefinedTable, "relation %q was dropped", scan.Rel.Name)
+		}
+		deps[i] = dep
+	}
+
+	e.ingestMu.Lock()
+	defer e.ingestMu.Unlock()
+	// Backfill: the view starts from its inputs' current contents, then
+	// follows their changes.
+	for i, dep := range deps {
+		if err := e.backfill(dep, frag.entries[i]); err != nil {
+			for _, op := range frag.ops {
+				op.Close()
+			}
+			return nil, fmt.Errorf("create materialized view %q: %w", p.Name, err)
+		}
+	}
+	e.cat.mu.Lock()
+	e.cat.nextID++
+	rel.ID = e.cat.nextID
+	e.cat.objects[p.Name] = o
+	e.cat.mu.Unlock()
+	o.deps = deps
+	o.frag = frag
+	for i, dep := range deps {
+		dep.subs = append(dep.subs, subscription{frag: frag, input: i})
+	}
+	frag.start()
+	return &Result{Tag: "CREATE MATERIALIZED VIEW"}, nil
+}
+
+// backfill pushes an object's current rows into a new view's input:
+// its committed snapshot, then (for a table) the changes of the open
+// epoch. Called with coordMu and ingestMu held.
+func (e *Engine) backfill(dep *object, entry operators.Output) error {
+	e.snapMu.RLock()
+	err := dep.store.Scan(e.mem, allColumns(len(dep.rel.Schema)), scanBatch, func(rec arrowRecord) error {
+		return entry.Push(&operators.Chunk{Rec: rec})
+	})
+	e.snapMu.RUnlock()
+	if err != nil {
+		return err
+	}
+	dep.dmlMu.Lock()
+	defer dep.dmlMu.Unlock()
+	for _, c := range dep.pending {
+		if err := entry.Push(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *Engine) drop(p *planner.DropPlan) (*Result, error) {
+	tag := "DROP " + p.Kind.String()
+	e.coordMu.Lock()
+	defer e.coordMu.Unlock()
+	e.ingestMu.Lock()
+	defer e.ingestMu.Unlock()
+	var res Result
+	res.Tag = tag
+	// Check all names first, so a failing DROP drops nothing.
+	var objs []*object
+	for _, name := range p.Names {
+		o, ok := e.cat.get(name)
+		if !ok {
+			if p.IfExists {
+				res.Notices = append(res.Notices, fmt.Sprintf("relation %q does not exist, skipping", name))
+				continue
+			}
+			return nil, sqlerr.Planf(sqlerr.UndefinedTable, "%s %q does not exist", strings.ToLower(p.Kind.String()), name)
+		}
+		want := planner.TableRelation
+		if p.Kind == parser.KindMaterializedView {
+			want = planner.ViewRelation
+		}
+		if o.rel.Kind != want {
+			return nil, sqlerr.Planf(sqlerr.WrongObjectType, "%q is a %s, not a %s; use DROP %s", name, o.rel.Kind, strings.ToLower(p.Kind.String()), strings.ToUpper(o.rel.Kind.String()))
+		}
+		objs = append(objs, o)
+	}
+	for _, o := range objs {
+		for _, d := range e.cat.dependents(o) {
+			dropping := false
+			for _, x := range objs {
+				dropping = dropping || x == d
+			}
+			if !dropping {
+				return nil, &sqlerr.Error{Phase: sqlerr.Plan, Code: sqlerr.DependentObjects,
+					Msg:  fmt.Sprintf("cannot drop %s %q because materialized view %q depends on it", o.rel.Kind, o.rel.Name, d.rel.Name),
+					Hint: "drop the dependent views first"}
+			}
+		}
+	}
+	// Dependents before what they read.
+	for i := len(objs) - 1; i >= 0; i-- {
+		e.dropObject(objs[i])
+	}
+	return &res, nil
+}
+
+func (e *Engine) dropObject(o *object) {
+	if o.frag != nil {
+		for _, dep := range o.deps {
+			kept := dep.subs[:0]
+			for _, s := range dep.subs {
+				if s.frag != o.frag {
+					kept = append(kept, s)
+				}
+			}
+			dep.subs = kept
+		}
+		o.frag.stop()
+	}
+	o.dmlMu.Lock()
+	for _, c := range o.pending {
+		c.Rec.Release()
+	}
+	o.pending = nil
+	o.dmlMu.Unlock()
+	e.cat.mu.Lock()
+	delete(e.cat.objects, o.rel.Name)
+	e.cat.mu.Unlock()
+}

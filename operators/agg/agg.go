@@ -1,0 +1,724 @@
+// Package agg is the streaming hash aggregate: GROUP BY over a changelog,
+// emitting the net change of every touched group at each barrier.
+//
+// State is columnar, indexed by a dense group id: the group keys (an
+// int64 slice for a single integer-like key, else the encoded key bytes),
+// a row count per group, and per aggregate typed slices (sums, non-NULL
+// counts, extremes). Ids of groups whose rows all went away are reused.
+// Everything is plain slices and maps of plain values, so it can be
+// written out at a checkpoint.
+//
+// Errors: a retraction of a row that was never inserted (a count would go
+// negative) returns an internal *sqlerr.Error naming the aggregate; after
+// any error from Push the operator's state is undefined and the pipeline
+// must stop.
+package agg
+
+import (
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/sluicedb/sluice/operators"
+	"github.com/sluicedb/sluice/sqlerr"
+	"github.com/sluicedb/sluice/types"
+)
+
+// Kind is an aggregate function.
+type Kind uint8
+
+// The aggregate functions.
+const (
+	CountStar     Kind = iota // COUNT(*)
+	Count                     // COUNT(x): non-NULL values
+	CountDistinct             // COUNT(DISTINCT x)
+	Sum                       // SUM(x)
+	Avg                       // AVG(x)
+	Min                       // MIN(x)
+	Max                       // MAX(x)
+)
+
+// String returns the SQL name of k.
+func (k Kind) String() string {
+	switch k {
+	case CountStar:
+		return "COUNT(*)"
+	case Count:
+		return "COUNT"
+	case CountDistinct:
+		return "COUNT(DISTINCT)"
+	case Sum:
+		return "SUM"
+	case Avg:
+		return "AVG"
+	case Min:
+		return "MIN"
+	case Max:
+		return "MAX"
+	}
+	return fmt.Sprintf("Kind(%d)", k)
+}
+
+// Spec is one aggregate call: Kind over input column Arg (ignored for
+// CountStar) of type ArgType, with the SQL result type Result that the
+// planner decided (COUNT → BIGINT; SUM(INT/BIGINT) → BIGINT; SUM(DOUBLE) →
+// DOUBLE; SUM(DECIMAL(p,s)) → DECIMAL(38,s); AVG(INT/BIGINT/DOUBLE) →
+// DOUBLE; AVG(DECIMAL(p,s)) → DECIMAL(38,s+4); MIN/MAX → ArgType). Name is
+// the output column name.
+type Spec struct {
+	Kind    Kind
+	Arg     int
+	ArgType types.T
+	Result  types.T
+	Name    string
+}
+
+// MaxChunkRows bounds the rows of a Chunk the aggregate emits.
+const MaxChunkRows = 4096
+
+type keyMode uint8
+
+const (
+	modeGlobal keyMode = iota // no GROUP BY: one group, id 0
+	modeInt                   // one integer-like key column: intTable
+	modeBytes                 // anything else: encoded keys in a map
+)
+
+// HashAgg is the streaming hash aggregate operator. It implements
+// operators.Operator; see New.
+type HashAgg struct {
+	mem        memory.Allocator
+	in         *arrow.Schema
+	usedCols   []int
+	groupCols  []int
+	keyTypes   []types.T
+	appendOnly bool
+	out        operators.Output
+	schema     *arrow.Schema
+	mode       keyMode
+
+	numGroups int
+	rowCount  []int64 // input rows per group
+	free      []uint32
+
+	intKeys   []int64 // modeInt: key per group
+	table     intTable
+	nullGroup int64 // modeInt: the group of the NULL key, or -1
+
+	enc      keyEncoder
+	byteKeys []string // modeBytes: encoded key per group
+	byteMap  map[string]uint32
+
+	counters []*nnCounter
+	accs     []accumulator
+
+	// The epoch's touched groups: a bit per group, the list in first-touch
+	// order and each one's row count at first touch.
+	dirtyBits     []uint64
+	dirty         []uint32
+	oldRowCount   []int64
+	globalEmitted bool
+
+	cur    batch // the chunk being folded (a field, so it is not heap-allocated per Push)
+	gids   []uint32
+	signs  []int64
+	rows   []emitRow
+	freed  []uint32
+	keyBuf []string
+	pos    []int
+	closed bool
+}
+
+var _ operators.Operator = (*HashAgg)(nil)
+
+func planErr(format string, args ...any) error {
+	return sqlerr.New(sqlerr.Internal, sqlerr.InternalError, "agg: "+format, args...)
+}
+
+// New builds a hash aggregate over input schema in (whose SQL types are
+// inTypes), grouping by the input columns groupCols (empty: a global
+// aggregate, which emits one row even over empty input) and computing
+// specs. The output schema is the group columns (as in the input) then one
+// column per spec. appendOnly promises the input never retracts, which
+// lets MIN/MAX keep only the extreme and COUNT(DISTINCT) only a set.
+func New(mem memory.Allocator, in *arrow.Schema, inTypes []types.T, groupCols []int, specs []Spec, appendOnly bool, out operators.Output) (*HashAgg, error) {
+	if mem == nil || in == nil || out == nil {
+		return nil, planErr("New needs an allocator, an input schema and an output")
+	}
+	if len(inTypes) != in.NumFields() {
+		return nil, planErr("%d input types for %d input columns", len(inTypes), in.NumFields())
+	}
+	h := &HashAgg{
+		mem:        mem,
+		in:         in,
+		groupCols:  append([]int(nil), groupCols...),
+		appendOnly: appendOnly,
+		out:        out,
+		nullGroup:  -1,
+	}
+	used := map[int]bool{}
+	fields := make([]arrow.Field, 0, len(groupCols)+len(specs))
+	for _, c := range groupCols {
+		if c < 0 || c >= in.NumFields() {
+			return nil, planErr("group column %d out of range", c)
+		}
+		t := inTypes[c]
+		switch t.Kind {
+		case types.Boolean, types.Int, types.BigInt, types.Double, types.Decimal, types.Varchar, types.Timestamp, types.Date:
+		default:
+			return nil, sqlerr.Execf(sqlerr.FeatureNotSupported, "agg: cannot group by a column of type %s", t)
+		}
+		h.keyTypes = append(h.keyTypes, t)
+		used[c] = true
+		fields = append(fields, in.Field(c))
+	}
+	switch {
+	case len(groupCols) == 0:
+		h.mode = modeGlobal
+	case len(groupCols) == 1 && isIntLike(h.keyTypes[0]) && h.keyTypes[0].Kind != types.Boolean:
+		h.mode = modeInt
+		h.table.init(10)
+	default:
+		h.mode = modeBytes
+		h.byteMap = make(map[string]uint32)
+		h.enc = keyEncoder{cols: h.groupCols, types: h.keyTypes}
+	}
+	counters := map[int]*nnCounter{}
+	counterFor := func(col int, name string) *nnCounter {
+		if c, ok := counters[col]; ok {
+			return c
+		}
+		c := &nnCounter{col: col, name: name}
+		counters[col] = c
+		h.counters = append(h.counters, c)
+		return c
+	}
+	for _, s := range specs {
+		name := s.Name
+		if name == "" {
+			name = strings.ToLower(strings.TrimSuffix(s.Kind.String(), "(*)"))
+		}
+		if s.Kind != CountStar {
+			if s.Arg < 0 || s.Arg >= in.NumFields() {
+				return nil, planErr("%s: argument column %d out of range", name, s.Arg)
+			}
+			if inTypes[s.Arg].Kind != s.ArgType.Kind || inTypes[s.Arg].Scale != s.ArgType.Scale {
+				return nil, planErr("%s: argument type %s but input column %d is %s", name, s.ArgType, s.Arg, inTypes[s.Arg])
+			}
+			used[s.Arg] = true
+		}
+		acc, err := h.newAcc(s, name, counterFor)
+		if err != nil {
+			return nil, err
+		}
+		h.accs = append(h.accs, acc)
+		fields = append(fields, arrow.Field{Name: name, Type: s.Result.Arrow(), Nullable: true})
+	}
+	for c := range used {
+		h.usedCols = append(h.usedCols, c)
+	}
+	h.schema = arrow.NewSchema(fields, nil)
+	if h.mode == modeGlobal {
+		h.allocGroup()
+		h.growState()
+	}
+	return h, nil
+}
+
+func (h *HashAgg) newAcc(s Spec, name string, counterFor func(int, string) *nnCounter) (accumulator, error) {
+	arg, res := s.ArgType, s.Result
+	bad := func() error {
+		return planErr("%s: unsupported %s(%s) → %s", name, s.Kind, arg, res)
+	}
+	switch s.Kind {
+	case CountStar, Count, CountDistinct:
+		if res.Kind != types.BigInt {
+			return nil, bad()
+		}
+	}
+	switch s.Kind {
+	case CountStar:
+		return &countAcc{src: &h.rowCount, rows: true, oldRef: &h.oldRowCount}, nil
+	case Count:
+		return &countAcc{src: &counterFor(s.Arg, name).n}, nil
+	case CountDistinct:
+		switch {
+		case isIntLike(arg):
+			return newDistinct(&intFamily, name, s.Arg, h.appendOnly), nil
+		case arg.Kind == types.Double:
+			return newDistinct(&floatBitsFamily, name, s.Arg, h.appendOnly), nil
+		case arg.Kind == types.Decimal:
+			return newDistinct(&decFamily, name, s.Arg, h.appendOnly), nil
+		case arg.Kind == types.Varchar:
+			return newDistinct(&strFamily, name, s.Arg, h.appendOnly), nil
+		}
+		return nil, bad()
+	case Sum, Avg:
+		avg := s.Kind == Avg
+		switch arg.Kind {
+		case types.Int, types.BigInt:
+			if (avg && res.Kind != types.Double) || (!avg && res.Kind != types.BigInt) {
+				return nil, bad()
+			}
+			return &sumIntAcc{name: name, col: s.Arg, avg: avg, nn: counterFor(s.Arg, name)}, nil
+		case types.Double:
+			if res.Kind != types.Double {
+				return nil, bad()
+			}
+			return &sumFloatAcc{name: name, col: s.Arg, avg: avg, nn: counterFor(s.Arg, name)}, nil
+		case types.Decimal:
+			up := res.Scale - arg.Scale
+			if res.Kind != types.Decimal || up < 0 || up > 38 || (!avg && up != 0) {
+				return nil, bad()
+			}
+			return &sumDecAcc{name: name, col: s.Arg, avg: avg, up: up, nn: counterFor(s.Arg, name)}, nil
+		}
+		return nil, bad()
+	case Min, Max:
+		if res.Kind != arg.Kind || res.Scale != arg.Scale {
+			return nil, bad()
+		}
+		isMax := s.Kind == Max
+		switch {
+		case isIntLike(arg):
+			return &minMaxAcc[int64]{f: &intFamily, name: name, col: s.Arg, max: isMax, appendOnly: h.appendOnly}, nil
+		case arg.Kind == types.Double:
+			return &minMaxAcc[float64]{f: &floatFamily, name: name, col: s.Arg, max: isMax, appendOnly: h.appendOnly}, nil
+		case arg.Kind == types.Decimal:
+			return &minMaxAcc[decimal128.Num]{f: &decFamily, name: name, col: s.Arg, max: isMax, appendOnly: h.appendOnly}, nil
+		case arg.Kind == types.Varchar:
+			return &minMaxAcc[string]{f: &strFamily, name: name, col: s.Arg, max: isMax, appendOnly: h.appendOnly}, nil
+		}
+		return nil, bad()
+	}
+	return nil, planErr("%s: unknown aggregate kind %d", name, s.Kind)
+}
+
+func newDistinct[K comparable](f *family[K], name string, col int, appendOnly bool) *distinctAcc[K] {
+	a := &distinctAcc[K]{f: f, name: name, col: col, appendOnly: appendOnly}
+	if appendOnly {
+		a.set = make(map[dkey[K]]struct{})
+	} else {
+		a.idx = make(map[dkey[K]]uint32)
+	}
+	return a
+}
+
+// Schema returns the output schema: group columns, then one per spec.
+func (h *HashAgg) Schema() *arrow.Schema { return h.schema }
+
+// Push consumes one message: a Chunk is folded into the state, a Barrier
+// emits the epoch's changes and is forwarded, a Watermark on a group
+// column is forwarded remapped (others are dropped), and anything else
+// passes through.
+func (h *HashAgg) Push(msg operators.Message) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = internalErr("agg: panic: %v", r)
+		}
+	}()
+	if h.closed {
+		return internalErr("agg: Push after Close")
+	}
+	switch m := msg.(type) {
+	case *operators.Chunk:
+		return h.pushChunk(m)
+	case operators.Barrier:
+		if err := h.flush(); err != nil {
+			return fmt.Errorf("agg: barrier %d: %w", m.Epoch, err)
+		}
+		return h.out.Push(m)
+	case operators.Watermark:
+		for i, c := range h.groupCols {
+			if c == m.Column {
+				return h.out.Push(operators.Watermark{Column: i, Time: m.Time})
+			}
+		}
+		return nil
+	}
+	return h.out.Push(msg)
+}
+
+func (h *HashAgg) checkSchema(rec arrow.RecordBatch) error {
+	s := rec.Schema()
+	if s == h.in {
+		return nil
+	}
+	if s.NumFields() != h.in.NumFields() {
+		return internalErr("agg: input chunk has %d columns, want %d", s.NumFields(), h.in.NumFields())
+	}
+	for _, c := range h.usedCols {
+		if !arrow.TypeEqual(s.Field(c).Type, h.in.Field(c).Type) {
+			return internalErr("agg: input column %d is %s, want %s", c, s.Field(c).Type, h.in.Field(c).Type)
+		}
+	}
+	return nil
+}
+
+// allocGroup returns a free group id with empty state.
+func (h *HashAgg) allocGroup() uint32 {
+	if l := len(h.free); l > 0 {
+		g := h.free[l-1]
+		h.free = h.free[:l-1]
+		return g
+	}
+	g := uint32(h.numGroups)
+	h.numGroups++
+	h.rowCount = append(h.rowCount, 0)
+	switch h.mode {
+	case modeInt:
+		h.intKeys = append(h.intKeys, 0)
+	case modeBytes:
+		h.byteKeys = append(h.byteKeys, "")
+	}
+	if g&63 == 0 {
+		h.dirtyBits = append(h.dirtyBits, 0)
+	}
+	return g
+}
+
+// growState sizes every aggregate's state to numGroups.
+func (h *HashAgg) growState() {
+	for _, c := range h.counters {
+		c.grow(h.numGroups)
+	}
+	for _, a := range h.accs {
+		a.grow(h.numGroups)
+	}
+}
+
+func (h *HashAgg) pushChunk(c *operators.Chunk) error {
+	n := c.Len()
+	if n == 0 {
+		return nil
+	}
+	if err := h.checkSchema(c.Rec); err != nil {
+		return err
+	}
+	var signs []int64
+	if c.Ops != nil {
+		if len(c.Ops) != n {
+			return internalErr("agg: chunk has %d ops for %d rows", len(c.Ops), n)
+		}
+		signs = growSlice(&h.signs, n)
+		neg := false
+		for i, op := range c.Ops {
+			s := op.Sign()
+			signs[i] = s
+			neg = neg || s < 0
+		}
+		switch {
+		case !neg:
+			signs = nil // all additions: take the append-only paths
+		case h.appendOnly:
+			return internalErr("agg: retraction in the input of an append-only aggregate")
+		}
+	}
+	if h.numGroups+n >= math.MaxUint32 {
+		return sqlerr.New(sqlerr.Resource, sqlerr.ProgramLimitExceeded, "agg: too many groups")
+	}
+	gids := growSlice(&h.gids, n)
+	switch h.mode {
+	case modeGlobal:
+		clear(gids)
+	case modeInt:
+		if err := h.lookupInt(c.Rec.Column(h.groupCols[0]), gids); err != nil {
+			return err
+		}
+	case modeBytes:
+		if err := h.lookupBytes(c.Rec, gids); err != nil {
+			return err
+		}
+	}
+	h.growState()
+
+	// Mark first touches (snapshotting the row count) and count rows.
+	start := len(h.dirty)
+	rc, bitsDirty := h.rowCount, h.dirtyBits
+	for i, g := range gids {
+		w, bit := g>>6, uint64(1)<<(g&63)
+		if bitsDirty[w]&bit == 0 {
+			bitsDirty[w] |= bit
+			h.dirty = append(h.dirty, g)
+			h.oldRowCount = append(h.oldRowCount, rc[g])
+		}
+		if signs == nil {
+			rc[g]++
+		} else {
+			rc[g] += signs[i]
+		}
+	}
+	if fresh := h.dirty[start:]; len(fresh) > 0 {
+		for _, a := range h.accs {
+			a.snapshot(fresh)
+		}
+	}
+	if signs != nil {
+		for _, g := range gids {
+			if rc[g] < 0 {
+				return negativeErr("group row count")
+			}
+		}
+	}
+	h.cur = batch{gids: gids, signs: signs, rec: c.Rec}
+	defer func() { h.cur = batch{} }() // the record is only lent
+	for _, cn := range h.counters {
+		if err := cn.update(&h.cur); err != nil {
+			return err
+		}
+	}
+	for _, a := range h.accs {
+		if err := a.update(&h.cur); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// lookupInt resolves a single integer-like key column to group ids,
+// creating groups for new keys.
+func (h *HashAgg) lookupInt(col arrow.Array, gids []uint32) error {
+	vals, err := readInts(col, &h.enc.ints)
+	if err != nil {
+		return fmt.Errorf("agg: group key: %w", err)
+	}
+	vals = vals[:len(gids)]
+	bits, off := validity(col)
+	t := &h.table
+	for i := range gids {
+		if bits != nil && !isValid(bits, off+i) {
+			if h.nullGroup < 0 {
+				h.nullGroup = int64(h.allocGroup())
+			}
+			gids[i] = uint32(h.nullGroup)
+			continue
+		}
+		k := vals[i]
+		j := t.home(k)
+		for {
+			s := t.slots[j]
+			if s == 0 {
+				g := h.allocGroup()
+				h.intKeys[g] = k
+				t.slots[j] = g + 1
+				t.n++
+				if t.n > t.limit {
+					t.rehash(h.intKeys)
+				}
+				gids[i] = g
+				break
+			}
+			if h.intKeys[s-1] == k {
+				gids[i] = s - 1
+				break
+			}
+			j = (j + 1) & t.mask
+		}
+	}
+	return nil
+}
+
+// lookupBytes resolves encoded multi-column keys to group ids.
+func (h *HashAgg) lookupBytes(rec arrow.RecordBatch, gids []uint32) error {
+	if err := h.enc.encode(rec, len(gids)); err != nil {
+		return fmt.Errorf("agg: group key: %w", err)
+	}
+	buf, off := h.enc.buf, h.enc.off
+	for i := range gids {
+		kb := buf[off[i]:off[i+1]]
+		if g, ok := h.byteMap[string(kb)]; ok {
+			gids[i] = g
+			continue
+		}
+		key := string(kb)
+		g := h.allocGroup()
+		h.byteKeys[g] = key
+		h.byteMap[key] = g
+		gids[i] = g
+	}
+	return nil
+}
+
+// changed reports whether any result of group g differs from its
+// snapshot at dirty position d.
+func (h *HashAgg) changed(d int, g uint32) bool {
+	for _, a := range h.accs {
+		if a.changed(d, g) {
+			return true
+		}
+	}
+	return false
+}
+
+// flush emits the epoch's net changes and starts a new epoch.
+func (h *HashAgg) flush() error {
+	global := h.mode == modeGlobal
+	rows := h.rows[:0]
+	var err error
+	// send emits the rows gathered so far as one chunk.
+	send := func() {
+		if err == nil && len(rows) > 0 {
+			err = h.emit(rows)
+		}
+		rows = rows[:0]
+	}
+	if global && !h.globalEmitted && len(h.dirty) == 0 {
+		rows = append(rows, emitRow{g: 0, op: operators.Insert})
+	}
+	for di, g := range h.dirty {
+		if len(rows) >= MaxChunkRows-1 {
+			send() // an update pair never straddles two chunks
+		}
+		d := int32(di)
+		before, now := h.oldRowCount[di] > 0, h.rowCount[g] > 0
+		if global {
+			before, now = h.globalEmitted, true
+		}
+		switch {
+		case !before && now:
+			rows = append(rows, emitRow{g: g, d: d, op: operators.Insert})
+		case before && !now:
+			rows = append(rows, emitRow{g: g, d: d, old: true, op: operators.Delete})
+		case before && now && h.changed(di, g):
+			rows = append(rows,
+				emitRow{g: g, d: d, old: true, op: operators.UpdateBefore},
+				emitRow{g: g, d: d, op: operators.UpdateAfter})
+		}
+	}
+	send()
+	h.rows = rows
+	if global {
+		h.globalEmitted = true
+	}
+	h.endEpoch()
+	return err
+}
+
+// bigScratch is the capacity past which per-epoch buffers are dropped at
+// the end of an epoch rather than kept for reuse, so a burst of touched
+// groups does not pin memory proportional to it.
+const bigScratch = 1 << 16
+
+// recycle empties s for reuse, or drops it when it grew large.
+func recycle[T any](s []T) []T {
+	if cap(s) > bigScratch {
+		return nil
+	}
+	return s[:0]
+}
+
+// endEpoch frees the groups that vanished and clears the dirty set.
+func (h *HashAgg) endEpoch() {
+	freed := h.freed[:0]
+	if h.mode != modeGlobal {
+		for _, g := range h.dirty {
+			if h.rowCount[g] != 0 {
+				continue
+			}
+			freed = append(freed, g)
+			switch h.mode {
+			case modeInt:
+				if int64(g) == h.nullGroup {
+					h.nullGroup = -1
+				} else {
+					h.table.remove(g, h.intKeys)
+				}
+			case modeBytes:
+				delete(h.byteMap, h.byteKeys[g])
+				h.byteKeys[g] = ""
+			}
+		}
+	}
+	if len(freed) > 0 {
+		for _, c := range h.counters {
+			c.clear(freed)
+		}
+		for _, a := range h.accs {
+			a.clear(freed)
+		}
+		h.free = append(h.free, freed...)
+	}
+	h.freed = freed
+	for _, a := range h.accs {
+		a.endEpoch(h.dirty)
+	}
+	for _, g := range h.dirty {
+		h.dirtyBits[g>>6] &^= 1 << (g & 63)
+	}
+	h.dirty, h.oldRowCount, h.freed = recycle(h.dirty), recycle(h.oldRowCount), recycle(h.freed)
+}
+
+// emit builds one output chunk from rows and pushes it downstream.
+func (h *HashAgg) emit(rows []emitRow) error {
+	rb := array.NewRecordBuilder(h.mem, h.schema)
+	defer rb.Release()
+	rb.Reserve(len(rows))
+	switch h.mode {
+	case modeInt:
+		b := rb.Field(0)
+		app, err := intFamily.appender(b)
+		if err != nil {
+			return err
+		}
+		for _, r := range rows {
+			if int64(r.g) == h.nullGroup {
+				b.AppendNull()
+			} else {
+				app(h.intKeys[r.g])
+			}
+		}
+	case modeBytes:
+		keys := h.keyBuf[:0]
+		for _, r := range rows {
+			keys = append(keys, h.byteKeys[r.g])
+		}
+		h.keyBuf = keys
+		pos := growSlice(&h.pos, len(rows))
+		clear(pos)
+		for ci, t := range h.keyTypes {
+			if err := decodeColumn(rb.Field(ci), t, keys, pos); err != nil {
+				return err
+			}
+		}
+		clear(keys)
+	}
+	nk := len(h.groupCols)
+	for i, a := range h.accs {
+		if err := a.appendRows(rb.Field(nk+i), rows); err != nil {
+			return err
+		}
+	}
+	rec := rb.NewRecordBatch()
+	defer rec.Release()
+	var ops []operators.Op
+	for i, r := range rows {
+		if r.op != operators.Insert && ops == nil {
+			ops = make([]operators.Op, len(rows))
+			for j := range i {
+				ops[j] = operators.Insert
+			}
+		}
+		if ops != nil {
+			ops[i] = r.op
+		}
+	}
+	return h.out.Push(&operators.Chunk{Rec: rec, Ops: ops})
+}
+
+// Close releases the state. It is idempotent.
+func (h *HashAgg) Close() error {
+	if h.closed {
+		return nil
+	}
+	h.closed = true
+	h.rowCount, h.intKeys, h.byteKeys, h.byteMap = nil, nil, nil, nil
+	h.table = intTable{}
+	h.counters, h.accs = nil, nil
+	h.dirty, h.dirtyBits, h.oldRowCount, h.free = nil, nil, nil, nil
+	return nil
+}

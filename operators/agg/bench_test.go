@@ -1,0 +1,241 @@
+package agg
+
+import (
+	"math/rand/v2"
+	"runtime"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/sluicedb/sluice/operators"
+	"github.com/sluicedb/sluice/types"
+)
+
+const (
+	benchKeys      = 100_000
+	benchBatch     = 4096
+	benchBatches   = 64
+	benchBarrierEv = 256 // batches between barriers (~1M rows)
+)
+
+func benchAgg(b *testing.B, mem memory.Allocator) *HashAgg {
+	b.Helper()
+	schema := types.Schema(kvCols).Arrow()
+	specs := []Spec{
+		{Kind: CountStar, Result: types.BigIntType, Name: "n"},
+		{Kind: Sum, Arg: 1, ArgType: types.BigIntType, Result: types.BigIntType, Name: "s"},
+	}
+	sink := operators.OutputFunc(func(operators.Message) error { return nil })
+	h, err := New(mem, schema, []types.T{types.BigIntType, types.BigIntType}, []int{0}, specs, false, sink)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return h
+}
+
+func int64Rec(mem memory.Allocator, schema *arrow.Schema, ks, vs []int64) arrow.RecordBatch {
+	kb := array.NewInt64Builder(mem)
+	defer kb.Release()
+	vb := array.NewInt64Builder(mem)
+	defer vb.Release()
+	kb.AppendValues(ks, nil)
+	vb.AppendValues(vs, nil)
+	ka, va := kb.NewArray(), vb.NewArray()
+	defer ka.Release()
+	defer va.Release()
+	return array.NewRecordBatch(schema, []arrow.Array{ka, va}, int64(len(ks)))
+}
+
+// benchChunks pre-builds a cycle of batches over benchKeys random keys.
+// With deletePct > 0, that share of each batch's rows (from the second
+// batch on) retracts rows inserted earlier in the same cycle, so the cycle
+// can be replayed any number of times.
+func benchChunks(b *testing.B, mem memory.Allocator, schema *arrow.Schema, deletePct int) []*operators.Chunk {
+	r := rand.New(rand.NewPCG(1, 2))
+	type kv struct{ k, v int64 }
+	var pool []kv
+	var chunks []*operators.Chunk
+	for j := 0; j < benchBatches; j++ {
+		ks, vs := make([]int64, benchBatch), make([]int64, benchBatch)
+		var ops []operators.Op
+		if deletePct > 0 {
+			ops = make([]operators.Op, benchBatch)
+		}
+		for i := range ks {
+			if deletePct > 0 && j > 0 && r.IntN(100) < deletePct && len(pool) > 0 {
+				p := r.IntN(len(pool))
+				ks[i], vs[i] = pool[p].k, pool[p].v
+				pool[p] = pool[len(pool)-1]
+				pool = pool[:len(pool)-1]
+				ops[i] = operators.Delete
+				continue
+			}
+			ks[i], vs[i] = int64(r.IntN(benchKeys)), int64(r.IntN(1000))
+			if deletePct > 0 {
+				pool = append(pool, kv{ks[i], vs[i]})
+			}
+		}
+		chunks = append(chunks, &operators.Chunk{Rec: int64Rec(mem, schema, ks, vs), Ops: ops})
+	}
+	return chunks
+}
+
+func runCountSum(b *testing.B, deletePct int) {
+	mem := memory.NewGoAllocator()
+	h := benchAgg(b, mem)
+	defer h.Close()
+	chunks := benchChunks(b, mem, h.in, deletePct)
+	defer func() {
+		for _, c := range chunks {
+			c.Rec.Release()
+		}
+	}()
+	// Warm up: every key has a group.
+	for _, c := range chunks {
+		if err := h.Push(c); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := h.Push(operators.Barrier{Epoch: 1}); err != nil {
+		b.Fatal(err)
+	}
+	epoch := uint64(1)
+	b.ReportAllocs()
+	b.ResetTimer()
+	rows := 0
+	for i := 0; i < b.N; i++ {
+		c := chunks[i%len(chunks)]
+		if err := h.Push(c); err != nil {
+			b.Fatal(err)
+		}
+		rows += c.Len()
+		if i%benchBarrierEv == benchBarrierEv-1 {
+			epoch++
+			if err := h.Push(operators.Barrier{Epoch: epoch}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// BenchmarkAggCountSumAppendOnly: COUNT(*), SUM(BIGINT) GROUP BY one
+// BIGINT key over 100k keys, 4096-row append-only batches, a barrier every
+// 256 batches.
+func BenchmarkAggCountSumAppendOnly(b *testing.B) { runCountSum(b, 0) }
+
+// BenchmarkAggCountSumWithDeletes is the same with 20% of rows deletes.
+func BenchmarkAggCountSumWithDeletes(b *testing.B) { runCountSum(b, 20) }
+
+// BenchmarkAggMemoryPerGroup measures the heap held by 1M groups of
+// COUNT(*), SUM(BIGINT) GROUP BY BIGINT.
+func BenchmarkAggMemoryPerGroup(b *testing.B) {
+	const groups = 1_000_000
+	mem := memory.NewGoAllocator()
+	schema := types.Schema(kvCols).Arrow()
+	perm := rand.New(rand.NewPCG(3, 4)).Perm(groups)
+	ks, vs := make([]int64, benchBatch), make([]int64, benchBatch)
+	var perGroup float64
+	for i := 0; i < b.N; i++ {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		h := benchAgg(b, mem)
+		for start := 0; start < groups; start += benchBatch {
+			n := min(benchBatch, groups-start)
+			for j := 0; j < n; j++ {
+				ks[j], vs[j] = int64(perm[start+j])*7919, int64(j)
+			}
+			rec := int64Rec(mem, schema, ks[:n], vs[:n])
+			err := h.Push(&operators.Chunk{Rec: rec})
+			rec.Release()
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := h.Push(operators.Barrier{Epoch: 1}); err != nil {
+			b.Fatal(err)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		perGroup = float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / groups
+		runtime.KeepAlive(h)
+		h.Close()
+	}
+	b.ReportMetric(perGroup, "B/group")
+}
+
+// BenchmarkAggVarcharKey: COUNT(*), SUM(BIGINT) GROUP BY a VARCHAR key
+// over 100k keys (the general encoded-key path), append-only.
+func BenchmarkAggVarcharKey(b *testing.B) {
+	mem := memory.NewGoAllocator()
+	cols := []types.Column{{Name: "k", Type: types.TextType}, {Name: "v", Type: types.BigIntType}}
+	schema := types.Schema(cols).Arrow()
+	specs := []Spec{
+		{Kind: CountStar, Result: types.BigIntType, Name: "n"},
+		{Kind: Sum, Arg: 1, ArgType: types.BigIntType, Result: types.BigIntType, Name: "s"},
+	}
+	sink := operators.OutputFunc(func(operators.Message) error { return nil })
+	h, err := New(mem, schema, []types.T{types.TextType, types.BigIntType}, []int{0}, specs, true, sink)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer h.Close()
+	r := rand.New(rand.NewPCG(5, 6))
+	var chunks []*operators.Chunk
+	for j := 0; j < benchBatches; j++ {
+		kb := array.NewStringBuilder(mem)
+		vb := array.NewInt64Builder(mem)
+		for i := 0; i < benchBatch; i++ {
+			kb.Append("user-" + string(rune('a'+r.IntN(26))) + "-" + itoa(r.IntN(benchKeys/26)))
+			vb.Append(int64(i))
+		}
+		ka, va := kb.NewArray(), vb.NewArray()
+		kb.Release()
+		vb.Release()
+		chunks = append(chunks, &operators.Chunk{Rec: array.NewRecordBatch(schema, []arrow.Array{ka, va}, benchBatch)})
+		ka.Release()
+		va.Release()
+	}
+	defer func() {
+		for _, c := range chunks {
+			c.Rec.Release()
+		}
+	}()
+	for _, c := range chunks {
+		if err := h.Push(c); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	rows := 0
+	for i := 0; i < b.N; i++ {
+		c := chunks[i%len(chunks)]
+		if err := h.Push(c); err != nil {
+			b.Fatal(err)
+		}
+		rows += c.Len()
+		if i%benchBarrierEv == benchBarrierEv-1 {
+			if err := h.Push(operators.Barrier{Epoch: uint64(i + 2)}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "rows/s")
+}
+
+func itoa(n int) string {
+	var buf [20]byte
+	i := len(buf)
+	for {
+		i--
+		buf[i] = byte('0' + n%10)
+		n /= 10
+		if n == 0 {
+			return string(buf[i:])
+		}
+	}
+}

@@ -1,0 +1,58 @@
+// Package planner binds parsed statements against the catalog, builds
+// logical plans, rewrites them with small named rules, and describes them
+// for EXPLAIN. Plans are immutable trees of nodes; the executor turns them
+// into running operators.
+package planner
+
+import (
+	"strings"
+
+	"github.com/sluicedb/sluice/types"
+)
+
+// RelationKind says what kind of object a Relation is.
+type RelationKind uint8
+
+// The relation kinds.
+const (
+	TableRelation RelationKind = iota + 1
+	ViewRelation
+)
+
+// String names the kind as SQL does.
+func (k RelationKind) String() string {
+	switch k {
+	case TableRelation:
+		return "table"
+	case ViewRelation:
+		return "materialized view"
+	}
+	return "relation"
+}
+
+// Relation is a table or materialized view as the planner sees it.
+type Relation struct {
+	ID     uint64
+	Name   string
+	Kind   RelationKind
+	Schema types.Schema
+	// Key lists the columns that identify a row (a table's primary key or a
+	// view's derived key) when Keyed is set. A keyed relation with an empty
+	// Key holds at most one row (a global aggregate).
+	Key []int
+	// Keyed says Key identifies rows; otherwise rows are a multiset (an
+	// append-only table, or a view without a derivable key).
+	Keyed bool
+	// AppendOnly says rows are only ever inserted.
+	AppendOnly bool
+	// Definition is the SQL text that created the relation.
+	Definition string
+}
+
+// Catalog resolves names to relations. Names are compared case-insensitively.
+type Catalog interface {
+	Relation(name string) (*Relation, bool)
+}
+
+// NormalizeName returns the catalog form of an identifier: lower case.
+func NormalizeName(s string) string { return strings.ToLower(s) }
