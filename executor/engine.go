@@ -70,13 +70,13 @@ func Open(opts Options) (*Engine, error) {
 		opts.Allocator = memory.NewGoAllocator()
 	}
 	e := &Engine{
-		opts:      opts,
-		mem:       opts.Allocator,
-		cat:       catalog{objects: map[string]*object{}},
-		nextEpoch: 1,
+		opts:         opts,
+		mem:          opts.Allocator,
+		cat:          catalog{objects: map[string]*object{}},
+		nextEpoch:    1,
 		reportSignal: make(chan struct{}, 1),
-		flushReq:  make(chan chan error),
-		stopCh:    make(chan struct{}),
+		flushReq:     make(chan chan error),
+		stopCh:       make(chan struct{}),
 	}
 	e.wg.Add(1)
 	go e.barrierLoop()

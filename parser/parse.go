@@ -269,17 +269,23 @@ func (ps *parseState) tidb(sp span, edits []edit) (ast.StmtNode, error) {
 	rw := rewrite(ps.src, sp, append(edits, pg...))
 	p := tidbPool.Get().(*tidb.Parser)
 	stmts, _, err := p.Parse(rw.text, "", "")
+	var node ast.StmtNode
+	n := len(stmts)
+	if n > 0 {
+		node = stmts[0]
+	}
+	// The result slice belongs to the parser: read it before reuse.
 	tidbPool.Put(p)
 	if err != nil {
 		return nil, ps.tidbError(err, sp, rw)
 	}
-	if len(stmts) != 1 {
-		return nil, ps.errAt(sp.start, sqlerr.SyntaxError, "expected one statement, got %d", len(stmts))
+	if n != 1 {
+		return nil, ps.errAt(sp.start, sqlerr.SyntaxError, "expected one statement, got %d", n)
 	}
-	if err := ps.numberParams(stmts[0], sp, rw); err != nil {
+	if err := ps.numberParams(node, sp, rw); err != nil {
 		return nil, err
 	}
-	return stmts[0], nil
+	return node, nil
 }
 
 // tidbError converts a TiDB parse error into a positioned *sqlerr.Error.
