@@ -7,7 +7,6 @@ import (
 
 	"github.com/pingcap/tidb/pkg/parser/ast"
 	"github.com/pingcap/tidb/pkg/parser/format"
-	"github.com/pingcap/tidb/pkg/parser/test_driver"
 
 	"github.com/sluicedb/sluice/sqlerr"
 	"github.com/sluicedb/sluice/types"
@@ -412,7 +411,6 @@ func TestParams(t *testing.T) {
 			t.Errorf("%q: orders %v want %v", tt.sql, got, tt.want)
 		}
 	}
-	var _ = test_driver.ParamMarkerExpr{}
 }
 
 func TestConcurrentParse(t *testing.T) {

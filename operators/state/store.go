@@ -32,9 +32,10 @@ type Store struct {
 
 	// Exactly one index is used: intIdx for a single non-null-able
 	// BIGINT-like key, else idx on encoded key bytes.
-	intKey bool
-	intIdx map[int64]uint32
-	idx    map[string]uint32
+	intKey   bool
+	intIdx   map[int64]uint32
+	nullSlot int64 // slot of the NULL key in the integer index, or -1
+	idx      map[string]uint32
 
 	enc  []KeyEncoder
 	kbuf []byte
@@ -43,7 +44,7 @@ type Store struct {
 // NewStore makes an empty store. With keyed=false, key is ignored and
 // rows form a multiset.
 func NewStore(schema types.Schema, key []int, keyed bool) *Store {
-	s := &Store{schema: schema, keyed: keyed, key: key}
+	s := &Store{schema: schema, keyed: keyed, key: key, nullSlot: -1}
 	if !keyed {
 		s.key = make([]int, len(schema))
 		for i := range s.key {
@@ -125,7 +126,10 @@ func (s *Store) applyInt(c *operators.Chunk, n int) error {
 	e.Reset(keyArr)
 	for i := 0; i < n; i++ {
 		if keyArr.IsNull(i) {
-			return sqlerr.Execf(sqlerr.NotNullViolation, "null value in key column %q", s.schema[s.key[0]].Name)
+			if err := s.applyNullKey(c.Op(i), rec, i); err != nil {
+				return err
+			}
+			continue
 		}
 		var k int64
 		if e.i64 != nil {
@@ -151,6 +155,29 @@ func (s *Store) applyInt(c *operators.Chunk, n int) error {
 		}
 		s.intIdx[k] = s.alloc(rec, i)
 	}
+	return nil
+}
+
+// applyNullKey applies a change to the row whose single integer key is
+// NULL (a GROUP BY key may be NULL); it lives outside the integer index.
+func (s *Store) applyNullKey(op operators.Op, rec arrow.RecordBatch, i int) error {
+	if op.IsRetract() {
+		if s.nullSlot < 0 {
+			return s.missing(rec, i)
+		}
+		slot := uint32(s.nullSlot)
+		if err := s.retract(slot); err != nil {
+			return err
+		}
+		if s.count[slot] == 0 {
+			s.nullSlot = -1
+		}
+		return nil
+	}
+	if s.nullSlot >= 0 {
+		return s.duplicate(rec, i)
+	}
+	s.nullSlot = int64(s.alloc(rec, i))
 	return nil
 }
 
@@ -213,7 +240,7 @@ func (s *Store) lookupSlot(key []types.Datum) (uint32, bool) {
 	}
 	if s.intKey {
 		if key[0].Null {
-			return 0, false
+			return uint32(s.nullSlot), s.nullSlot >= 0
 		}
 		slot, ok := s.intIdx[key[0].I]
 		return slot, ok
