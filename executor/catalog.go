@@ -50,7 +50,20 @@ func (o *object) isTable() bool { return o.rel.Kind == planner.TableRelation }
 type catalog struct {
 	mu      sync.RWMutex
 	objects map[string]*object
+	ids     map[uint64]*object
 	nextID  uint64
+}
+
+// put adds an object under its name and ID. The caller holds mu.
+func (c *catalog) put(o *object) {
+	c.objects[o.rel.Name] = o
+	c.ids[o.rel.ID] = o
+}
+
+// remove deletes an object. The caller holds mu.
+func (c *catalog) remove(o *object) {
+	delete(c.objects, o.rel.Name)
+	delete(c.ids, o.rel.ID)
 }
 
 // Relation implements planner.Catalog.
@@ -74,12 +87,7 @@ func (c *catalog) get(name string) (*object, bool) {
 func (c *catalog) byID(id uint64) *object {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	for _, o := range c.objects {
-		if o.rel.ID == id {
-			return o
-		}
-	}
-	return nil
+	return c.ids[id]
 }
 
 // list returns the objects of a kind sorted by name.

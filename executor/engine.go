@@ -45,8 +45,9 @@ type Engine struct {
 	ingestMu sync.RWMutex
 	snapMu   sync.RWMutex
 
-	nextEpoch uint64        // under coordMu
-	committed atomic.Uint64 // last committed epoch
+	catVersion atomic.Uint64 // bumped by every DDL
+	nextEpoch  uint64        // under coordMu
+	committed  atomic.Uint64 // last committed epoch
 
 	// Views report the end of an epoch here without ever blocking, so a
 	// view waiting on the coordinator can never stall the barrier
@@ -72,7 +73,7 @@ func Open(opts Options) (*Engine, error) {
 	e := &Engine{
 		opts:         opts,
 		mem:          opts.Allocator,
-		cat:          catalog{objects: map[string]*object{}},
+		cat:          catalog{objects: map[string]*object{}, ids: map[uint64]*object{}},
 		nextEpoch:    1,
 		reportSignal: make(chan struct{}, 1),
 		flushReq:     make(chan chan error),

@@ -123,7 +123,8 @@ func (e *Engine) createTable(p *planner.CreateTablePlan) (*Result, error) {
 	if rel.Keyed {
 		o.current = newStore(rel)
 	}
-	e.cat.objects[p.Name] = o
+	e.cat.put(o)
+	e.catVersion.Add(1)
 	return &Result{Tag: "CREATE TABLE"}, nil
 }
 
@@ -182,7 +183,7 @@ func (e *Engine) createView(p *planner.CreateViewPlan) (*Result, error) {
 	e.cat.mu.Lock()
 	e.cat.nextID++
 	rel.ID = e.cat.nextID
-	e.cat.objects[p.Name] = o
+	e.cat.put(o)
 	e.cat.mu.Unlock()
 	o.deps = deps
 	o.frag = frag
@@ -190,6 +191,7 @@ func (e *Engine) createView(p *planner.CreateViewPlan) (*Result, error) {
 		dep.subs = append(dep.subs, subscription{frag: frag, input: i})
 	}
 	frag.start()
+	e.catVersion.Add(1)
 	return &Result{Tag: "CREATE MATERIALIZED VIEW"}, nil
 }
 
@@ -283,6 +285,7 @@ func (e *Engine) dropObject(o *object) {
 	o.pending = nil
 	o.dmlMu.Unlock()
 	e.cat.mu.Lock()
-	delete(e.cat.objects, o.rel.Name)
+	e.cat.remove(o)
 	e.cat.mu.Unlock()
+	e.catVersion.Add(1)
 }

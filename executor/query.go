@@ -35,6 +35,9 @@ func allColumns(n int) []int {
 
 // query runs a batch plan against the committed snapshot.
 func (e *Engine) query(ctx context.Context, root planner.Node, params []types.Datum) (*Result, error) {
+	if l, cols, ok := lookupQuery(root); ok {
+		return e.runLookup(l, cols, root.Schema(), params)
+	}
 	chunks, schema, err := e.runBounded(ctx, root, params)
 	if err != nil {
 		return nil, err
@@ -136,7 +139,7 @@ func (e *Engine) readLeaf(n planner.Node) ([]*operators.Chunk, error) {
 	case *planner.Scan:
 		o := e.cat.byID(x.Rel.ID)
 		if o == nil {
-			return nil, sqlerr.Planf(sqlerr.UndefinedTable, "relation %q does not exist", x.Rel.Name)
+			return nil, errDropped(x.Rel.Name)
 		}
 		if o.failed != nil {
 			return nil, o.failed
@@ -150,7 +153,7 @@ func (e *Engine) readLeaf(n planner.Node) ([]*operators.Chunk, error) {
 	case *planner.Lookup:
 		o := e.cat.byID(x.Rel.ID)
 		if o == nil {
-			return nil, sqlerr.Planf(sqlerr.UndefinedTable, "relation %q does not exist", x.Rel.Name)
+			return nil, errDropped(x.Rel.Name)
 		}
 		if o.failed != nil {
 			return nil, o.failed
@@ -201,4 +204,8 @@ func rowsToRecord(e *Engine, schema types.Schema, rows [][]types.Datum) arrow.Re
 		}
 	}
 	return b.NewRecordBatch()
+}
+
+func errDropped(name string) error {
+	return sqlerr.Planf(sqlerr.UndefinedTable, "relation %q does not exist", name)
 }

@@ -52,7 +52,7 @@ var scalarFuncs = map[string]funcSig{
 func (b *exprBinder) call(x *ast.FuncCallExpr) (expr.Expr, error) {
 	name := x.FnName.L
 	switch name {
-	case "timestampliteral", "dateliteral", "timeliteral":
+	case ast.TimestampLiteral, ast.DateLiteral, ast.TimeLiteral:
 		return b.typedLiteral(name, x.Args)
 	case "date_add", "adddate", "date_sub", "subdate":
 		return b.dateAddCall(name, x.Args)
@@ -106,6 +106,9 @@ func (b *exprBinder) call(x *ast.FuncCallExpr) (expr.Expr, error) {
 			}
 			out = append(out, d)
 		}
+		if sig.f == expr.Round && t.Kind == types.Decimal {
+			t = roundDecimalType(t, out)
+		}
 		return &expr.Call{Func: sig.f, Args: out, T: t}, nil
 	case expr.Sqrt, expr.Ln, expr.Exp, expr.Pow:
 		for i := range args {
@@ -147,6 +150,23 @@ func (b *exprBinder) call(x *ast.FuncCallExpr) (expr.Expr, error) {
 	return nil, sqlerr.Planf(sqlerr.InternalError, "function %s has no binding", name)
 }
 
+// roundDecimalType is the type of ROUND(x [, d]) for x of DECIMAL type t,
+// as in MySQL and Postgres: as many decimals as asked for (none without
+// d; d < 0 also gives none), never more than x has, and one more integer
+// digit for the carry. A non-constant d keeps x's scale.
+func roundDecimalType(t types.T, args []expr.Expr) types.T {
+	scale := int64(0)
+	if len(args) == 2 {
+		lit, ok := args[1].(*expr.Literal)
+		if !ok || lit.Value.Null {
+			return t
+		}
+		scale = min(max(lit.Value.I, 0), int64(t.Scale))
+	}
+	p := int64(t.Precision-t.Scale) + 1 + scale
+	return types.DecimalType(int32(min(p, types.MaxDecimalPrecision)), int32(scale))
+}
+
 func argCountError(name string, n int) error {
 	return sqlerr.Planf(sqlerr.UndefinedFunction, "function %s does not take %d arguments", name, n)
 }
@@ -160,9 +180,9 @@ func (b *exprBinder) typedLiteral(name string, args []ast.ExprNode) (expr.Expr, 
 		return nil, err
 	}
 	switch name {
-	case "dateliteral":
+	case ast.DateLiteral:
 		return &expr.Cast{Arg: a, To: types.DateType}, nil
-	case "timestampliteral":
+	case ast.TimestampLiteral:
 		p := int32(0)
 		if lit, ok := a.(*expr.Literal); ok {
 			if i := strings.IndexByte(lit.Value.S, '.'); i >= 0 {

@@ -295,9 +295,9 @@ func fieldName(f *ast.SelectField) string {
 		return strings.ToLower(x.F)
 	case *ast.FuncCallExpr:
 		switch x.FnName.L {
-		case "timestampliteral":
+		case ast.TimestampLiteral:
 			return "timestamp"
-		case "dateliteral":
+		case ast.DateLiteral:
 			return "date"
 		case "date_add", "date_sub", "adddate", "subdate":
 			return "?column?"

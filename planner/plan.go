@@ -113,9 +113,14 @@ type Project struct {
 
 // Schema implements Node.
 func (p *Project) Schema() types.Schema {
+	in := p.Input.Schema()
 	s := make(types.Schema, len(p.Exprs))
 	for i, e := range p.Exprs {
-		s[i] = types.Column{Name: p.Names[i], Type: e.Type(), Nullable: true}
+		nullable := true
+		if c, ok := e.(*expr.ColumnRef); ok && c.Index < len(in) {
+			nullable = in[c.Index].Nullable
+		}
+		s[i] = types.Column{Name: p.Names[i], Type: e.Type(), Nullable: nullable}
 	}
 	return s
 }

@@ -231,15 +231,25 @@ func DeriveKey(n Node) ([]int, bool) {
 	case *Aggregate:
 		return seq(len(x.GroupBy)), true
 	case *Join:
-		if x.Kind != InnerJoin {
-			return nil, false
-		}
 		l, ok1 := DeriveKey(x.Left)
 		r, ok2 := DeriveKey(x.Right)
-		if !ok1 || !ok2 {
+		// When the equi-join pins the whole key of the right side, each
+		// left row meets at most one right row: the left key identifies
+		// the output rows (also for a left join). And symmetrically.
+		if ok1 && ok2 && covers(x.RightKeys, r) {
+			return l, true
+		}
+		if x.Kind != InnerJoin || !ok1 || !ok2 {
 			return nil, false
 		}
 		nl := len(x.Left.Schema())
+		if covers(x.LeftKeys, l) {
+			out := make([]int, len(r))
+			for i, k := range r {
+				out[i] = k + nl
+			}
+			return out, true
+		}
 		out := append([]int{}, l...)
 		for _, k := range r {
 			out = append(out, k+nl)
@@ -247,6 +257,21 @@ func DeriveKey(n Node) ([]int, bool) {
 		return out, true
 	}
 	return nil, false
+}
+
+// covers reports whether every column of key is among cols. An empty key
+// (a relation of at most one row) is covered by anything.
+func covers(cols, key []int) bool {
+	for _, k := range key {
+		found := false
+		for _, c := range cols {
+			found = found || c == k
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
 }
 
 func remapCols(key, cols []int) ([]int, bool) {
@@ -366,7 +391,7 @@ func (b *binder) planInsert(s *ast.InsertStmt) (Plan, error) {
 		}
 		for i := range out {
 			// Values of mixed types in one column are cast per row below.
-			out[i].Type = rel.Schema[target[i]].Type
+			out[i].Type = storeType(rel.Schema[target[i]].Type)
 		}
 		for r := range rows {
 			for i, e := range rows[r] {
@@ -394,13 +419,32 @@ func (b *binder) planInsert(s *ast.InsertStmt) (Plan, error) {
 		if !assignable(in[j].Type, col.Type) {
 			return nil, sqlerr.Planf(sqlerr.DatatypeMismatch, "column %q is of type %s but expression is of type %s", col.Name, col.Type.Name(), in[j].Type.Name())
 		}
-		exprs[t] = castTo(&expr.ColumnRef{Index: j, Name: in[j].Name, T: in[j].Type}, col.Type)
+		exprs[t] = castTo(&expr.ColumnRef{Index: j, Name: in[j].Name, T: in[j].Type}, storeType(col.Type))
 	}
 	var root Node = &Project{Input: src, Exprs: exprs, Names: names}
-	if isIdentity(exprs, in) && typesEqual(in, rel.Schema) {
+	if isIdentity(exprs, in) && typesEqual(in, storeSchema(rel.Schema)) {
 		root = src
 	}
 	return &InsertPlan{Table: rel, Source: Optimize(root, batchQuery), Params: b.params}, nil
+}
+
+// storeType is the type a value is converted to before it is stored in a
+// column of type t: VARCHAR(n) values keep their full length, so that the
+// store can refuse a value that is too long instead of truncating it.
+func storeType(t types.T) types.T {
+	if t.Kind == types.Varchar {
+		t.Width = 0
+	}
+	return t
+}
+
+func storeSchema(s types.Schema) types.Schema {
+	out := make(types.Schema, len(s))
+	for i, c := range s {
+		out[i] = c
+		out[i].Type = storeType(c.Type)
+	}
+	return out
 }
 
 func typesEqual(a, b types.Schema) bool {
@@ -450,7 +494,7 @@ func (b *binder) planUpdate(s *ast.UpdateStmt) (Plan, error) {
 		if !assignable(e.Type(), rel.Schema[i].Type) {
 			return nil, sqlerr.Planf(sqlerr.DatatypeMismatch, "column %q is of type %s but expression is of type %s", rel.Schema[i].Name, rel.Schema[i].Type.Name(), e.Type().Name())
 		}
-		p.Set[i] = castTo(e, rel.Schema[i].Type)
+		p.Set[i] = castTo(e, storeType(rel.Schema[i].Type))
 	}
 	if s.Where != nil {
 		if p.Where, err = eb.boolArg(s.Where, "WHERE"); err != nil {

@@ -16,7 +16,10 @@ import (
 // KeyEncoder appends the bytes of one column's values to composite keys.
 // Two rows get equal keys exactly when their values are equal (NULL equals
 // NULL, -0 equals 0, all NaNs are equal), so a map keyed by the bytes
-// groups or indexes them.
+// groups or indexes them. Each value is self-delimiting (a NULL flag byte,
+// then fixed-width bytes or a length-prefixed string), so concatenated
+// keys of several columns never collide. AppendDatum gives the same bytes
+// for the same value held in a Datum.
 type KeyEncoder struct {
 	arr arrow.Array
 	i64 []int64
@@ -25,6 +28,7 @@ type KeyEncoder struct {
 	str *array.String
 	dec *array.Decimal128
 	b   *array.Boolean
+	ivl []arrow.MonthDayNanoInterval
 }
 
 // Reset points the encoder at a new array.
@@ -49,6 +53,8 @@ func (e *KeyEncoder) Reset(a arrow.Array) {
 		e.dec = x
 	case *array.Boolean:
 		e.b = x
+	case *array.MonthDayNanoInterval:
+		e.ivl = x.MonthDayNanoIntervalValues()
 	}
 }
 
@@ -77,8 +83,17 @@ func (e *KeyEncoder) Append(buf []byte, i int) []byte {
 			return append(buf, 1, 1)
 		}
 		return append(buf, 1, 0)
+	case e.ivl != nil:
+		v := e.ivl[i]
+		return appendInterval(buf, v.Months, v.Days, v.Nanoseconds)
 	}
 	return append(buf, 1)
+}
+
+func appendInterval(buf []byte, months, days int32, ns int64) []byte {
+	buf = binary.LittleEndian.AppendUint32(append(buf, 1), uint32(months))
+	buf = binary.LittleEndian.AppendUint32(buf, uint32(days))
+	return binary.LittleEndian.AppendUint64(buf, uint64(ns))
 }
 
 // AppendDatum appends the encoding of d (of SQL type t) to buf, equal to
@@ -105,6 +120,8 @@ func AppendDatum(buf []byte, d types.Datum, t types.T) []byte {
 			return append(buf, 1, 1)
 		}
 		return append(buf, 1, 0)
+	case types.Interval:
+		return appendInterval(buf, d.Months, d.Days, d.I*1000)
 	}
 	return append(buf, 1)
 }
@@ -121,3 +138,11 @@ func floatBits(f float64) uint64 {
 
 // IsNull reports whether row i is NULL.
 func (e *KeyEncoder) IsNull(i int) bool { return e.arr.IsNull(i) }
+
+func timestampsAsInt64(v []arrow.Timestamp) []int64 {
+	return unsafe.Slice((*int64)(unsafe.Pointer(unsafe.SliceData(v))), len(v))
+}
+
+func date32AsInt32(v []arrow.Date32) []int32 {
+	return unsafe.Slice((*int32)(unsafe.Pointer(unsafe.SliceData(v))), len(v))
+}

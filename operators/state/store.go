@@ -2,6 +2,8 @@ package state
 
 import (
 	"fmt"
+	"math"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -17,32 +19,62 @@ import (
 // slots, with a hash index on the key for point lookups.
 //
 // A keyed store (keyed=true) holds at most one row per key; an Insert of a
-// present key or a Delete of an absent one is an error. An unkeyed store is
-// a multiset: the whole row is the key and each slot counts its copies.
+// present key or a Delete of an absent one is an error. Key identity treats
+// NULL as equal to NULL, so a GROUP BY view may hold one row whose key is
+// NULL. A keyed store with no key columns holds at most one row (a global
+// aggregate). An unkeyed store is a multiset: the whole row is the key and
+// each slot counts its copies.
 //
-// A Store is not safe for concurrent use; its owner locks around it.
+// A single INT, BIGINT, DATE or TIMESTAMP key is indexed by a compact
+// open-addressing table that reads keys from the key column; other keys by
+// a map on their encoded bytes (see KeyEncoder).
+//
+// A Store is not safe for concurrent use with Apply; its owner locks
+// around it. Lookup, Row, Scan and Rows only read, so any number of them
+// may run at once (under a read lock).
 type Store struct {
 	schema types.Schema
+	ids    []arrow.Type // expected Arrow type of each column
 	keyed  bool
 	key    []int
 	cols   []column
-	count  []int64 // copies per slot; 0 marks a free slot
+	count  []uint32 // copies per slot; 0 marks a free slot
 	free   []uint32
 	rows   int64 // live rows, counting multiset copies
+	bad    error // the schema or key cannot be stored
 
-	// Exactly one index is used: intIdx for a single non-null-able
-	// BIGINT-like key, else idx on encoded key bytes.
+	// Exactly one index is used: iidx (with nullSlot) for a single
+	// integer-like key, else idx on encoded key bytes.
 	intKey   bool
-	intIdx   map[int64]uint32
-	nullSlot int64 // slot of the NULL key in the integer index, or -1
+	iidx     intIndex
+	nullSlot int64 // slot of the NULL key, or -1
 	idx      map[string]uint32
 
-	enc  []KeyEncoder
-	kbuf []byte
+	// Scratch for Apply.
+	rd      []reader
+	enc     []KeyEncoder
+	kbuf    []byte
+	undo    []undoEntry
+	pending []uint32 // slots freed by the Apply in progress
+}
+
+type undoKind uint8
+
+const (
+	undoNew undoKind = iota // slot was allocated
+	undoInc                 // a multiset copy was added
+	undoDec                 // a copy was removed (the slot freed if its count reached 0)
+)
+
+type undoEntry struct {
+	slot uint32
+	kind undoKind
 }
 
 // NewStore makes an empty store. With keyed=false, key is ignored and
-// rows form a multiset.
+// rows form a multiset. A schema with a type that cannot be stored
+// (INTERVAL) or a key column out of range makes every later Apply and
+// Scan fail with an error saying so.
 func NewStore(schema types.Schema, key []int, keyed bool) *Store {
 	s := &Store{schema: schema, keyed: keyed, key: key, nullSlot: -1}
 	if !keyed {
@@ -52,21 +84,32 @@ func NewStore(schema types.Schema, key []int, keyed bool) *Store {
 		}
 	}
 	s.cols = make([]column, len(schema))
+	s.ids = make([]arrow.Type, len(schema))
 	for i, c := range schema {
-		s.cols[i].kind = c.Type.Kind
-		s.cols[i].t = c.Type
+		col, err := newColumn(c.Type)
+		if err != nil && s.bad == nil {
+			s.bad = sqlerr.New(sqlerr.Internal, sqlerr.InternalError, "store: column %q: %v", c.Name, err)
+		}
+		s.cols[i] = col
+		s.ids[i] = c.Type.Arrow().ID()
 	}
-	if keyed && len(key) == 1 {
-		switch schema[key[0]].Type.Kind {
-		case types.BigInt, types.Int, types.Timestamp, types.Date:
-			s.intKey = true
+	for _, k := range s.key {
+		if k < 0 || k >= len(schema) {
+			s.bad = sqlerr.New(sqlerr.Internal, sqlerr.InternalError, "store: key column %d out of range (%d columns)", k, len(schema))
+			s.key = nil
+			break
 		}
 	}
+	if s.bad == nil && keyed && len(s.key) == 1 {
+		st := s.cols[s.key[0]].st
+		s.intKey = st == stI64 || st == stI32
+	}
 	if s.intKey {
-		s.intIdx = make(map[int64]uint32)
+		s.iidx.col = &s.cols[s.key[0]]
 	} else {
 		s.idx = make(map[string]uint32)
 	}
+	s.rd = make([]reader, len(schema))
 	s.enc = make([]KeyEncoder, len(s.key))
 	return s
 }
@@ -77,191 +120,279 @@ func (s *Store) Schema() types.Schema { return s.schema }
 // Len is the number of rows (multiset copies included).
 func (s *Store) Len() int64 { return s.rows }
 
-// Apply folds a chunk of changes into the store.
+// check validates a chunk against the store's schema, so that nothing
+// below can meet an array of an unexpected type.
+func (s *Store) check(c *operators.Chunk) error {
+	if s.bad != nil {
+		return s.bad
+	}
+	rec := c.Rec
+	if int(rec.NumCols()) != len(s.schema) {
+		return sqlerr.New(sqlerr.Internal, sqlerr.InternalError, "store: chunk has %d columns, want %d", rec.NumCols(), len(s.schema))
+	}
+	for i, id := range s.ids {
+		if got := rec.Column(i).DataType(); got.ID() != id {
+			return sqlerr.New(sqlerr.Internal, sqlerr.InternalError, "store: column %q is %s in the chunk, want %s", s.schema[i].Name, got, s.schema[i].Type)
+		}
+	}
+	if c.Ops != nil && len(c.Ops) != c.Len() {
+		return sqlerr.New(sqlerr.Internal, sqlerr.InternalError, "store: chunk has %d rows but %d ops", c.Len(), len(c.Ops))
+	}
+	return nil
+}
+
+// Apply folds a chunk of changes into the store, row by row in order. It
+// is atomic: when a row is inconsistent with the state (an Insert of a
+// present key, a Delete of an absent row) Apply returns an error naming
+// the row and leaves the store as it was before the call.
 func (s *Store) Apply(c *operators.Chunk) error {
+	if err := s.check(c); err != nil {
+		return err
+	}
 	rec := c.Rec
-	n := int(rec.NumRows())
-	if s.intKey {
-		return s.applyInt(c, n)
+	n := c.Len()
+	for i := range s.rd {
+		s.rd[i].reset(rec.Column(i))
 	}
-	for k, col := range s.key {
-		s.enc[k].Reset(rec.Column(col))
-	}
-	for i := 0; i < n; i++ {
-		s.kbuf = s.kbuf[:0]
-		for k := range s.enc {
-			s.kbuf = s.enc[k].Append(s.kbuf, i)
+	if !s.intKey {
+		for k, col := range s.key {
+			s.enc[k].Reset(rec.Column(col))
 		}
-		slot, ok := s.idx[string(s.kbuf)]
+	}
+	s.undo = s.undo[:0]
+	s.pending = s.pending[:0]
+	for i := 0; i < n; i++ {
+		var err error
 		if c.Op(i).IsRetract() {
-			if !ok {
-				return s.missing(rec, i)
-			}
-			if err := s.retract(slot); err != nil {
-				return err
-			}
-			if s.count[slot] == 0 {
-				delete(s.idx, string(s.kbuf))
-			}
-			continue
-		}
-		if ok {
-			if s.keyed {
-				return s.duplicate(rec, i)
-			}
-			s.count[slot]++
-			s.rows++
-			continue
-		}
-		slot = s.alloc(rec, i)
-		s.idx[string(s.kbuf)] = slot
-	}
-	return nil
-}
-
-func (s *Store) applyInt(c *operators.Chunk, n int) error {
-	rec := c.Rec
-	keyArr := rec.Column(s.key[0])
-	var e KeyEncoder
-	e.Reset(keyArr)
-	for i := 0; i < n; i++ {
-		if keyArr.IsNull(i) {
-			if err := s.applyNullKey(c.Op(i), rec, i); err != nil {
-				return err
-			}
-			continue
-		}
-		var k int64
-		if e.i64 != nil {
-			k = e.i64[i]
+			err = s.retractRow(rec, i)
 		} else {
-			k = int64(e.i32[i])
+			err = s.insertRow(rec, i)
 		}
-		slot, ok := s.intIdx[k]
-		if c.Op(i).IsRetract() {
-			if !ok {
-				return s.missing(rec, i)
-			}
-			if err := s.retract(slot); err != nil {
-				return err
-			}
-			if s.count[slot] == 0 {
-				delete(s.intIdx, k)
-			}
-			continue
-		}
-		if ok {
-			return s.duplicate(rec, i)
-		}
-		s.intIdx[k] = s.alloc(rec, i)
-	}
-	return nil
-}
-
-// applyNullKey applies a change to the row whose single integer key is
-// NULL (a GROUP BY key may be NULL); it lives outside the integer index.
-func (s *Store) applyNullKey(op operators.Op, rec arrow.RecordBatch, i int) error {
-	if op.IsRetract() {
-		if s.nullSlot < 0 {
-			return s.missing(rec, i)
-		}
-		slot := uint32(s.nullSlot)
-		if err := s.retract(slot); err != nil {
+		if err != nil {
+			s.rollback()
 			return err
 		}
-		if s.count[slot] == 0 {
-			s.nullSlot = -1
-		}
-		return nil
 	}
-	if s.nullSlot >= 0 {
-		return s.duplicate(rec, i)
-	}
-	s.nullSlot = int64(s.alloc(rec, i))
-	return nil
-}
-
-func (s *Store) retract(slot uint32) error {
-	s.count[slot]--
-	s.rows--
-	if s.count[slot] == 0 {
+	for _, slot := range s.pending {
 		for c := range s.cols {
 			s.cols[c].clear(int(slot))
 		}
 		s.free = append(s.free, slot)
 	}
+	s.pending = s.pending[:0]
 	return nil
 }
 
-func (s *Store) alloc(rec arrow.RecordBatch, i int) uint32 {
+// findRow returns the slot holding row i's key. For the byte-keyed index
+// it leaves the encoded key in s.kbuf.
+func (s *Store) findRow(i int) (uint32, bool) {
+	if s.intKey {
+		r := &s.rd[s.key[0]]
+		if r.nulls && r.arr.IsNull(i) {
+			return uint32(s.nullSlot), s.nullSlot >= 0
+		}
+		var k int64
+		if r.i64 != nil {
+			k = r.i64[i]
+		} else {
+			k = int64(r.i32[i])
+		}
+		return s.iidx.find(k)
+	}
+	s.kbuf = s.kbuf[:0]
+	for k := range s.enc {
+		s.kbuf = s.enc[k].Append(s.kbuf, i)
+	}
+	slot, ok := s.idx[string(s.kbuf)]
+	return slot, ok
+}
+
+func (s *Store) insertRow(rec arrow.RecordBatch, i int) error {
+	slot, ok := s.findRow(i)
+	if ok {
+		if s.keyed {
+			return s.inconsistent("insert of a key that is present", rec, i)
+		}
+		if s.count[slot] == math.MaxUint32 {
+			return sqlerr.New(sqlerr.Resource, sqlerr.ProgramLimitExceeded, "store: more than %d copies of row %s", uint32(math.MaxUint32), s.rowString(rec, i))
+		}
+		s.count[slot]++
+		s.rows++
+		s.undo = append(s.undo, undoEntry{slot, undoInc})
+		return nil
+	}
+	slot = s.alloc(i)
+	if s.intKey {
+		s.indexInt(slot)
+	} else {
+		s.idx[string(s.kbuf)] = slot
+	}
+	s.undo = append(s.undo, undoEntry{slot, undoNew})
+	return nil
+}
+
+func (s *Store) retractRow(rec arrow.RecordBatch, i int) error {
+	slot, ok := s.findRow(i)
+	if !ok {
+		return s.inconsistent("delete of a row that is not present", rec, i)
+	}
+	s.count[slot]--
+	s.rows--
+	s.undo = append(s.undo, undoEntry{slot, undoDec})
+	if s.count[slot] == 0 {
+		if s.intKey {
+			s.unindexInt(slot)
+		} else {
+			delete(s.idx, string(s.kbuf))
+		}
+		// The slot's values stay until Apply succeeds, for rollback.
+		s.pending = append(s.pending, slot)
+	}
+	return nil
+}
+
+func (s *Store) indexInt(slot uint32) {
+	if s.iidx.col.isNull(int(slot)) {
+		s.nullSlot = int64(slot)
+		return
+	}
+	s.iidx.insert(slot)
+}
+
+func (s *Store) unindexInt(slot uint32) {
+	if s.iidx.col.isNull(int(slot)) {
+		s.nullSlot = -1
+		return
+	}
+	s.iidx.remove(s.iidx.keyAt(slot))
+}
+
+// slotKey encodes the key of the row at slot (for rollback).
+func (s *Store) slotKey(slot uint32) string {
+	var buf []byte
+	for _, col := range s.key {
+		buf = AppendDatum(buf, s.cols[col].datum(int(slot)), s.schema[col].Type)
+	}
+	return string(buf)
+}
+
+// rollback undoes the rows applied so far by the current Apply.
+func (s *Store) rollback() {
+	for u := len(s.undo) - 1; u >= 0; u-- {
+		e := s.undo[u]
+		switch e.kind {
+		case undoNew:
+			if s.intKey {
+				s.unindexInt(e.slot)
+			} else {
+				delete(s.idx, s.slotKey(e.slot))
+			}
+			s.count[e.slot] = 0
+			s.rows--
+			for c := range s.cols {
+				s.cols[c].clear(int(e.slot))
+			}
+			s.free = append(s.free, e.slot)
+		case undoInc:
+			s.count[e.slot]--
+			s.rows--
+		case undoDec:
+			s.count[e.slot]++
+			s.rows++
+			if s.count[e.slot] == 1 {
+				if s.intKey {
+					s.indexInt(e.slot)
+				} else {
+					s.idx[s.slotKey(e.slot)] = e.slot
+				}
+			}
+		}
+	}
+	s.undo = s.undo[:0]
+	s.pending = s.pending[:0]
+}
+
+func (s *Store) alloc(i int) uint32 {
 	var slot uint32
 	if n := len(s.free); n > 0 {
 		slot = s.free[n-1]
 		s.free = s.free[:n-1]
-		for c := range s.cols {
-			s.cols[c].set(int(slot), rec.Column(c), i)
-		}
 		s.count[slot] = 1
 	} else {
 		slot = uint32(len(s.count))
 		for c := range s.cols {
-			s.cols[c].push(rec.Column(c), i)
+			s.cols[c].grow()
 		}
 		s.count = append(s.count, 1)
+	}
+	for c := range s.cols {
+		s.cols[c].set(int(slot), &s.rd[c], i)
 	}
 	s.rows++
 	return slot
 }
 
 func (s *Store) rowString(rec arrow.RecordBatch, i int) string {
-	parts := ""
+	var b strings.Builder
+	b.WriteByte('(')
 	for c, col := range s.schema {
 		if c > 0 {
-			parts += ", "
+			b.WriteString(", ")
 		}
-		parts += types.DatumAt(rec.Column(c), i, col.Type).String()
+		b.WriteString(types.DatumAt(rec.Column(c), i, col.Type).String())
 	}
-	return "(" + parts + ")"
+	b.WriteByte(')')
+	return b.String()
 }
 
-func (s *Store) missing(rec arrow.RecordBatch, i int) error {
-	return sqlerr.New(sqlerr.Internal, sqlerr.InternalError, "state inconsistency: delete of a row that is not present: %s", s.rowString(rec, i))
+func (s *Store) inconsistent(what string, rec arrow.RecordBatch, i int) error {
+	return sqlerr.New(sqlerr.Internal, sqlerr.InternalError, "state inconsistency: %s: %s (row %d of the chunk; no change applied)", what, s.rowString(rec, i), i)
 }
 
-func (s *Store) duplicate(rec arrow.RecordBatch, i int) error {
-	return sqlerr.New(sqlerr.Internal, sqlerr.InternalError, "state inconsistency: insert of a key that is present: %s", s.rowString(rec, i))
-}
-
-// KeyOf encodes key values (one per key column, of the columns' types)
-// for Lookup.
+// lookupSlot finds the row whose key equals key. A NULL in key matches
+// nothing (SQL equality), although the store may hold a NULL-keyed row.
 func (s *Store) lookupSlot(key []types.Datum) (uint32, bool) {
-	if len(key) != len(s.key) {
+	if s.bad != nil || len(key) != len(s.key) {
 		return 0, false
 	}
-	if s.intKey {
-		if key[0].Null {
-			return uint32(s.nullSlot), s.nullSlot >= 0
+	for _, d := range key {
+		if d.Null {
+			return 0, false
 		}
-		slot, ok := s.intIdx[key[0].I]
-		return slot, ok
 	}
-	s.kbuf = s.kbuf[:0]
+	if s.intKey {
+		d, ok := keyDatum(key[0], s.schema[s.key[0]].Type)
+		if !ok {
+			return 0, false
+		}
+		return s.iidx.find(d.I)
+	}
+	var arr [64]byte
+	buf := arr[:0]
 	for k, col := range s.key {
-		s.kbuf = AppendDatum(s.kbuf, key[k], s.schema[col].Type)
+		t := s.schema[col].Type
+		d, ok := keyDatum(key[k], t)
+		if !ok {
+			return 0, false
+		}
+		buf = AppendDatum(buf, d, t)
 	}
-	slot, ok := s.idx[string(s.kbuf)]
+	slot, ok := s.idx[string(buf)]
 	return slot, ok
 }
 
 // Lookup returns the row with the given key (one value per key column,
-// each of that column's type), restricted to cols, appended to dst.
-// Lookup on an unkeyed store matches whole rows.
+// each of that column's type), restricted to cols, appended to dst. A NULL
+// key value matches no row. Lookup on an unkeyed store matches whole rows.
 func (s *Store) Lookup(key []types.Datum, cols []int, dst []types.Datum) ([]types.Datum, bool) {
 	slot, ok := s.lookupSlot(key)
 	if !ok {
 		return dst, false
 	}
 	for _, c := range cols {
+		if c < 0 || c >= len(s.cols) {
+			return dst, false
+		}
 		dst = append(dst, s.cols[c].datum(int(slot)))
 	}
 	return dst, true
@@ -269,45 +400,65 @@ func (s *Store) Lookup(key []types.Datum, cols []int, dst []types.Datum) ([]type
 
 // Row returns every column of the row at key.
 func (s *Store) Row(key []types.Datum) ([]types.Datum, bool) {
-	return s.Lookup(key, allCols(len(s.schema)), nil)
+	slot, ok := s.lookupSlot(key)
+	if !ok {
+		return nil, false
+	}
+	row := make([]types.Datum, len(s.cols))
+	for c := range s.cols {
+		row[c] = s.cols[c].datum(int(slot))
+	}
+	return row, true
 }
 
-func allCols(n int) []int {
-	c := make([]int, n)
-	for i := range c {
-		c[i] = i
-	}
-	return c
-}
+// DefaultBatchSize is the Scan batch size used when a caller passes 0.
+const DefaultBatchSize = 1024
 
 // Scan emits the store's rows, projected to cols, as Arrow record batches
-// of up to batchSize rows. Multiset rows appear once per copy. The record
-// passed to fn is released after fn returns.
+// of up to batchSize rows (DefaultBatchSize if batchSize <= 0). Multiset
+// rows appear once per copy. The record passed to fn is released after fn
+// returns; fn must Retain it to keep it.
 func (s *Store) Scan(mem memory.Allocator, cols []int, batchSize int, fn func(arrow.RecordBatch) error) error {
+	if s.bad != nil {
+		return s.bad
+	}
+	if batchSize <= 0 {
+		batchSize = DefaultBatchSize
+	}
 	fields := make([]arrow.Field, len(cols))
 	for i, c := range cols {
+		if c < 0 || c >= len(s.schema) {
+			return sqlerr.New(sqlerr.Internal, sqlerr.InternalError, "store: scan of column %d out of range (%d columns)", c, len(s.schema))
+		}
 		fields[i] = arrow.Field{Name: s.schema[c].Name, Type: s.schema[c].Type.Arrow(), Nullable: true}
 	}
 	schema := arrow.NewSchema(fields, nil)
 	b := array.NewRecordBuilder(mem, schema)
 	defer b.Release()
-	rows := 0
+	slots := make([]uint32, 0, min(batchSize, max(int(s.rows), 1)))
 	flush := func() error {
-		if rows == 0 {
+		if len(slots) == 0 {
 			return nil
 		}
-		rec := b.NewRecordBatch()
+		var rec arrow.RecordBatch
+		if len(cols) == 0 {
+			rec = array.NewRecordBatch(schema, nil, int64(len(slots)))
+		} else {
+			for i, c := range cols {
+				if err := s.cols[c].appendSlots(b.Field(i), slots); err != nil {
+					return fmt.Errorf("store: scan: %w", err)
+				}
+			}
+			rec = b.NewRecordBatch()
+		}
 		defer rec.Release()
-		rows = 0
+		slots = slots[:0]
 		return fn(rec)
 	}
 	for slot, cnt := range s.count {
 		for ; cnt > 0; cnt-- {
-			for i, c := range cols {
-				s.cols[c].appendTo(b.Field(i), slot)
-			}
-			rows++
-			if rows >= batchSize {
+			slots = append(slots, uint32(slot))
+			if len(slots) >= batchSize {
 				if err := flush(); err != nil {
 					return err
 				}
@@ -318,7 +469,8 @@ func (s *Store) Scan(mem memory.Allocator, cols []int, batchSize int, fn func(ar
 }
 
 // Rows calls fn with every row (all columns) as Datums; multiset rows once
-// per copy. It is for DML paths over keyed tables, not hot loops.
+// per copy. The slice is reused between calls. It is for DML paths over
+// keyed tables, not hot loops.
 func (s *Store) Rows(fn func(row []types.Datum) error) error {
 	row := make([]types.Datum, len(s.schema))
 	for slot, cnt := range s.count {
@@ -337,136 +489,51 @@ func (s *Store) Rows(fn func(row []types.Datum) error) error {
 	return nil
 }
 
-// column is one column's values by slot.
-type column struct {
-	kind  types.Kind
-	t     types.T
-	ints  []int64
-	flts  []float64
-	strs  []string
-	decs  []decimal128.Num
-	nulls []uint64 // bit set: value is NULL
-}
-
-func (c *column) isNull(slot int) bool {
-	w := slot >> 6
-	return w < len(c.nulls) && c.nulls[w]&(1<<(slot&63)) != 0
-}
-
-func (c *column) setNull(slot int, null bool) {
-	w := slot >> 6
-	if null {
-		for len(c.nulls) <= w {
-			c.nulls = append(c.nulls, 0)
-		}
-		c.nulls[w] |= 1 << (slot & 63)
-	} else if w < len(c.nulls) {
-		c.nulls[w] &^= 1 << (slot & 63)
+// keyDatum converts a non-NULL lookup value to the column type t when a
+// value of t can equal it: integer-like kinds interchange, integers widen
+// to DOUBLE and DECIMAL, and decimals are rescaled to t's scale. ok is
+// false when no value of t equals d.
+func keyDatum(d types.Datum, t types.T) (types.Datum, bool) {
+	intLike := func(k types.Kind) bool {
+		return k == types.Int || k == types.BigInt || k == types.Timestamp || k == types.Date
 	}
-}
-
-// push appends row i of a as a new slot.
-func (c *column) push(a arrow.Array, i int) {
-	slot := 0
-	switch c.kind {
+	switch t.Kind {
+	case types.Int, types.BigInt, types.Timestamp, types.Date:
+		if !intLike(d.Kind) {
+			return d, false
+		}
+		if t.Kind == types.Int || t.Kind == types.Date {
+			return d, d.I >= math.MinInt32 && d.I <= math.MaxInt32
+		}
+		return d, true
 	case types.Double:
-		slot = len(c.flts)
-		c.flts = append(c.flts, 0)
-	case types.Varchar:
-		slot = len(c.strs)
-		c.strs = append(c.strs, "")
-	case types.Decimal:
-		slot = len(c.decs)
-		c.decs = append(c.decs, decimal128.Num{})
-	default:
-		slot = len(c.ints)
-		c.ints = append(c.ints, 0)
-	}
-	c.set(slot, a, i)
-}
-
-// set overwrites slot with row i of a.
-func (c *column) set(slot int, a arrow.Array, i int) {
-	null := a.IsNull(i)
-	c.setNull(slot, null)
-	if null {
-		return
-	}
-	switch x := a.(type) {
-	case *array.Int64:
-		c.ints[slot] = x.Value(i)
-	case *array.Int32:
-		c.ints[slot] = int64(x.Value(i))
-	case *array.Timestamp:
-		c.ints[slot] = int64(x.Value(i))
-	case *array.Date32:
-		c.ints[slot] = int64(x.Value(i))
-	case *array.Boolean:
-		if x.Value(i) {
-			c.ints[slot] = 1
-		} else {
-			c.ints[slot] = 0
+		switch {
+		case d.Kind == types.Double:
+			return d, true
+		case intLike(d.Kind):
+			return types.NewDouble(float64(d.I)), true
 		}
-	case *array.Float64:
-		c.flts[slot] = x.Value(i)
-	case *array.String:
-		c.strs[slot] = x.Value(i)
-		if len(c.strs[slot]) > 0 {
-			// Copy: the Arrow buffer does not outlive the chunk.
-			c.strs[slot] = string([]byte(c.strs[slot]))
-		}
-	case *array.Decimal128:
-		c.decs[slot] = x.Value(i)
-	default:
-		panic(fmt.Sprintf("state: unsupported array %T", a))
-	}
-}
-
-func (c *column) clear(slot int) {
-	c.setNull(slot, false)
-	if c.kind == types.Varchar {
-		c.strs[slot] = ""
-	}
-}
-
-func (c *column) datum(slot int) types.Datum {
-	if c.isNull(slot) {
-		return types.NewNull(c.t)
-	}
-	switch c.kind {
-	case types.Double:
-		return types.NewDouble(c.flts[slot])
-	case types.Varchar:
-		return types.NewText(c.strs[slot])
 	case types.Decimal:
-		return types.NewDecimal(c.decs[slot], c.t.Scale)
+		switch d.Kind {
+		case types.Decimal:
+			if d.Scale == t.Scale {
+				return d, true
+			}
+			if d.Scale < 0 || d.Scale > types.MaxDecimalPrecision || t.Scale < 0 || t.Scale > types.MaxDecimalPrecision {
+				return d, false
+			}
+			// Rescale fails when the value is not exact at t's scale.
+			n, err := d.Dec.Rescale(d.Scale, t.Scale)
+			return types.NewDecimal(n, t.Scale), err == nil
+		case types.Int, types.BigInt:
+			if t.Scale < 0 || t.Scale > types.MaxDecimalPrecision {
+				return d, false
+			}
+			n, err := decimal128.FromI64(d.I).Rescale(0, t.Scale)
+			return types.NewDecimal(n, t.Scale), err == nil
+		}
+	case types.Varchar, types.Boolean, types.Interval:
+		return d, d.Kind == t.Kind
 	}
-	return types.Datum{Kind: c.kind, I: c.ints[slot]}
-}
-
-func (c *column) appendTo(b array.Builder, slot int) {
-	if c.isNull(slot) {
-		b.AppendNull()
-		return
-	}
-	switch bb := b.(type) {
-	case *array.Int64Builder:
-		bb.Append(c.ints[slot])
-	case *array.Int32Builder:
-		bb.Append(int32(c.ints[slot]))
-	case *array.TimestampBuilder:
-		bb.Append(arrow.Timestamp(c.ints[slot]))
-	case *array.Date32Builder:
-		bb.Append(arrow.Date32(c.ints[slot]))
-	case *array.BooleanBuilder:
-		bb.Append(c.ints[slot] != 0)
-	case *array.Float64Builder:
-		bb.Append(c.flts[slot])
-	case *array.StringBuilder:
-		bb.Append(c.strs[slot])
-	case *array.Decimal128Builder:
-		bb.Append(c.decs[slot])
-	default:
-		panic(fmt.Sprintf("state: unsupported builder %T", b))
-	}
+	return d, false
 }
