@@ -383,12 +383,14 @@ func (b *binder) bindJoin(j *ast.Join) (Node, *scope, error) {
 	}
 	sc := lsc.concat(rsc)
 	join := &Join{Left: left, Right: right, Kind: kind}
+	var node Node = join
 	if j.On != nil {
 		cond, err := b.exprBinder(sc, "JOIN ON").boolArg(j.On.Expr, "JOIN/ON")
 		if err != nil {
 			return nil, nil, err
 		}
 		var residual []expr.Expr
+		var lextra, rextra []expr.Expr
 		nl := len(lsc.cols)
 		for _, c := range splitConjuncts(cond) {
 			if l, r, ok := equiKey(c, nl); ok {
@@ -396,21 +398,31 @@ func (b *binder) bindJoin(j *ast.Join) (Node, *scope, error) {
 				join.RightKeys = append(join.RightKeys, r-nl)
 				continue
 			}
+			if l, r, ok := computedEquiKey(c, nl); ok {
+				join.LeftKeys = append(join.LeftKeys, nl+len(lextra))
+				join.RightKeys = append(join.RightKeys, len(rsc.cols)+len(rextra))
+				lextra = append(lextra, l)
+				rextra = append(rextra, shift(r, -nl))
+				continue
+			}
 			residual = append(residual, c)
 		}
 		join.Residual = conjoin(residual)
+		if len(lextra) > 0 {
+			node = withComputedKeys(join, lextra, rextra)
+		}
 	} else if kind == LeftJoin {
 		return nil, nil, sqlerr.Planf(sqlerr.SyntaxError, "LEFT JOIN needs an ON condition")
 	}
 	if !swapped {
-		return join, sc, nil
+		return node, sc, nil
 	}
 	// Restore the written column order: the right side came first.
 	nl, nr := len(lsc.cols), len(rsc.cols)
 	exprs := make([]expr.Expr, 0, nl+nr)
 	names := make([]string, 0, nl+nr)
 	orig := rsc.concat(lsc)
-	s := join.Schema()
+	s := node.Schema()
 	for i := 0; i < nr; i++ {
 		exprs = append(exprs, &expr.ColumnRef{Index: nl + i, Name: s[nl+i].Name, T: s[nl+i].Type})
 		names = append(names, s[nl+i].Name)
@@ -419,7 +431,81 @@ func (b *binder) bindJoin(j *ast.Join) (Node, *scope, error) {
 		exprs = append(exprs, &expr.ColumnRef{Index: i, Name: s[i].Name, T: s[i].Type})
 		names = append(names, s[i].Name)
 	}
-	return &Project{Input: join, Exprs: exprs, Names: names}, orig, nil
+	return &Project{Input: node, Exprs: exprs, Names: names}, orig, nil
+}
+
+// computedEquiKey recognises leftExpr = rightExpr where each side reads
+// columns of one join input only, such as CAST(a.x AS BIGINT) = b.y: the
+// join can hash on the computed values instead of comparing every pair.
+func computedEquiKey(e expr.Expr, nl int) (expr.Expr, expr.Expr, bool) {
+	c, ok := e.(*expr.Call)
+	if !ok || c.Func != expr.Eq {
+		return nil, nil, false
+	}
+	side := func(x expr.Expr) int { // 0: left only, 1: right only, -1: neither or both
+		cols := expr.Columns(x)
+		switch {
+		case len(cols) == 0:
+			return -1
+		case cols[len(cols)-1] < nl:
+			return 0
+		case cols[0] >= nl:
+			return 1
+		}
+		return -1
+	}
+	a, b := side(c.Args[0]), side(c.Args[1])
+	switch {
+	case a == 0 && b == 1:
+		return c.Args[0], c.Args[1], true
+	case a == 1 && b == 0:
+		return c.Args[1], c.Args[0], true
+	}
+	return nil, nil, false
+}
+
+// withComputedKeys rebuilds join so that each input also computes its
+// extra key expressions as trailing columns (join's key indexes already
+// point at them), and projects the extra columns away again above it.
+func withComputedKeys(join *Join, lextra, rextra []expr.Expr) Node {
+	extend := func(in Node, extra []expr.Expr) Node {
+		s := in.Schema()
+		exprs := make([]expr.Expr, 0, len(s)+len(extra))
+		names := make([]string, 0, len(s)+len(extra))
+		for i, c := range s {
+			exprs = append(exprs, &expr.ColumnRef{Index: i, Name: c.Name, T: c.Type})
+			names = append(names, c.Name)
+		}
+		for range extra {
+			names = append(names, "?join_key?")
+		}
+		return &Project{Input: in, Exprs: append(exprs, extra...), Names: names}
+	}
+	nl, nr := len(join.Left.Schema()), len(join.Right.Schema())
+	j := *join
+	j.Left = extend(join.Left, lextra)
+	j.Right = extend(join.Right, rextra)
+	if j.Residual != nil {
+		j.Residual = expr.Rewrite(j.Residual, func(e expr.Expr) expr.Expr {
+			if c, ok := e.(*expr.ColumnRef); ok && c.Index >= nl {
+				return &expr.ColumnRef{Index: c.Index + len(lextra), Name: c.Name, T: c.T}
+			}
+			return e
+		})
+	}
+	s := j.Schema()
+	exprs := make([]expr.Expr, 0, nl+nr)
+	names := make([]string, 0, nl+nr)
+	for i := 0; i < nl; i++ {
+		exprs = append(exprs, &expr.ColumnRef{Index: i, Name: s[i].Name, T: s[i].Type})
+		names = append(names, s[i].Name)
+	}
+	for i := 0; i < nr; i++ {
+		k := nl + len(lextra) + i
+		exprs = append(exprs, &expr.ColumnRef{Index: k, Name: s[k].Name, T: s[k].Type})
+		names = append(names, s[k].Name)
+	}
+	return &Project{Input: &j, Exprs: exprs, Names: names}
 }
 
 // equiKey recognises leftCol = rightCol (either order) between the two

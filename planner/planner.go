@@ -546,17 +546,9 @@ func Explain(p Plan) []string {
 	case *InsertPlan:
 		s = fmt.Sprintf("Insert %s\n%s", x.Table.Name, indent(ExplainTree(x.Source)))
 	case *UpdatePlan:
-		s = fmt.Sprintf("Update %s", x.Table.Name)
-		if x.Where != nil {
-			s += "\n  Filter " + x.Where.String()
-		}
-		s += "\n    Scan " + x.Table.Name
+		s = "Update " + x.Table.Name + dmlSource(x.Table, x.Where)
 	case *DeletePlan:
-		s = fmt.Sprintf("Delete %s", x.Table.Name)
-		if x.Where != nil {
-			s += "\n  Filter " + x.Where.String()
-		}
-		s += "\n    Scan " + x.Table.Name
+		s = "Delete " + x.Table.Name + dmlSource(x.Table, x.Where)
 	case *CreateTablePlan:
 		s = fmt.Sprintf("CreateTable %s", x.Name)
 	case *DropPlan:
@@ -565,6 +557,15 @@ func Explain(p Plan) []string {
 		s = fmt.Sprintf("%T", p)
 	}
 	return strings.Split(s, "\n")
+}
+
+// dmlSource describes the rows an UPDATE or DELETE reads.
+func dmlSource(rel *Relation, where expr.Expr) string {
+	scan := "Scan " + rel.Name
+	if where == nil {
+		return "\n  " + scan
+	}
+	return "\n  Filter " + where.String() + "\n    " + scan
 }
 
 func indent(s string) string {

@@ -1,6 +1,8 @@
 package planner
 
 import (
+	"math"
+
 	"github.com/sluicedb/sluice/expr"
 	"github.com/sluicedb/sluice/types"
 )
@@ -16,8 +18,8 @@ var rules = []rule{
 	{"merge_filters", bottomUp(mergeFilters)},
 	{"push_down_filters", pushDownFilters},
 	{"merge_filters_again", bottomUp(mergeFilters)},
-	{"prune_columns", pruneColumns},
 	{"point_lookup", bottomUp(pointLookup)},
+	{"prune_columns", pruneColumns},
 }
 
 // Optimize applies the rewrite rules to a bound plan.
@@ -193,21 +195,11 @@ func pruneColumns(n Node, _ queryMode) (Node, bool) {
 func prune(n Node, need []bool) (Node, []int) {
 	switch x := n.(type) {
 	case *Scan:
-		var cols []int
-		m := make([]int, len(x.Cols))
-		for i, c := range x.Cols {
-			m[i] = -1
-			if need[i] {
-				m[i] = len(cols)
-				cols = append(cols, c)
-			}
-		}
-		if len(cols) == 0 && len(x.Cols) > 0 {
-			// Keep one column so rows still have a count.
-			cols = append(cols, x.Cols[0])
-			m[0] = 0
-		}
+		cols, m := pruneLeaf(x.Cols, need)
 		return &Scan{Rel: x.Rel, Cols: cols}, m
+	case *Lookup:
+		cols, m := pruneLeaf(x.Cols, need)
+		return &Lookup{Rel: x.Rel, Cols: cols, Key: x.Key}, m
 	case *Filter:
 		n2 := append([]bool{}, need...)
 		for _, c := range expr.Columns(x.Pred) {
@@ -327,6 +319,25 @@ func prune(n Node, need []bool) (Node, []int) {
 	return n, seq(len(need))
 }
 
+// pruneLeaf narrows the columns a Scan or Lookup reads to those needed.
+func pruneLeaf(in []int, need []bool) ([]int, []int) {
+	var cols []int
+	m := make([]int, len(in))
+	for i, c := range in {
+		m[i] = -1
+		if need[i] {
+			m[i] = len(cols)
+			cols = append(cols, c)
+		}
+	}
+	if len(cols) == 0 && len(in) > 0 {
+		// Keep one column so rows still have a count.
+		cols = append(cols, in[0])
+		m[0] = 0
+	}
+	return cols, m
+}
+
 func remap(e expr.Expr, m []int) expr.Expr {
 	return expr.Rewrite(e, func(e expr.Expr) expr.Expr {
 		if c, ok := e.(*expr.ColumnRef); ok && m[c.Index] != c.Index {
@@ -390,18 +401,32 @@ func keyEquality(e expr.Expr, scan *Scan, relCol int) (expr.Expr, bool) {
 		return nil, false
 	}
 	colType := scan.Rel.Schema[relCol].Type
-	isKeyCol := func(x expr.Expr) bool {
+	// isKeyCol reports whether x reads the key column, and whether it does
+	// so through a widening cast (INT compared as BIGINT).
+	isKeyCol := func(x expr.Expr) (bool, bool) {
+		widened := false
 		if cast, ok := x.(*expr.Cast); ok && colType.IsInteger() && cast.To.Kind == types.BigInt {
-			x = cast.Arg
+			x, widened = cast.Arg, true
 		}
 		r, ok := x.(*expr.ColumnRef)
-		return ok && scan.Cols[r.Index] == relCol
+		return ok && scan.Cols[r.Index] == relCol, widened
 	}
 	for i := 0; i < 2; i++ {
 		col, val := c.Args[i], c.Args[1-i]
-		if isKeyCol(col) && len(expr.Columns(val)) == 0 {
-			return castTo(val, colType), true
+		isKey, widened := isKeyCol(col)
+		if !isKey || len(expr.Columns(val)) != 0 {
+			continue
 		}
+		if widened {
+			// The comparison happens in BIGINT: only a constant that fits
+			// the column can be looked up (3000000000 matches no INT row,
+			// and casting it to INT would fail).
+			lit, ok := val.(*expr.Literal)
+			if !ok || (!lit.Value.Null && (lit.Value.I < math.MinInt32 || lit.Value.I > math.MaxInt32)) {
+				return nil, false
+			}
+		}
+		return castTo(val, colType), true
 	}
 	return nil, false
 }
