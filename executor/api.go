@@ -84,16 +84,17 @@ func (e *Engine) ExecutePrepared(ctx context.Context, p *Prepared, params []type
 	return e.executePlan(ctx, p.plan, params)
 }
 
-// Append adds the rows of rec to an append-only table, as one INSERT
-// does: the columns must match the table's columns in order and type.
-// The caller keeps its reference to rec.
+// Append adds the rows of rec to a table as one INSERT does (atomically,
+// in one epoch; on a keyed table a row replaces the row with its key).
+// The columns must match the table's columns in order and type. The
+// caller keeps its reference to rec.
 func (e *Engine) Append(ctx context.Context, table string, rec arrow.RecordBatch) error {
 	o, ok := e.cat.get(table)
 	if !ok || !o.isTable() {
+		if ok {
+			return sqlerr.Planf(sqlerr.WrongObjectType, "%q is a %s, not a table", table, o.rel.Kind)
+		}
 		return sqlerr.Planf(sqlerr.UndefinedTable, "table %q does not exist", table)
-	}
-	if !o.rel.AppendOnly {
-		return sqlerr.Planf(sqlerr.FeatureNotSupported, "Append needs an append-only table; %q has a primary key", table)
 	}
 	want := o.rel.Schema.Arrow()
 	if int(rec.NumCols()) != len(want.Fields()) {
@@ -118,9 +119,26 @@ func (e *Engine) Append(ctx context.Context, table string, rec arrow.RecordBatch
 	if e.closed.Load() {
 		return errClosed
 	}
+	if o.rel.Keyed {
+		ch := newChangeSet(o)
+		for _, row := range chunksToRows([]*operators.Chunk{c}, o.rel.Schema) {
+			ch.upsert(row)
+		}
+		return ch.commit(e)
+	}
 	rec.Retain()
 	o.publish(c)
 	return nil
+}
+
+// Relations lists every table and materialized view, by name.
+func (e *Engine) Relations() []*planner.Relation {
+	objs := e.cat.all()
+	out := make([]*planner.Relation, len(objs))
+	for i, o := range objs {
+		out[i] = o.rel
+	}
+	return out
 }
 
 // Table describes a table or view by name, for clients that need its

@@ -32,6 +32,9 @@ type object struct {
 	frag *fragment
 	deps []*object
 
+	// subscribers receive each committed epoch's changes; under snapMu.
+	subscribers []*Subscription
+
 	// failed is set when the view's pipeline hit an error; reads of a
 	// failed view return it. Guarded by Engine.snapMu.
 	failed error

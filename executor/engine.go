@@ -94,6 +94,11 @@ func (e *Engine) Close() error {
 	e.wg.Wait()
 	e.coordMu.Lock()
 	defer e.coordMu.Unlock()
+	e.snapMu.Lock()
+	for _, o := range e.cat.all() {
+		o.endSubscribers(errClosed)
+	}
+	e.snapMu.Unlock()
 	for _, o := range e.cat.all() {
 		if o.frag != nil {
 			o.frag.stop()
@@ -208,8 +213,9 @@ func (e *Engine) runEpoch() error {
 			if err := d.o.store.Apply(c); err != nil {
 				errs = append(errs, fmt.Errorf("table %q: %w", d.o.rel.Name, err))
 			}
-			c.Rec.Release()
 		}
+		d.o.deliver(epoch, d.changes)
+		releaseChunks(d.changes)
 	}
 	for _, r := range reports {
 		if r.err != nil && r.view.failed == nil {
@@ -221,8 +227,13 @@ func (e *Engine) runEpoch() error {
 					r.view.failed = fmt.Errorf("materialized view %q: %w", r.view.rel.Name, err)
 				}
 			}
-			c.Rec.Release()
 		}
+		if r.view.failed != nil {
+			r.view.endSubscribers(r.view.failed)
+		} else {
+			r.view.deliver(epoch, r.changes)
+		}
+		releaseChunks(r.changes)
 	}
 	e.committed.Store(epoch)
 	return errors.Join(errs...)

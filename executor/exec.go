@@ -266,6 +266,9 @@ func (e *Engine) drop(p *planner.DropPlan) (*Result, error) {
 }
 
 func (e *Engine) dropObject(o *object) {
+	e.snapMu.Lock()
+	o.endSubscribers(sqlerr.Planf(sqlerr.UndefinedTable, "%s %q was dropped", o.rel.Kind, o.rel.Name))
+	e.snapMu.Unlock()
 	if o.frag != nil {
 		for _, dep := range o.deps {
 			kept := dep.subs[:0]
