@@ -197,8 +197,21 @@ func rowsEqual(a, b []types.Datum) bool {
 func copyRow(r []types.Datum) []types.Datum { return append([]types.Datum(nil), r...) }
 
 // matching lists the current rows of a keyed table for which where holds.
+// When where fixes every key column to a constant, it reads one row by key
+// instead of scanning.
 func matching(o *object, where expr.Expr) ([][]types.Datum, error) {
 	var out [][]types.Datum
+	if key, ok := pinnedKey(o.rel, where); ok {
+		row, found := o.current.Row(key)
+		if !found {
+			return nil, nil
+		}
+		v, err := eval.EvalScalar(where, row)
+		if err != nil || !v.Bool() {
+			return nil, err
+		}
+		return [][]types.Datum{row}, nil
+	}
 	err := o.current.Rows(func(row []types.Datum) error {
 		if where != nil {
 			v, err := eval.EvalScalar(where, row)
@@ -319,4 +332,48 @@ func (e *Engine) delete(_ context.Context, p *planner.DeletePlan, params []types
 		return nil, err
 	}
 	return &Result{Tag: fmt.Sprintf("DELETE %d", len(olds))}, nil
+}
+
+// pinnedKey finds `keycol = constant` conjuncts in where for every key
+// column of rel and returns the key values, cast to the key types.
+func pinnedKey(rel *planner.Relation, where expr.Expr) ([]types.Datum, bool) {
+	if where == nil || !rel.Keyed || len(rel.Key) == 0 {
+		return nil, false
+	}
+	var conj []expr.Expr
+	var split func(expr.Expr)
+	split = func(e expr.Expr) {
+		if c, ok := e.(*expr.Call); ok && c.Func == expr.And {
+			split(c.Args[0])
+			split(c.Args[1])
+			return
+		}
+		conj = append(conj, e)
+	}
+	split(where)
+	key := make([]types.Datum, len(rel.Key))
+	for i, k := range rel.Key {
+		found := false
+		for _, c := range conj {
+			call, ok := c.(*expr.Call)
+			if !ok || call.Func != expr.Eq {
+				continue
+			}
+			for a := 0; a < 2 && !found; a++ {
+				col, ok1 := call.Args[a].(*expr.ColumnRef)
+				lit, ok2 := call.Args[1-a].(*expr.Literal)
+				if !ok1 || !ok2 || col.Index != k || lit.Value.Null || col.T != rel.Schema[k].Type {
+					continue
+				}
+				key[i], found = lit.Value, true
+			}
+			if found {
+				break
+			}
+		}
+		if !found {
+			return nil, false
+		}
+	}
+	return key, true
 }
