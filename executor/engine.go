@@ -172,6 +172,7 @@ func (e *Engine) runEpoch() error {
 	}
 	var deltas []tableDelta
 	views := 0
+	barrier := operators.Barrier{Epoch: epoch, Now: time.Now().UnixMicro()}
 	e.ingestMu.Lock()
 	for _, o := range e.cat.all() {
 		if !o.isTable() {
@@ -185,7 +186,7 @@ func (e *Engine) runEpoch() error {
 		o.pending = nil
 		o.dmlMu.Unlock()
 		for _, s := range o.subs {
-			s.frag.inbox <- envelope{input: s.input, msg: operators.Barrier{Epoch: epoch}}
+			s.frag.inbox <- envelope{input: s.input, msg: barrier}
 		}
 	}
 	e.ingestMu.Unlock()
@@ -252,13 +253,13 @@ func (e *Engine) report(r epochReport) {
 
 // sendDownstream passes a view's epoch changes to the views reading it,
 // followed by the barrier. Called on the view's goroutine.
-func (f *fragment) sendDownstream(epoch uint64, changes []*operators.Chunk) {
+func (f *fragment) sendDownstream(b operators.Barrier, changes []*operators.Chunk) {
 	for _, s := range f.view.subs {
 		for _, c := range changes {
 			c.Rec.Retain()
 			s.frag.inbox <- envelope{input: s.input, msg: &operators.Chunk{Rec: c.Rec, Ops: c.Ops}}
 		}
-		s.frag.inbox <- envelope{input: s.input, msg: operators.Barrier{Epoch: epoch}}
+		s.frag.inbox <- envelope{input: s.input, msg: b}
 	}
 }
 

@@ -155,7 +155,7 @@ func (f *fragment) process(env envelope) bool {
 		}
 		changes = nil
 	}
-	f.sendDownstream(b.Epoch, changes)
+	f.sendDownstream(b, changes)
 	f.report(epochReport{view: f.view, epoch: b.Epoch, changes: changes, err: f.failed})
 	return true
 }

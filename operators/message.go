@@ -95,6 +95,10 @@ func (Watermark) isMessage() {}
 // forwarding it.
 type Barrier struct {
 	Epoch uint64
+	// Now is the wall-clock time of the barrier in microseconds since the
+	// epoch: the value of NOW() for the epoch's processing (temporal
+	// filters retract rows as it passes them). Zero in bounded queries.
+	Now int64
 	// Checkpoint asks operators to persist their state at this barrier.
 	Checkpoint bool
 }

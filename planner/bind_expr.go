@@ -273,10 +273,10 @@ func (b *exprBinder) binary(x *ast.BinaryOperationExpr) (expr.Expr, error) {
 	}
 	switch x.Op {
 	case opcode.LogicAnd, opcode.LogicOr:
-		if l, err = b.asBool(l, x.Op.String()); err != nil {
+		if l, err = b.asBool(l, strings.ToUpper(x.Op.String())); err != nil {
 			return nil, err
 		}
-		if r, err = b.asBool(r, x.Op.String()); err != nil {
+		if r, err = b.asBool(r, strings.ToUpper(x.Op.String())); err != nil {
 			return nil, err
 		}
 		f := expr.And
@@ -342,7 +342,7 @@ func (b *exprBinder) unary(x *ast.UnaryOperationExpr) (expr.Expr, error) {
 			a, t = castTo(a, types.DoubleType), types.DoubleType
 		case types.BigInt, types.Double, types.Decimal:
 		default:
-			return nil, sqlerr.Planf(sqlerr.UndefinedFunction, "operator does not exist: - %s", t)
+			return nil, sqlerr.Planf(sqlerr.UndefinedFunction, "operator does not exist: - %s", t.Name())
 		}
 		return &expr.Call{Func: expr.Neg, Args: []expr.Expr{a}, T: t}, nil
 	case opcode.Not, opcode.Not2:

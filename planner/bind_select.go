@@ -9,6 +9,7 @@ import (
 	"github.com/pingcap/tidb/pkg/parser/test_driver"
 
 	"github.com/sluicedb/sluice/expr"
+	"github.com/sluicedb/sluice/parser"
 	"github.com/sluicedb/sluice/sqlerr"
 	"github.com/sluicedb/sluice/types"
 )
@@ -89,7 +90,8 @@ func (b *binder) bindSelect(sel *ast.SelectStmt) (Node, error) {
 		eb = ac.postBinder(b)
 		if sel.Having != nil {
 			eb.what = "HAVING"
-			pred, err := eb.boolArg(sel.Having.Expr, "HAVING")
+			having := substituteAliases(sel.Having.Expr, sc, fields, names)
+			pred, err := eb.boolArg(having, "HAVING")
 			if err != nil {
 				return nil, err
 			}
@@ -130,7 +132,11 @@ func (b *binder) bindSelect(sel *ast.SelectStmt) (Node, error) {
 				}
 				col = len(exprs)
 				exprs = append(exprs, e)
-				names = append(names, "?order?")
+				name := e.String()
+				if c, ok := e.(*expr.ColumnRef); ok {
+					name = c.Name
+				}
+				names = append(names, name)
 			}
 			keys = append(keys, SortKey{Col: col, Desc: item.Desc, NullsFirst: !item.Desc})
 		}
@@ -313,8 +319,18 @@ func fieldName(f *ast.SelectField) string {
 	return "?column?"
 }
 
+// castTypeName names the column of CAST(x AS type) by the target type, as
+// Postgres does: text, bigint, decimal, date...
 func castTypeName(x *ast.FuncCastExpr) (string, error) {
-	return strings.ToLower(strings.Fields(x.Tp.String() + " ")[0]), nil
+	t, err := parser.ConvertFieldType(x.Tp)
+	if err != nil {
+		return "", err
+	}
+	name := t.String()
+	if i := strings.IndexByte(name, '('); i >= 0 {
+		name = name[:i]
+	}
+	return strings.ToLower(name), nil
 }
 
 // bindFrom binds a FROM clause item.
@@ -476,8 +492,8 @@ func withComputedKeys(join *Join, lextra, rextra []expr.Expr) Node {
 			exprs = append(exprs, &expr.ColumnRef{Index: i, Name: c.Name, T: c.Type})
 			names = append(names, c.Name)
 		}
-		for range extra {
-			names = append(names, "?join_key?")
+		for _, e := range extra {
+			names = append(names, e.String())
 		}
 		return &Project{Input: in, Exprs: append(exprs, extra...), Names: names}
 	}
@@ -641,7 +657,11 @@ func (b *binder) bindAggregation(sel *ast.SelectStmt, input Node, sc *scope, fie
 			if found < 0 {
 				found = len(pre)
 				pre = append(pre, arg)
-				preNames = append(preNames, "?agg_arg?")
+				name := arg.String()
+				if c, ok := arg.(*expr.ColumnRef); ok {
+					name = c.Name
+				}
+				preNames = append(preNames, name)
 			}
 			call.Arg = found
 			call.ArgType = arg.Type()
@@ -705,6 +725,44 @@ func (b *binder) groupItem(n ast.ExprNode, eb *exprBinder, fields []*ast.SelectF
 		return nil, sqlerr.Planf(sqlerr.GroupingError, "aggregate functions are not allowed in GROUP BY")
 	}
 	return eb.bind(n)
+}
+
+// substituteAliases replaces, in a HAVING condition, each unqualified name
+// that is not an input column but is an output alias by the aliased
+// expression (MySQL allows HAVING n > 1 for COUNT(*) AS n).
+func substituteAliases(n ast.ExprNode, sc *scope, fields []*ast.SelectField, names []string) ast.ExprNode {
+	r := &aliasRewriter{sc: sc, fields: fields, names: names}
+	out, _ := n.Accept(r)
+	return out.(ast.ExprNode)
+}
+
+type aliasRewriter struct {
+	sc     *scope
+	fields []*ast.SelectField
+	names  []string
+}
+
+func (r *aliasRewriter) Enter(n ast.Node) (ast.Node, bool) {
+	if _, ok := n.(*ast.SubqueryExpr); ok {
+		return n, true
+	}
+	return n, false
+}
+
+func (r *aliasRewriter) Leave(n ast.Node) (ast.Node, bool) {
+	cn, ok := n.(*ast.ColumnNameExpr)
+	if !ok || cn.Name.Table.L != "" {
+		return n, true
+	}
+	if _, err := r.sc.resolve("", cn.Name.Name.O); err == nil {
+		return n, true
+	}
+	for i, name := range r.names {
+		if strings.EqualFold(name, cn.Name.Name.O) && r.fields[i].AsName.O != "" {
+			return r.fields[i].Expr, true
+		}
+	}
+	return n, true
 }
 
 func collectAggs(n ast.Node) []*ast.AggregateFuncExpr {

@@ -134,7 +134,7 @@ func arithmeticType(f expr.Func, a, b types.T) (operand, result types.T, err err
 		return t
 	}
 	if !isArithmetic(a) || !isArithmetic(b) {
-		return types.T{}, types.T{}, sqlerr.Planf(sqlerr.UndefinedFunction, "operator does not exist: %s %s %s", a, f.Info().Infix, b)
+		return types.T{}, types.T{}, sqlerr.Planf(sqlerr.UndefinedFunction, "operator does not exist: %s %s %s", a.Name(), f.Info().Infix, b.Name())
 	}
 	a, b = num(a), num(b)
 	switch {

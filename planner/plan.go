@@ -143,7 +143,7 @@ func (p *Project) Explain() string {
 		}
 		parts[i] = s
 	}
-	return "Project " + strings.Join(parts, ", ")
+	return strings.TrimSpace("Project " + strings.Join(parts, ", "))
 }
 
 // AggFunc is an aggregate function.

@@ -20,6 +20,7 @@ var rules = []rule{
 	{"merge_filters_again", bottomUp(mergeFilters)},
 	{"point_lookup", bottomUp(pointLookup)},
 	{"prune_columns", pruneColumns},
+	{"merge_projects", bottomUp(mergeProjects)},
 }
 
 // Optimize applies the rewrite rules to a bound plan.
@@ -64,6 +65,69 @@ func mergeFilters(n Node, _ queryMode) (Node, bool) {
 		return n, false
 	}
 	return &Filter{Input: inner.Input, Pred: conjoin([]expr.Expr{inner.Pred, f.Pred})}, true
+}
+
+// mergeProjects folds a Project directly over a Project into one, when
+// that computes nothing twice: the outer one only picks and renames
+// columns, or the inner one only picks columns and constants.
+func mergeProjects(n Node, _ queryMode) (Node, bool) {
+	outer, ok := n.(*Project)
+	if !ok {
+		return n, false
+	}
+	if isIdentityProject(outer) {
+		return outer.Input, true
+	}
+	inner, ok := outer.Input.(*Project)
+	if !ok {
+		return n, false
+	}
+	if !allTrivial(outer.Exprs, false) && !allTrivial(inner.Exprs, true) {
+		return n, false
+	}
+	exprs := make([]expr.Expr, len(outer.Exprs))
+	for i, e := range outer.Exprs {
+		exprs[i] = expr.Rewrite(e, func(x expr.Expr) expr.Expr {
+			if c, ok := x.(*expr.ColumnRef); ok {
+				return inner.Exprs[c.Index]
+			}
+			return x
+		})
+	}
+	return &Project{Input: inner.Input, Exprs: exprs, Names: outer.Names}, true
+}
+
+// isIdentityProject reports whether p passes its input through unchanged,
+// names included.
+func isIdentityProject(p *Project) bool {
+	in := p.Input.Schema()
+	if len(in) != len(p.Exprs) {
+		return false
+	}
+	for i, e := range p.Exprs {
+		c, ok := e.(*expr.ColumnRef)
+		if !ok || c.Index != i || p.Names[i] != in[i].Name {
+			return false
+		}
+	}
+	return true
+}
+
+// allTrivial reports whether every expression is a column reference (or,
+// with literals set, a constant).
+func allTrivial(es []expr.Expr, literals bool) bool {
+	for _, e := range es {
+		switch e.(type) {
+		case *expr.ColumnRef:
+		case *expr.Literal:
+			if !literals {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // pushDownFilters moves filter conjuncts below projections and into the
@@ -425,6 +489,9 @@ func keyEquality(e expr.Expr, scan *Scan, relCol int) (expr.Expr, bool) {
 			if !ok || (!lit.Value.Null && (lit.Value.I < math.MinInt32 || lit.Value.I > math.MaxInt32)) {
 				return nil, false
 			}
+		}
+		if lit, ok := val.(*expr.Literal); ok && widened && !lit.Value.Null && colType.Kind == types.Int {
+			return &expr.Literal{Value: types.NewInt(int32(lit.Value.I)), T: colType}, true
 		}
 		return castTo(val, colType), true
 	}

@@ -309,16 +309,26 @@ func TestHashJoinLeftOuter(t *testing.T) {
 					for range 12 {
 						in := r.IntN(2)
 						rows := make([]row, 1+r.IntN(8))
+						var ops []operators.Op
 						for i := range rows {
+							if cur := state[in]; len(cur) > 0 && r.IntN(5) == 0 {
+								// Buffered rows may be retracted too.
+								k := r.IntN(len(cur))
+								rows[i] = cur[k]
+								state[in] = slices.Delete(cur, k, k+1)
+								ops = append(ops, operators.Delete)
+								continue
+							}
 							rows[i] = randRow(r, ts[in])
+							state[in] = append(state[in], rows[i])
+							ops = append(ops, operators.Insert)
 						}
-						state[in] = append(state[in], rows...)
 						rec := mkRec(t, mem, ts[in], rows)
 						port := j.Left()
 						if in == 1 {
 							port = j.Right()
 						}
-						err := port.Push(&operators.Chunk{Rec: rec})
+						err := port.Push(&operators.Chunk{Rec: rec, Ops: ops})
 						rec.Release()
 						if err != nil {
 							t.Fatal(err)
@@ -385,5 +395,81 @@ func TestHashJoinBadInput(t *testing.T) {
 	defer rec2.Release()
 	if err := j.Left().Push(&operators.Chunk{Rec: rec2}); err == nil {
 		t.Fatal("chunk with a DOUBLE where a DATE is declared accepted")
+	}
+}
+
+// TestHashJoinLargeFanout checks a chunk with more matches than one output
+// chunk holds is split, and deletes retract every pair.
+func TestHashJoinLargeFanout(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	ts := []types.T{types.IntType, types.TextType}
+	rs := []types.T{types.BigIntType}
+	var chunks []int
+	var sum int
+	out := operators.OutputFunc(func(m operators.Message) error {
+		if c, ok := m.(*operators.Chunk); ok {
+			chunks = append(chunks, c.Len())
+			for i := 0; i < c.Len(); i++ {
+				sum += int(c.Op(i).Sign())
+			}
+		}
+		return nil
+	})
+	// An INT key joins a BIGINT key.
+	j := New(mem, Inner, ts, rs, []int{0}, []int{0}, nil, outSchema(ts, rs), out)
+	defer j.Close()
+	var left []row
+	for i := range 100 {
+		left = append(left, row{types.NewInt(7), types.NewText(fmt.Sprint(i % 10))})
+	}
+	var right []row
+	for range 50 {
+		right = append(right, row{types.NewBigInt(7)})
+	}
+	push := func(p operators.Output, ts []types.T, rows []row, op operators.Op) {
+		t.Helper()
+		ops := make([]operators.Op, len(rows))
+		for i := range ops {
+			ops[i] = op
+		}
+		rec := mkRec(t, mem, ts, rows)
+		defer rec.Release()
+		if err := p.Push(&operators.Chunk{Rec: rec, Ops: ops}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	push(j.Left(), ts, left, operators.Insert)
+	push(j.Right(), rs, right, operators.Insert)
+	if sum != 5000 || len(chunks) != 2 || chunks[0] != maxOut {
+		t.Fatalf("%d rows in chunks %v", sum, chunks)
+	}
+	push(j.Left(), ts, left, operators.Delete)
+	if sum != 0 {
+		t.Fatalf("%d rows left after deleting every left row", sum)
+	}
+	push(j.Right(), rs, right, operators.Delete)
+	rec := mkRec(t, mem, rs, right[:1])
+	defer rec.Release()
+	err := j.Right().Push(&operators.Chunk{Rec: rec, Ops: []operators.Op{operators.Delete}})
+	if err == nil || !strings.Contains(err.Error(), "right input: delete of a row that is not present: (7)") {
+		t.Fatalf("deleting more copies than inserted: %v", err)
+	}
+}
+
+// TestHashJoinKeyTypeMismatch checks keys that can never be equal are
+// refused with an error at the first push.
+func TestHashJoinKeyTypeMismatch(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	lt := []types.T{types.IntType, types.TextType}
+	rt := []types.T{types.BigIntType, types.TextType}
+	j := New(mem, Inner, lt, rt, []int{0, 1}, []int{0, 1}, nil, outSchema(lt, rt), operators.OutputFunc(func(operators.Message) error { return nil }))
+	defer j.Close()
+	rec := mkRec(t, mem, lt, []row{{types.NewInt(1), types.NewText("a")}})
+	defer rec.Release()
+	err := j.Left().Push(&operators.Chunk{Rec: rec})
+	if err == nil || !strings.Contains(err.Error(), "cannot match INT with BIGINT") {
+		t.Fatalf("error %v", err)
 	}
 }

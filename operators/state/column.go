@@ -234,15 +234,15 @@ func (c *column) equalReader(slot int, r *reader, i int) bool {
 	}
 }
 
-// AppendSlots appends the values at slots to b, a builder of the column's
+// appendSlots appends the values at slots (NoSlot: NULL) to b, a builder of the column's
 // Arrow type, with one type switch for the whole run.
 func (c *column) appendSlots(b array.Builder, slots []uint32) error {
 	b.Reserve(len(slots))
-	hasNulls := len(c.nulls) > 0
+	hasNulls := len(c.nulls) > 0 // else no slot is NULL: skip the bit tests
 	switch bb := b.(type) {
 	case *array.Int64Builder:
 		for _, s := range slots {
-			if hasNulls && c.isNull(int(s)) {
+			if s == NoSlot || hasNulls && c.isNull(int(s)) {
 				bb.UnsafeAppendBoolToBitmap(false)
 				continue
 			}
@@ -250,7 +250,7 @@ func (c *column) appendSlots(b array.Builder, slots []uint32) error {
 		}
 	case *array.TimestampBuilder:
 		for _, s := range slots {
-			if hasNulls && c.isNull(int(s)) {
+			if s == NoSlot || hasNulls && c.isNull(int(s)) {
 				bb.UnsafeAppendBoolToBitmap(false)
 				continue
 			}
@@ -258,7 +258,7 @@ func (c *column) appendSlots(b array.Builder, slots []uint32) error {
 		}
 	case *array.Int32Builder:
 		for _, s := range slots {
-			if hasNulls && c.isNull(int(s)) {
+			if s == NoSlot || hasNulls && c.isNull(int(s)) {
 				bb.UnsafeAppendBoolToBitmap(false)
 				continue
 			}
@@ -266,7 +266,7 @@ func (c *column) appendSlots(b array.Builder, slots []uint32) error {
 		}
 	case *array.Date32Builder:
 		for _, s := range slots {
-			if hasNulls && c.isNull(int(s)) {
+			if s == NoSlot || hasNulls && c.isNull(int(s)) {
 				bb.UnsafeAppendBoolToBitmap(false)
 				continue
 			}
@@ -274,7 +274,7 @@ func (c *column) appendSlots(b array.Builder, slots []uint32) error {
 		}
 	case *array.BooleanBuilder:
 		for _, s := range slots {
-			if hasNulls && c.isNull(int(s)) {
+			if s == NoSlot || hasNulls && c.isNull(int(s)) {
 				bb.UnsafeAppendBoolToBitmap(false)
 				continue
 			}
@@ -282,7 +282,7 @@ func (c *column) appendSlots(b array.Builder, slots []uint32) error {
 		}
 	case *array.Float64Builder:
 		for _, s := range slots {
-			if hasNulls && c.isNull(int(s)) {
+			if s == NoSlot || hasNulls && c.isNull(int(s)) {
 				bb.UnsafeAppendBoolToBitmap(false)
 				continue
 			}
@@ -291,11 +291,13 @@ func (c *column) appendSlots(b array.Builder, slots []uint32) error {
 	case *array.StringBuilder:
 		n := 0
 		for _, s := range slots {
-			n += len(c.strs[s])
+			if s != NoSlot {
+				n += len(c.strs[s])
+			}
 		}
 		bb.ReserveData(n)
 		for _, s := range slots {
-			if hasNulls && c.isNull(int(s)) {
+			if s == NoSlot || hasNulls && c.isNull(int(s)) {
 				bb.AppendNull()
 				continue
 			}
@@ -303,7 +305,7 @@ func (c *column) appendSlots(b array.Builder, slots []uint32) error {
 		}
 	case *array.Decimal128Builder:
 		for _, s := range slots {
-			if hasNulls && c.isNull(int(s)) {
+			if s == NoSlot || hasNulls && c.isNull(int(s)) {
 				bb.AppendNull()
 				continue
 			}
