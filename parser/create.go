@@ -101,6 +101,14 @@ func (ps *parseState) create(sp span) (Statement, error) {
 			}
 		}
 	}
+	var wm *Watermark
+	if isTable {
+		w, wedits, err := ps.watermarkElement(sp)
+		if err != nil {
+			return nil, err
+		}
+		wm, edits = w, append(edits, wedits...)
+	}
 	node, err := ps.tidb(sp, edits)
 	if err != nil {
 		return nil, err
@@ -117,6 +125,7 @@ func (ps *parseState) create(sp span) (Statement, error) {
 		return nil, err
 	}
 	st.stmtText = text
+	st.Watermark = wm
 	if appendTok != nil {
 		st.AppendOnly = true
 		if st.PrimaryKey != nil {

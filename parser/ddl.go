@@ -241,8 +241,14 @@ func (ps *parseState) createMaterializedView(sp span) (Statement, error) {
 	if c.atEnd() {
 		return nil, ps.errAt(sp.end, sqlerr.SyntaxError, "CREATE MATERIALIZED VIEW needs a query after AS")
 	}
-	q := sub(sp, c.i)
-	node, err := ps.tidb(q, nil)
+	q, eowc := ps.emitOnWindowClose(sub(sp, c.i))
+	st.EmitOnWindowClose = eowc
+	wedits, tvfs, err := ps.windowEdits(q)
+	if err != nil {
+		return nil, err
+	}
+	st.Windows = tvfs
+	node, err := ps.tidb(q, wedits)
 	if err != nil {
 		return nil, err
 	}

@@ -157,11 +157,26 @@ func (ps *parseState) parseSpan(sp span) (Statement, error) {
 	case kw(0, "FLUSH") && len(t) == 1:
 		return &Flush{stmtText: text}, nil
 	}
-	node, err := ps.tidb(sp, nil)
+	if st, ok, err := ps.wireStatement(sp); ok {
+		return st, err
+	}
+	var wedits []edit
+	var tvfs []*WindowTVF
+	if kw(0, "SELECT") || (len(t) > 0 && t[0].isOp(src, "(")) {
+		var err error
+		if wedits, tvfs, err = ps.windowEdits(sp); err != nil {
+			return nil, err
+		}
+	}
+	node, err := ps.tidb(sp, wedits)
 	if err != nil {
 		return nil, err
 	}
-	return wrapNode(text, node), nil
+	st := wrapNode(text, node)
+	if sel, ok := st.(*Select); ok {
+		sel.Windows = tvfs
+	}
+	return st, nil
 }
 
 // wrapNode turns a TiDB statement into a Statement.

@@ -46,6 +46,8 @@ type CreateTable struct {
 	// AppendOnly is set by a trailing APPEND ONLY: the table accepts inserts
 	// only.
 	AppendOnly bool
+	// Watermark is the table's event-time watermark, or nil.
+	Watermark *Watermark
 }
 
 // CreateMaterializedView is CREATE MATERIALIZED VIEW [IF NOT EXISTS] name AS query.
@@ -57,6 +59,12 @@ type CreateMaterializedView struct {
 	Query ast.ResultSetNode
 	// QueryText is the query's source text.
 	QueryText string
+	// Windows are the window table functions of the query's FROM clauses,
+	// which the query's AST names by their placeholders.
+	Windows []*WindowTVF
+	// EmitOnWindowClose is set by a trailing EMIT ON WINDOW CLOSE: windowed
+	// results appear once, when the watermark passes the window's end.
+	EmitOnWindowClose bool
 }
 
 // ObjectKind is the kind of a catalog object named by DROP and SHOW.
@@ -127,6 +135,8 @@ type Select struct {
 	stmtText
 	// Node is *ast.SelectStmt or *ast.SetOprStmt.
 	Node ast.ResultSetNode
+	// Windows are the window table functions of the FROM clauses.
+	Windows []*WindowTVF
 }
 
 // Insert is INSERT ... VALUES (one or many rows) or INSERT ... SELECT.
