@@ -127,8 +127,7 @@ func (e *Engine) Append(ctx context.Context, table string, rec arrow.RecordBatch
 		return ch.commit(e)
 	}
 	rec.Retain()
-	o.publish(c)
-	return nil
+	return o.ingest(e.mem, c)
 }
 
 // Relations lists every table and materialized view, by name.

@@ -28,6 +28,9 @@ type object struct {
 	// (views), read by the sender.
 	subs []subscription
 
+	// wm tracks the watermark of a table declared WITH a WATERMARK.
+	wm watermarkState
+
 	// Views.
 	frag *fragment
 	deps []*object
@@ -75,6 +78,9 @@ func (c *catalog) Relation(name string) (*planner.Relation, bool) {
 	defer c.mu.RUnlock()
 	o, ok := c.objects[planner.NormalizeName(name)]
 	if !ok {
+		if st, ok := systemTables[planner.NormalizeName(name)]; ok {
+			return st.rel, true
+		}
 		return nil, false
 	}
 	return o.rel, true

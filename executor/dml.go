@@ -3,7 +3,11 @@ package executor
 import (
 	"context"
 	"fmt"
+	"math"
 	"unicode/utf8"
+
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/sluicedb/sluice/expr"
 	"github.com/sluicedb/sluice/operators"
@@ -59,6 +63,64 @@ func checkRow(rel *planner.Relation, row []types.Datum) error {
 	return nil
 }
 
+// ingest admits an append-only batch into a table: with a WATERMARK, rows
+// older than the watermark are dropped and counted as late, the largest
+// event time advances the watermark, and a Watermark message follows the
+// rows to every reader. The chunk's record is taken over. The caller holds
+// ingestMu (read) and o.dmlMu.
+func (o *object) ingest(mem memory.Allocator, c *operators.Chunk) error {
+	def := o.rel.Watermark
+	if def == nil {
+		o.publish(c)
+		return nil
+	}
+	col, ok := c.Rec.Column(def.Col).(*array.Timestamp)
+	if !ok {
+		c.Rec.Release()
+		return sqlerr.New(sqlerr.Internal, sqlerr.InternalError, "watermark column of %q is not a timestamp", o.rel.Name)
+	}
+	cur := o.wm.current.Load()
+	maxSeen := o.wm.maxSeen
+	n := c.Len()
+	keep := make([]int32, 0, n)
+	for i := 0; i < n; i++ {
+		if col.IsNull(i) {
+			keep = append(keep, int32(i))
+			continue
+		}
+		ts := int64(col.Value(i))
+		if ts < cur {
+			continue
+		}
+		keep = append(keep, int32(i))
+		maxSeen = max(maxSeen, ts)
+	}
+	if late := n - len(keep); late > 0 {
+		o.wm.late.Add(int64(late))
+		if len(keep) == 0 {
+			c.Rec.Release()
+			return nil
+		}
+		rec, err := eval.TakeRecord(mem, c.Rec, keep)
+		c.Rec.Release()
+		if err != nil {
+			return err
+		}
+		c = &operators.Chunk{Rec: rec}
+	}
+	o.publish(c)
+	o.wm.maxSeen = maxSeen
+	if maxSeen != math.MinInt64 {
+		if next := maxSeen - def.Delay; next > cur {
+			o.wm.current.Store(next)
+			for _, s := range o.subs {
+				s.frag.inbox <- envelope{input: s.input, msg: operators.Watermark{Column: def.Col, Time: next}}
+			}
+		}
+	}
+	return nil
+}
+
 // publish hands a table's changes to the open epoch and to every view
 // reading the table. The caller holds ingestMu (read) and o.dmlMu; the
 // chunk's record is taken over.
@@ -92,8 +154,11 @@ func (e *Engine) insert(ctx context.Context, p *planner.InsertPlan, params []typ
 	o.dmlMu.Lock()
 	defer o.dmlMu.Unlock()
 	if !o.rel.Keyed {
-		for _, c := range chunks {
-			o.publish(c)
+		for i, c := range chunks {
+			if err := o.ingest(e.mem, c); err != nil {
+				releaseChunks(chunks[i+1:])
+				return nil, err
+			}
 		}
 		return &Result{Tag: fmt.Sprintf("INSERT 0 %d", n)}, nil
 	}

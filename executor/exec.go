@@ -3,6 +3,7 @@ package executor
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/sluicedb/sluice/operators"
@@ -118,8 +119,10 @@ func (e *Engine) createTable(p *planner.CreateTablePlan) (*Result, error) {
 	}
 	e.cat.nextID++
 	rel := &planner.Relation{ID: e.cat.nextID, Name: p.Name, Kind: planner.TableRelation, Schema: p.Schema,
-		Key: p.Key, Keyed: len(p.Key) > 0, AppendOnly: p.AppendOnly, Definition: p.Definition}
+		Key: p.Key, Keyed: len(p.Key) > 0, AppendOnly: p.AppendOnly, Definition: p.Definition, Watermark: p.Watermark}
 	o := &object{rel: rel, store: newStore(rel)}
+	o.wm.maxSeen = math.MinInt64
+	o.wm.current.Store(math.MinInt64)
 	if rel.Keyed {
 		o.current = newStore(rel)
 	}
@@ -160,6 +163,10 @@ func (e *Engine) createView(p *planner.CreateViewPlan) (*Result, error) {
 	for i, l := range b.leaves {
 		frag.entries[i] = l.entry
 		scan := l.node.(*planner.Scan)
+		if scan.Rel.Kind == planner.SystemRelation {
+			b.closeAll()
+			return nil, sqlerr.Planf(sqlerr.FeatureNotSupported, "a materialized view cannot read system table %q", scan.Rel.Name)
+		}
 		dep := e.cat.byID(scan.Rel.ID)
 		if dep == nil {
 			b.closeAll()

@@ -137,6 +137,20 @@ func (e *Engine) readLeaf(n planner.Node) ([]*operators.Chunk, error) {
 	var out []*operators.Chunk
 	switch x := n.(type) {
 	case *planner.Scan:
+		if st := systemByID(x.Rel.ID); st != nil {
+			rows := st.rows(e)
+			proj := make([][]types.Datum, len(rows))
+			for i, r := range rows {
+				proj[i] = make([]types.Datum, len(x.Cols))
+				for j, c := range x.Cols {
+					proj[i][j] = r[c]
+				}
+			}
+			if len(proj) == 0 {
+				return nil, nil
+			}
+			return []*operators.Chunk{{Rec: rowsToRecord(e, x.Schema(), proj)}}, nil
+		}
 		o := e.cat.byID(x.Rel.ID)
 		if o == nil {
 			return nil, errDropped(x.Rel.Name)

@@ -17,6 +17,9 @@ type RelationKind uint8
 const (
 	TableRelation RelationKind = iota + 1
 	ViewRelation
+	// SystemRelation is a read-only table the engine computes on demand
+	// (late-row counts, later source lag and errors).
+	SystemRelation
 )
 
 // String names the kind as SQL does.
@@ -26,6 +29,8 @@ func (k RelationKind) String() string {
 		return "table"
 	case ViewRelation:
 		return "materialized view"
+	case SystemRelation:
+		return "system table"
 	}
 	return "relation"
 }
@@ -47,6 +52,15 @@ type Relation struct {
 	AppendOnly bool
 	// Definition is the SQL text that created the relation.
 	Definition string
+	// Watermark is the table's event-time watermark, or nil.
+	Watermark *WatermarkDef
+}
+
+// WatermarkDef says rows of a table older than the largest value of
+// column Col seen so far minus Delay (microseconds) are late.
+type WatermarkDef struct {
+	Col   int
+	Delay int64
 }
 
 // Catalog resolves names to relations. Names are compared case-insensitively.

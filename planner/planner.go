@@ -25,6 +25,7 @@ type QueryPlan struct {
 
 // CreateTablePlan creates a table.
 type CreateTablePlan struct {
+	Watermark   *WatermarkDef
 	Name        string
 	Schema      types.Schema
 	Key         []int
@@ -152,6 +153,22 @@ func planCreateTable(s *parser.CreateTable) (Plan, error) {
 		}
 		p.Schema[i].Nullable = false
 		p.Key = append(p.Key, i)
+	}
+	if wm := s.Watermark; wm != nil {
+		i := p.Schema.Index(wm.Column)
+		if i < 0 {
+			return nil, sqlerr.Planf(sqlerr.UndefinedColumn, "watermark column %q does not exist", wm.Column)
+		}
+		if p.Schema[i].Type.Kind != types.Timestamp {
+			return nil, sqlerr.Planf(sqlerr.DatatypeMismatch, "watermark column %q must be a TIMESTAMP, not %s", wm.Column, p.Schema[i].Type.Name())
+		}
+		if !s.AppendOnly {
+			return nil, sqlerr.Planf(sqlerr.FeatureNotSupported, "a WATERMARK needs an APPEND ONLY table: rows of a keyed table can change after their time has passed")
+		}
+		if wm.Delay < 0 {
+			return nil, sqlerr.Planf(sqlerr.InvalidParameter, "watermark delay must not be negative")
+		}
+		p.Watermark = &WatermarkDef{Col: i, Delay: wm.Delay}
 	}
 	if len(p.Key) == 0 && !p.AppendOnly {
 		return nil, sqlerr.Planf(sqlerr.InvalidParameter, "table %q needs a PRIMARY KEY, or APPEND ONLY for an event stream", s.Name)
