@@ -2,6 +2,7 @@ package executor
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
@@ -94,7 +95,11 @@ func (b *builder) build(n planner.Node, out operators.Output) error {
 			specs[i] = agg.Spec{Kind: aggKind(a.Func), Arg: a.Arg, ArgType: a.ArgType, Result: a.Type, Name: a.Name}
 		}
 		appendOnly := b.mode == bounded || planner.IsAppendOnly(x.Input)
-		op, err := agg.New(b.mem, in.Arrow(), schemaTypes(in), x.GroupBy, specs, appendOnly, out)
+		opts := agg.Options{WatermarkGroupCol: -1}
+		if b.mode == streaming && x.WindowCol >= 0 {
+			opts = agg.Options{WatermarkGroupCol: x.WindowCol, EmitOnClose: x.EmitOnClose}
+		}
+		op, err := agg.NewWithOptions(b.mem, in.Arrow(), schemaTypes(in), x.GroupBy, specs, appendOnly, opts, out)
 		if err != nil {
 			return err
 		}
@@ -115,6 +120,9 @@ func (b *builder) build(n planner.Node, out operators.Output) error {
 		return b.build(x.Input, op)
 	case *planner.Join:
 		return b.buildJoin(x, out)
+	}
+	if ok, err := b.buildStream(n, out); ok {
+		return err
 	}
 	return sqlerr.New(sqlerr.Internal, sqlerr.InternalError, "no operator for plan node %T", n)
 }
@@ -182,6 +190,9 @@ func prepare(n planner.Node, params []types.Datum) (planner.Node, error) {
 func prepareExpr(e expr.Expr, params []types.Datum) (expr.Expr, error) {
 	var err error
 	e = expr.Rewrite(e, func(x expr.Expr) expr.Expr {
+		if c, ok := x.(*expr.Call); ok && c.Func == expr.Now {
+			return &expr.Literal{Value: types.NewTimestamp(time.Now().UnixMicro()), T: c.T}
+		}
 		if p, ok := x.(*expr.Param); ok {
 			if p.Ordinal > len(params) {
 				if err == nil {

@@ -199,7 +199,7 @@ func (e *Engine) createView(p *planner.CreateViewPlan) (*Result, error) {
 	}
 	frag.start()
 	e.catVersion.Add(1)
-	return &Result{Tag: "CREATE MATERIALIZED VIEW"}, nil
+	return &Result{Tag: "CREATE MATERIALIZED VIEW", Notices: p.Notices}, nil
 }
 
 // backfill pushes an object's current rows into a new view's input:

@@ -57,6 +57,12 @@ const (
 	SubInterval // TIMESTAMP - INTERVAL -> TIMESTAMP; DATE - INTERVAL likewise
 	Extract     // EXTRACT(VARCHAR unit literal, TIMESTAMP|DATE) -> BIGINT (unit: YEAR QUARTER MONTH WEEK DAY HOUR MINUTE SECOND MICROSECOND DOW DOY EPOCH; EPOCH gives seconds)
 	DateTrunc   // DATE_TRUNC(VARCHAR unit literal, TIMESTAMP) -> TIMESTAMP (unit: year quarter month week day hour minute second)
+
+	// Now is NOW() / CURRENT_TIMESTAMP -> TIMESTAMP(6). Evaluators never
+	// see it: a query replaces it with the statement's start time, and a
+	// continuous query may use it only in a temporal filter
+	// (ts > NOW() - INTERVAL ...), which the planner turns into an operator.
+	Now
 )
 
 // FuncInfo describes a Func for printing and lookup.
@@ -76,7 +82,7 @@ var funcInfos = map[Func]FuncInfo{
 	Sqrt: {"SQRT", ""}, Ln: {"LN", ""}, Exp: {"EXP", ""}, Pow: {"POW", ""},
 	Lower: {"LOWER", ""}, Upper: {"UPPER", ""}, Concat: {"CONCAT", ""}, Length: {"LENGTH", ""},
 	AddInterval: {"ADD_INTERVAL", "+"}, SubInterval: {"SUB_INTERVAL", "-"},
-	Extract: {"EXTRACT", ""}, DateTrunc: {"DATE_TRUNC", ""},
+	Extract: {"EXTRACT", ""}, DateTrunc: {"DATE_TRUNC", ""}, Now: {"NOW", ""},
 }
 
 // Info returns the printing information of f.

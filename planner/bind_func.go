@@ -60,6 +60,11 @@ func (b *exprBinder) call(x *ast.FuncCallExpr) (expr.Expr, error) {
 		return b.extract(x.Args)
 	case "date_trunc":
 		return b.dateTrunc(x.Args)
+	case "now", "current_timestamp", "localtimestamp", "sysdate":
+		if len(x.Args) > 1 {
+			return nil, argCountError(name, len(x.Args))
+		}
+		return &expr.Call{Func: expr.Now, T: types.TimestampType(6)}, nil
 	case "if":
 		if len(x.Args) != 3 {
 			return nil, argCountError(name, len(x.Args))

@@ -27,6 +27,8 @@ type binder struct {
 	cat    Catalog
 	params []types.T
 	mode   queryMode
+	// windows are the statement's window table functions by placeholder.
+	windows map[string]*parser.WindowTVF
 	// deps collects the relations the statement reads.
 	deps []*Relation
 }
@@ -101,10 +103,31 @@ func (b *binder) bindSelect(sel *ast.SelectStmt) (Node, error) {
 		return nil, sqlerr.Planf(sqlerr.GroupingError, "HAVING needs GROUP BY or an aggregate")
 	}
 
+	// Window functions (ranks, for Top-N) come after grouping.
+	rankField := -1
+	for i, f := range fields {
+		wf, ok := unparen(f.Expr).(*ast.WindowFuncExpr)
+		if !ok {
+			continue
+		}
+		if rankField >= 0 {
+			return nil, sqlerr.Planf(sqlerr.FeatureNotSupported, "only one window function per SELECT is supported")
+		}
+		rankField = i
+		if input, err = b.bindRank(input, eb, wf, names[i]); err != nil {
+			return nil, err
+		}
+	}
+
 	// Projection.
 	eb.what = "SELECT"
 	exprs := make([]expr.Expr, len(fields))
 	for i, f := range fields {
+		if i == rankField {
+			s := input.Schema()
+			exprs[i] = &expr.ColumnRef{Index: len(s) - 1, Name: s[len(s)-1].Name, T: types.BigIntType}
+			continue
+		}
 		e, err := eb.bind(f.Expr)
 		if err != nil {
 			return nil, err
@@ -146,15 +169,27 @@ func (b *binder) bindSelect(sel *ast.SelectStmt) (Node, error) {
 		if visible != len(exprs) {
 			return nil, sqlerr.Planf(sqlerr.InvalidParameter, "for SELECT DISTINCT, ORDER BY expressions must appear in select list")
 		}
-		out = &Aggregate{Input: out, GroupBy: seq(len(exprs))}
+		out = &Aggregate{Input: out, GroupBy: seq(len(exprs)), WindowCol: -1}
+	}
+	if b.mode == continuousQuery && sel.Limit != nil {
+		// ORDER BY ... LIMIT N in a view is a Top-N over one partition.
+		l, err := b.bindLimit(sel.Limit)
+		if err != nil {
+			return nil, err
+		}
+		if l.Count < 0 {
+			return nil, sqlerr.Planf(sqlerr.FeatureNotSupported, "a materialized view needs a LIMIT count with OFFSET")
+		}
+		if len(keys) == 0 {
+			return nil, sqlerr.Planf(sqlerr.FeatureNotSupported, "LIMIT without ORDER BY in a materialized view keeps arbitrary rows; add ORDER BY")
+		}
+		out = &TopN{Input: out, Order: keys, N: l.Count, Offset: l.Offset, Kind: RowNumber, RankName: "rank"}
+		keys = nil
 	}
 	if keys != nil {
 		out = &Sort{Input: out, Keys: keys}
 	}
-	if sel.Limit != nil {
-		if b.mode == continuousQuery {
-			return nil, sqlerr.Planf(sqlerr.FeatureNotSupported, "LIMIT in a materialized view is not supported yet")
-		}
+	if sel.Limit != nil && b.mode != continuousQuery {
 		l, err := b.bindLimit(sel.Limit)
 		if err != nil {
 			return nil, err
@@ -350,6 +385,9 @@ func (b *binder) bindFrom(n ast.ResultSetNode) (Node, *scope, error) {
 func (b *binder) bindTableSource(ts *ast.TableSource) (Node, *scope, error) {
 	switch src := ts.Source.(type) {
 	case *ast.TableName:
+		if strings.HasPrefix(src.Name.L, parser.WindowPlaceholderPrefix) {
+			return b.bindWindow(ts, src)
+		}
 		rel, ok := b.cat.Relation(src.Name.O)
 		if !ok {
 			return nil, nil, sqlerr.Planf(sqlerr.UndefinedTable, "relation %q does not exist", src.Name.O)
@@ -683,7 +721,7 @@ func (b *binder) bindAggregation(sel *ast.SelectStmt, input Node, sc *scope, fie
 	if !isIdentity(pre, input.Schema()) {
 		in = &Project{Input: input, Exprs: pre, Names: preNames}
 	}
-	agg := &Aggregate{Input: in, GroupBy: seq(ng), Aggs: calls}
+	agg := &Aggregate{Input: in, GroupBy: seq(ng), Aggs: calls, WindowCol: -1}
 	ac.node = agg
 	ac.outSchema = agg.Schema()
 	return ac, nil

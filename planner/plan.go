@@ -181,6 +181,14 @@ type Aggregate struct {
 	Input   Node
 	GroupBy []int
 	Aggs    []AggCall
+	// WindowCol is the index in GroupBy of a window_start or window_end
+	// column, whose watermark closes groups (their state is then freed),
+	// or -1. Set by the planner after rewriting; zero-valued nodes built
+	// before that have no windows.
+	WindowCol int
+	// EmitOnClose emits each group once, when its window closes, instead
+	// of updating it in place (EMIT ON WINDOW CLOSE).
+	EmitOnClose bool
 }
 
 // Schema implements Node.
@@ -198,7 +206,9 @@ func (a *Aggregate) Children() []Node { return []Node{a.Input} }
 
 // WithChildren implements Node.
 func (a *Aggregate) WithChildren(c []Node) Node {
-	return &Aggregate{Input: c[0], GroupBy: a.GroupBy, Aggs: a.Aggs}
+	n := *a
+	n.Input = c[0]
+	return &n
 }
 
 // Explain implements Node.
@@ -215,7 +225,14 @@ func (a *Aggregate) Explain() string {
 			aggs[i] = fmt.Sprintf("%s(%s)", c.Func, in[c.Arg].Name)
 		}
 	}
-	return fmt.Sprintf("HashAggregate group=[%s] aggs=[%s]", colNames(in, a.GroupBy), strings.Join(aggs, ", "))
+	s := fmt.Sprintf("HashAggregate group=[%s] aggs=[%s]", colNames(in, a.GroupBy), strings.Join(aggs, ", "))
+	if a.WindowCol >= 0 && a.WindowCol < len(a.GroupBy) {
+		s += " close-on=" + in[a.GroupBy[a.WindowCol]].Name
+		if a.EmitOnClose {
+			s += " emit=on-close"
+		}
+	}
+	return s
 }
 
 // JoinKind is the kind of a join.

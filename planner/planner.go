@@ -46,6 +46,8 @@ type CreateViewPlan struct {
 	AppendOnly bool
 	Deps       []*Relation
 	Definition string
+	// Notices warn about the plan, e.g. state that is never freed.
+	Notices []string
 }
 
 // DropPlan drops objects.
@@ -101,11 +103,16 @@ func Build(cat Catalog, stmt parser.Statement) (Plan, error) {
 	b := &binder{cat: cat}
 	switch s := stmt.(type) {
 	case *parser.Select:
+		b.windows = windowMap(s.Windows)
 		root, err := b.bindQuery(s.Node)
 		if err != nil {
 			return nil, err
 		}
-		return &QueryPlan{Root: Optimize(root, batchQuery), Params: b.params}, nil
+		root = Optimize(root, batchQuery)
+		if err := checkStreaming(root, batchQuery); err != nil {
+			return nil, err
+		}
+		return &QueryPlan{Root: root, Params: b.params}, nil
 	case *parser.CreateTable:
 		return planCreateTable(s)
 	case *parser.CreateMaterializedView:
@@ -176,8 +183,17 @@ func planCreateTable(s *parser.CreateTable) (Plan, error) {
 	return p, nil
 }
 
+func windowMap(ws []*parser.WindowTVF) map[string]*parser.WindowTVF {
+	m := make(map[string]*parser.WindowTVF, len(ws))
+	for _, w := range ws {
+		m[strings.ToLower(w.Placeholder)] = w
+	}
+	return m
+}
+
 func (b *binder) planCreateView(s *parser.CreateMaterializedView) (Plan, error) {
 	b.mode = continuousQuery
+	b.windows = windowMap(s.Windows)
 	root, err := b.bindQuery(s.Query)
 	if err != nil {
 		return nil, err
@@ -186,6 +202,13 @@ func (b *binder) planCreateView(s *parser.CreateMaterializedView) (Plan, error) 
 		return nil, sqlerr.Planf(sqlerr.SyntaxError, "a materialized view cannot have parameters")
 	}
 	root = Optimize(root, continuousQuery)
+	if err := checkStreaming(root, continuousQuery); err != nil {
+		return nil, err
+	}
+	root, notices, err := markWindows(root, s.EmitOnWindowClose)
+	if err != nil {
+		return nil, err
+	}
 	seen := map[string]bool{}
 	for _, c := range root.Schema() {
 		k := strings.ToLower(c.Name)
@@ -201,6 +224,7 @@ func (b *binder) planCreateView(s *parser.CreateMaterializedView) (Plan, error) 
 	return &CreateViewPlan{
 		Name: NormalizeName(s.Name), IfNotExists: s.IfNotExists, Query: root,
 		Key: key, Keyed: keyed, AppendOnly: IsAppendOnly(root), Deps: dedupe(b.deps), Definition: s.Text(),
+		Notices: notices,
 	}, nil
 }
 
@@ -247,6 +271,18 @@ func DeriveKey(n Node) ([]int, bool) {
 		return out, true
 	case *Aggregate:
 		return seq(len(x.GroupBy)), true
+	case *TemporalFilter:
+		return DeriveKey(x.Input)
+	case *TopN:
+		// The rows are a subset of the input's: the input key still
+		// identifies them (the rank does not: it moves).
+		return DeriveKey(x.Input)
+	case *Window:
+		k, ok := DeriveKey(x.Input)
+		if !ok {
+			return nil, false
+		}
+		return append(append([]int{}, k...), x.StartCol()), true
 	case *Join:
 		l, ok1 := DeriveKey(x.Left)
 		r, ok2 := DeriveKey(x.Right)
@@ -318,6 +354,10 @@ func IsAppendOnly(n Node) bool {
 		return x.Kind == InnerJoin && IsAppendOnly(x.Left) && IsAppendOnly(x.Right)
 	case *Values:
 		return true
+	case *Aggregate:
+		return x.EmitOnClose
+	case *Window:
+		return IsAppendOnly(x.Input) && (x.Kind != parser.Session || x.EmitOnClose)
 	}
 	return false
 }

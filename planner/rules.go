@@ -18,6 +18,8 @@ var rules = []rule{
 	{"merge_filters", bottomUp(mergeFilters)},
 	{"push_down_filters", pushDownFilters},
 	{"merge_filters_again", bottomUp(mergeFilters)},
+	{"temporal_filter", bottomUp(temporalFilter)},
+	{"top_n", bottomUp(topN)},
 	{"point_lookup", bottomUp(pointLookup)},
 	{"prune_columns", pruneColumns},
 	{"merge_projects", bottomUp(mergeProjects)},
@@ -225,7 +227,7 @@ func pushFilter(f *Filter) (Node, bool) {
 		if len(below) == 0 {
 			return f, false
 		}
-		a := &Aggregate{Input: &Filter{Input: in.Input, Pred: conjoin(below)}, GroupBy: in.GroupBy, Aggs: in.Aggs}
+		a := &Aggregate{Input: &Filter{Input: in.Input, Pred: conjoin(below)}, GroupBy: in.GroupBy, Aggs: in.Aggs, WindowCol: in.WindowCol, EmitOnClose: in.EmitOnClose}
 		if len(keep) == 0 {
 			return a, true
 		}
@@ -314,7 +316,7 @@ func prune(n Node, need []bool) (Node, []int) {
 				aggs[i].Arg = cm[aggs[i].Arg]
 			}
 		}
-		return &Aggregate{Input: in, GroupBy: groups, Aggs: aggs}, seq(len(need))
+		return &Aggregate{Input: in, GroupBy: groups, Aggs: aggs, WindowCol: x.WindowCol, EmitOnClose: x.EmitOnClose}, seq(len(need))
 	case *Join:
 		nl := len(x.Left.Schema())
 		ln := make([]bool, nl)
@@ -379,6 +381,9 @@ func prune(n Node, need []bool) (Node, []int) {
 	case *Limit:
 		in, m := prune(x.Input, need)
 		return &Limit{Input: in, Offset: x.Offset, Count: x.Count}, m
+	}
+	if out, m, ok := pruneStream(n, need); ok {
+		return out, m
 	}
 	return n, seq(len(need))
 }

@@ -46,6 +46,9 @@ type accumulator interface {
 	appendRows(bld array.Builder, rows []emitRow) error
 	// clear resets the state of freed groups to empty.
 	clear(gs []uint32)
+	// evict resets the state of groups closed by a watermark, which may
+	// still hold values, to empty.
+	evict(gs []uint32, bits []uint64)
 	// endEpoch drops the snapshots; dirty lists the epoch's groups.
 	endEpoch(dirty []uint32)
 }
@@ -509,3 +512,11 @@ func (a *sumDecAcc) clear(gs []uint32) {
 func (a *sumDecAcc) endEpoch([]uint32) {
 	a.oldSum, a.oldN = recycle(a.oldSum), recycle(a.oldN)
 }
+
+func (a *countAcc) evict(gs []uint32, _ []uint64) { a.clear(gs) }
+
+func (a *sumIntAcc) evict(gs []uint32, _ []uint64) { a.clear(gs) }
+
+func (a *sumFloatAcc) evict(gs []uint32, _ []uint64) { a.clear(gs) }
+
+func (a *sumDecAcc) evict(gs []uint32, _ []uint64) { a.clear(gs) }

@@ -87,6 +87,7 @@ const (
 	modeGlobal keyMode = iota // no GROUP BY: one group, id 0
 	modeInt                   // one integer-like key column: intTable
 	modeBytes                 // anything else: encoded keys in a map
+	modeInt2                  // two integer-like key columns: pairTable
 )
 
 // HashAgg is the streaming hash aggregate operator. It implements
@@ -110,6 +111,10 @@ type HashAgg struct {
 	table     intTable
 	nullGroup int64 // modeInt: the group of the NULL key, or -1
 
+	pkeys  pairKeys // modeInt2: keys per group
+	ptable pairTable
+	ints2  []int64
+
 	enc      keyEncoder
 	byteKeys []string // modeBytes: encoded key per group
 	byteMap  map[string]uint32
@@ -123,6 +128,21 @@ type HashAgg struct {
 	dirty         []uint32
 	oldRowCount   []int64
 	globalEmitted bool
+
+	// Watermark-driven closing (see Options). wmCol is the input column
+	// of the watermark group column, -1 when there is none.
+	opts      Options
+	wmCol     int
+	wm        int64 // the latest watermark on wmCol
+	wmSet     bool
+	gen       []uint32 // per group, bumped when the id is freed
+	closeHeap closeHeap
+	closing   []uint32 // groups closed since the last barrier
+	created   []int32  // rows of the chunk being folded that created a group
+	lateRows  int64
+	pendingWM []operators.Watermark // output watermarks held until the barrier
+	evictBits []uint64
+	wmInts    []int64
 
 	cur    batch // the chunk being folded (a field, so it is not heap-allocated per Push)
 	gids   []uint32
@@ -140,13 +160,37 @@ func planErr(format string, args ...any) error {
 	return sqlerr.New(sqlerr.Internal, sqlerr.InternalError, "agg: "+format, args...)
 }
 
+// Options are the windowing options of a hash aggregate.
+type Options struct {
+	// WatermarkGroupCol is the index into groupCols of a group column
+	// that carries a watermark (window_start, say), or -1 for none. It
+	// must be integer-like (INT, BIGINT, TIMESTAMP, DATE). When a
+	// Watermark arrives on its input column, every group whose value
+	// there is below the watermark is closed: its state is evicted at the
+	// next barrier (after its final row is emitted) and its id reused.
+	// A row that arrives later for a closed group (a value below the
+	// watermark) is dropped and counted (LateRows).
+	WatermarkGroupCol int
+	// EmitOnClose makes the output append-only: a group emits nothing
+	// until it closes, then its final row once, as an Insert, at the
+	// barrier that follows the closing watermark. It needs a
+	// WatermarkGroupCol.
+	EmitOnClose bool
+}
+
 // New builds a hash aggregate over input schema in (whose SQL types are
 // inTypes), grouping by the input columns groupCols (empty: a global
 // aggregate, which emits one row even over empty input) and computing
 // specs. The output schema is the group columns (as in the input) then one
 // column per spec. appendOnly promises the input never retracts, which
 // lets MIN/MAX keep only the extreme and COUNT(DISTINCT) only a set.
+// It is NewWithOptions without watermark-driven closing.
 func New(mem memory.Allocator, in *arrow.Schema, inTypes []types.T, groupCols []int, specs []Spec, appendOnly bool, out operators.Output) (*HashAgg, error) {
+	return NewWithOptions(mem, in, inTypes, groupCols, specs, appendOnly, Options{WatermarkGroupCol: -1}, out)
+}
+
+// NewWithOptions is New with windowing options (see Options).
+func NewWithOptions(mem memory.Allocator, in *arrow.Schema, inTypes []types.T, groupCols []int, specs []Spec, appendOnly bool, opts Options, out operators.Output) (*HashAgg, error) {
 	if mem == nil || in == nil || out == nil {
 		return nil, planErr("New needs an allocator, an input schema and an output")
 	}
@@ -160,6 +204,26 @@ func New(mem memory.Allocator, in *arrow.Schema, inTypes []types.T, groupCols []
 		appendOnly: appendOnly,
 		out:        out,
 		nullGroup:  -1,
+		opts:       opts,
+		wmCol:      -1,
+	}
+	if w := opts.WatermarkGroupCol; w >= 0 {
+		if w >= len(groupCols) {
+			return nil, planErr("watermark group column %d out of range (%d group columns)", w, len(groupCols))
+		}
+		c := groupCols[w]
+		if c < 0 || c >= in.NumFields() {
+			return nil, planErr("group column %d out of range", c)
+		}
+		if t := inTypes[c]; !isIntLike(t) || t.Kind == types.Boolean {
+			return nil, planErr("watermark group column has type %s, want an integer or temporal type", t)
+		}
+		h.wmCol = c
+	} else if w != -1 {
+		return nil, planErr("watermark group column %d: use -1 for none", w)
+	}
+	if opts.EmitOnClose && h.wmCol < 0 {
+		return nil, planErr("EMIT ON WINDOW CLOSE needs a watermark group column")
 	}
 	used := map[int]bool{}
 	fields := make([]arrow.Field, 0, len(groupCols)+len(specs))
@@ -183,6 +247,10 @@ func New(mem memory.Allocator, in *arrow.Schema, inTypes []types.T, groupCols []
 	case len(groupCols) == 1 && isIntLike(h.keyTypes[0]) && h.keyTypes[0].Kind != types.Boolean:
 		h.mode = modeInt
 		h.table.init(10)
+	case len(groupCols) == 2 && isIntLike(h.keyTypes[0]) && h.keyTypes[0].Kind != types.Boolean &&
+		isIntLike(h.keyTypes[1]) && h.keyTypes[1].Kind != types.Boolean:
+		h.mode = modeInt2
+		h.ptable.init(10)
 	default:
 		h.mode = modeBytes
 		h.byteMap = make(map[string]uint32)
@@ -314,8 +382,10 @@ func (h *HashAgg) Schema() *arrow.Schema { return h.schema }
 
 // Push consumes one message: a Chunk is folded into the state, a Barrier
 // emits the epoch's changes and is forwarded, a Watermark on a group
-// column is forwarded remapped (others are dropped), and anything else
-// passes through.
+// column closes groups (on the watermark group column) and is forwarded
+// remapped to the output column after the rows of the next barrier (so
+// no emitted row is ever below a watermark sent before it); watermarks on
+// other columns are dropped, and anything else passes through.
 func (h *HashAgg) Push(msg operators.Message) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -334,9 +404,14 @@ func (h *HashAgg) Push(msg operators.Message) (err error) {
 		}
 		return h.out.Push(m)
 	case operators.Watermark:
+		if m.Column == h.wmCol && (!h.wmSet || m.Time > h.wm) {
+			h.wm, h.wmSet = m.Time, true
+			h.closeBelow(m.Time)
+		}
 		for i, c := range h.groupCols {
 			if c == m.Column {
-				return h.out.Push(operators.Watermark{Column: i, Time: m.Time})
+				h.holdWatermark(operators.Watermark{Column: i, Time: m.Time})
+				break
 			}
 		}
 		return nil
@@ -370,11 +445,16 @@ func (h *HashAgg) allocGroup() uint32 {
 	g := uint32(h.numGroups)
 	h.numGroups++
 	h.rowCount = append(h.rowCount, 0)
+	h.gen = append(h.gen, 0)
 	switch h.mode {
 	case modeInt:
 		h.intKeys = append(h.intKeys, 0)
 	case modeBytes:
 		h.byteKeys = append(h.byteKeys, "")
+	case modeInt2:
+		h.pkeys.a = append(h.pkeys.a, 0)
+		h.pkeys.b = append(h.pkeys.b, 0)
+		h.pkeys.nulls = append(h.pkeys.nulls, 0)
 	}
 	if g&63 == 0 {
 		h.dirtyBits = append(h.dirtyBits, 0)
@@ -400,6 +480,11 @@ func (h *HashAgg) pushChunk(c *operators.Chunk) error {
 	if err := h.checkSchema(c.Rec); err != nil {
 		return err
 	}
+	if h.wmSet {
+		if late, err := h.dropLate(c); late || err != nil {
+			return err
+		}
+	}
 	var signs []int64
 	if c.Ops != nil {
 		if len(c.Ops) != n {
@@ -423,6 +508,7 @@ func (h *HashAgg) pushChunk(c *operators.Chunk) error {
 		return sqlerr.New(sqlerr.Resource, sqlerr.ProgramLimitExceeded, "agg: too many groups")
 	}
 	gids := growSlice(&h.gids, n)
+	h.created = h.created[:0]
 	switch h.mode {
 	case modeGlobal:
 		clear(gids)
@@ -434,8 +520,17 @@ func (h *HashAgg) pushChunk(c *operators.Chunk) error {
 		if err := h.lookupBytes(c.Rec, gids); err != nil {
 			return err
 		}
+	case modeInt2:
+		if err := h.lookupInt2(c.Rec, gids); err != nil {
+			return err
+		}
 	}
 	h.growState()
+	if h.wmCol >= 0 && len(h.created) > 0 {
+		if err := h.trackCreated(c.Rec, gids); err != nil {
+			return err
+		}
+	}
 
 	// Mark first touches (snapshotting the row count) and count rows.
 	start := len(h.dirty)
@@ -494,6 +589,7 @@ func (h *HashAgg) lookupInt(col arrow.Array, gids []uint32) error {
 		if bits != nil && !isValid(bits, off+i) {
 			if h.nullGroup < 0 {
 				h.nullGroup = int64(h.allocGroup())
+				h.created = append(h.created, int32(i))
 			}
 			gids[i] = uint32(h.nullGroup)
 			continue
@@ -504,6 +600,7 @@ func (h *HashAgg) lookupInt(col arrow.Array, gids []uint32) error {
 			s := t.slots[j]
 			if s == 0 {
 				g := h.allocGroup()
+				h.created = append(h.created, int32(i))
 				h.intKeys[g] = k
 				t.slots[j] = g + 1
 				t.n++
@@ -515,6 +612,55 @@ func (h *HashAgg) lookupInt(col arrow.Array, gids []uint32) error {
 			}
 			if h.intKeys[s-1] == k {
 				gids[i] = s - 1
+				break
+			}
+			j = (j + 1) & t.mask
+		}
+	}
+	return nil
+}
+
+// lookupInt2 resolves two integer-like key columns to group ids.
+func (h *HashAgg) lookupInt2(rec arrow.RecordBatch, gids []uint32) error {
+	c0, c1 := rec.Column(h.groupCols[0]), rec.Column(h.groupCols[1])
+	v0, err := readInts(c0, &h.enc.ints)
+	if err != nil {
+		return fmt.Errorf("agg: group key: %w", err)
+	}
+	v1, err := readInts(c1, &h.ints2)
+	if err != nil {
+		return fmt.Errorf("agg: group key: %w", err)
+	}
+	v0, v1 = v0[:len(gids)], v1[:len(gids)]
+	b0, o0 := validity(c0)
+	b1, o1 := validity(c1)
+	t := &h.ptable
+	for i := range gids {
+		a, b := v0[i], v1[i]
+		var m uint8
+		if b0 != nil && !isValid(b0, o0+i) {
+			a, m = 0, m|1
+		}
+		if b1 != nil && !isValid(b1, o1+i) {
+			b, m = 0, m|2
+		}
+		j := t.home(a, b, m)
+		for {
+			s := t.slots[j]
+			if s == 0 {
+				g := h.allocGroup()
+				h.created = append(h.created, int32(i))
+				h.pkeys.a[g], h.pkeys.b[g], h.pkeys.nulls[g] = a, b, m
+				t.slots[j] = g + 1
+				t.n++
+				if t.n > t.limit {
+					t.rehash(&h.pkeys)
+				}
+				gids[i] = g
+				break
+			}
+			if g := s - 1; h.pkeys.a[g] == a && h.pkeys.b[g] == b && h.pkeys.nulls[g] == m {
+				gids[i] = g
 				break
 			}
 			j = (j + 1) & t.mask
@@ -537,6 +683,7 @@ func (h *HashAgg) lookupBytes(rec arrow.RecordBatch, gids []uint32) error {
 		}
 		key := string(kb)
 		g := h.allocGroup()
+		h.created = append(h.created, int32(i))
 		h.byteKeys[g] = key
 		h.byteMap[key] = g
 		gids[i] = g
@@ -555,8 +702,13 @@ func (h *HashAgg) changed(d int, g uint32) bool {
 	return false
 }
 
-// flush emits the epoch's net changes and starts a new epoch.
+// flush emits the epoch's net changes (with EmitOnClose: the final rows
+// of the groups closed since the last barrier), then the held
+// watermarks, and starts a new epoch, evicting the closed groups.
 func (h *HashAgg) flush() error {
+	if h.opts.EmitOnClose {
+		return h.flushClosed()
+	}
 	global := h.mode == modeGlobal
 	rows := h.rows[:0]
 	var err error
@@ -595,7 +747,11 @@ func (h *HashAgg) flush() error {
 	if global {
 		h.globalEmitted = true
 	}
+	if err == nil {
+		err = h.sendWatermarks()
+	}
 	h.endEpoch()
+	h.evictClosed()
 	return err
 }
 
@@ -621,6 +777,7 @@ func (h *HashAgg) endEpoch() {
 				continue
 			}
 			freed = append(freed, g)
+			h.gen[g]++
 			switch h.mode {
 			case modeInt:
 				if int64(g) == h.nullGroup {
@@ -631,6 +788,8 @@ func (h *HashAgg) endEpoch() {
 			case modeBytes:
 				delete(h.byteMap, h.byteKeys[g])
 				h.byteKeys[g] = ""
+			case modeInt2:
+				h.ptable.remove(g, &h.pkeys)
 			}
 		}
 	}
@@ -670,6 +829,22 @@ func (h *HashAgg) emit(rows []emitRow) error {
 				b.AppendNull()
 			} else {
 				app(h.intKeys[r.g])
+			}
+		}
+	case modeInt2:
+		for ci, vals := range [][]int64{h.pkeys.a, h.pkeys.b} {
+			b := rb.Field(ci)
+			app, err := intFamily.appender(b)
+			if err != nil {
+				return err
+			}
+			bit := uint8(1) << ci
+			for _, r := range rows {
+				if h.pkeys.nulls[r.g]&bit != 0 {
+					b.AppendNull()
+				} else {
+					app(vals[r.g])
+				}
 			}
 		}
 	case modeBytes:
@@ -718,7 +893,9 @@ func (h *HashAgg) Close() error {
 	h.closed = true
 	h.rowCount, h.intKeys, h.byteKeys, h.byteMap = nil, nil, nil, nil
 	h.table = intTable{}
+	h.ptable, h.pkeys = pairTable{}, pairKeys{}
 	h.counters, h.accs = nil, nil
 	h.dirty, h.dirtyBits, h.oldRowCount, h.free = nil, nil, nil, nil
+	h.gen, h.closeHeap, h.closing, h.evictBits = nil, nil, nil, nil
 	return nil
 }

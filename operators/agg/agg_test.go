@@ -242,6 +242,11 @@ func TestWatermarkRemap(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Watermarks are held until the barrier's rows are out.
+	if len(f.c.wms) != 0 {
+		t.Fatalf("watermarks %v before the barrier", f.c.wms)
+	}
+	f.expect()
 	if len(f.c.wms) != 1 || f.c.wms[0] != (operators.Watermark{Column: 0, Time: 7}) {
 		t.Fatalf("watermarks %v, want [{0 7}]", f.c.wms)
 	}

@@ -255,6 +255,8 @@ func TestDifferential(t *testing.T) {
 		{"multiKey", []int{0, 1}, false},
 		{"multiKeyAppendOnly", []int{1, 0}, true},
 		{"intKeyAppendOnly", []int{0}, true},
+		{"intPairKey", []int{0, 6}, false},
+		{"intPairKeyAppendOnly", []int{6, 2}, true},
 	}
 	for ci, cfg := range configs {
 		t.Run(cfg.name, func(t *testing.T) {

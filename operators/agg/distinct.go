@@ -125,3 +125,26 @@ func (a *distinctAcc[K]) clear(gs []uint32) {
 }
 
 func (a *distinctAcc[K]) endEpoch([]uint32) { a.old = recycle(a.old) }
+
+// evict drops every (group, value) pair of the groups in gs (whose bits
+// are set in bits): one pass over the pairs, once per barrier that closes
+// groups.
+func (a *distinctAcc[K]) evict(gs []uint32, bits []uint64) {
+	in := func(g uint32) bool { return bits[g>>6]&(1<<(g&63)) != 0 }
+	if a.appendOnly {
+		for k := range a.set {
+			if in(k.g) {
+				delete(a.set, k)
+			}
+		}
+	} else {
+		for k, slot := range a.idx {
+			if in(k.g) {
+				delete(a.idx, k)
+				a.cnt[slot] = 0
+				a.freeSlots = append(a.freeSlots, slot)
+			}
+		}
+	}
+	a.clear(gs)
+}

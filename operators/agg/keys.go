@@ -275,3 +275,85 @@ func decodeColumn(b array.Builder, t types.T, keys []string, pos []int) error {
 	}
 	return nil
 }
+
+// pairTable maps a key of two integer-like columns to its group id, like
+// intTable: open addressing over gid+1 with the keys in the aggregate's
+// per-group slices (intKeys, intKeys2 and a NULL mask per group), so a
+// composite key such as (window_start, item) is hashed and compared as
+// two int64s, never encoded to bytes. Deletion shifts entries back, so
+// closing windows leaves no tombstones behind.
+type pairTable struct {
+	slots []uint32
+	mask  uint64
+	shift uint
+	n     int
+	limit int
+}
+
+func (t *pairTable) init(logSize uint) {
+	size := 1 << logSize
+	t.slots = make([]uint32, size)
+	t.mask = uint64(size - 1)
+	t.shift = 64 - logSize
+	t.n = 0
+	t.limit = size / 4 * 3
+}
+
+func (t *pairTable) home(a, b int64, m uint8) uint64 {
+	h := (uint64(a)*0x9E3779B97F4A7C15 ^ uint64(b) ^ uint64(m)<<56) * 0xC2B2AE3D27D4EB4F
+	return h >> t.shift
+}
+
+// pairKeys are the per-group key slices a pairTable indexes.
+type pairKeys struct {
+	a, b  []int64
+	nulls []uint8 // bit 0: a is NULL, bit 1: b is NULL
+}
+
+func (k *pairKeys) home(t *pairTable, g uint32) uint64 {
+	return t.home(k.a[g], k.b[g], k.nulls[g])
+}
+
+func (t *pairTable) rehash(keys *pairKeys) {
+	old := t.slots
+	n := t.n
+	t.init(uint(64-t.shift) + 1)
+	for _, s := range old {
+		if s == 0 {
+			continue
+		}
+		i := keys.home(t, s-1)
+		for t.slots[i] != 0 {
+			i = (i + 1) & t.mask
+		}
+		t.slots[i] = s
+	}
+	t.n = n
+}
+
+// remove deletes group g with backward-shift deletion.
+func (t *pairTable) remove(g uint32, keys *pairKeys) {
+	i := keys.home(t, g)
+	for t.slots[i] != g+1 {
+		if t.slots[i] == 0 {
+			return
+		}
+		i = (i + 1) & t.mask
+	}
+	j := i
+	for {
+		j = (j + 1) & t.mask
+		s := t.slots[j]
+		if s == 0 {
+			break
+		}
+		k := keys.home(t, s-1)
+		if (i <= j && i < k && k <= j) || (i > j && (i < k || k <= j)) {
+			continue
+		}
+		t.slots[i] = s
+		i = j
+	}
+	t.slots[i] = 0
+	t.n--
+}

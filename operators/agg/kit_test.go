@@ -58,6 +58,11 @@ func (c *collector) Push(m operators.Message) error {
 			if r.op == operators.UpdateAfter && (i == 0 || m.Op(i-1) != operators.UpdateBefore) {
 				c.t.Errorf("UpdateAfter at row %d not preceded by UpdateBefore", i)
 			}
+			for _, w := range c.wms {
+				if d := r.vals[w.Column]; !d.Null && isIntLike(types.T{Kind: d.Kind}) && d.I < w.Time {
+					c.t.Errorf("row %s below the watermark %d on column %d sent before it", rowString(r.vals), w.Time, w.Column)
+				}
+			}
 			c.pending = append(c.pending, r)
 		}
 	case operators.Barrier:
@@ -68,6 +73,11 @@ func (c *collector) Push(m operators.Message) error {
 		c.epochs = append(c.epochs, c.pending)
 		c.pending = nil
 	case operators.Watermark:
+		for _, w := range c.wms {
+			if w.Column == m.Column && m.Time < w.Time {
+				c.t.Errorf("watermark on column %d went back from %d to %d", w.Column, w.Time, m.Time)
+			}
+		}
 		c.wms = append(c.wms, m)
 	default:
 		c.t.Errorf("unexpected message %T", m)
@@ -151,6 +161,11 @@ type fixture struct {
 
 func newFixture(t *testing.T, cols []types.Column, groupCols []int, specs []Spec, appendOnly bool, batch int) *fixture {
 	t.Helper()
+	return newFixtureOpts(t, cols, groupCols, specs, appendOnly, Options{WatermarkGroupCol: -1}, batch)
+}
+
+func newFixtureOpts(t *testing.T, cols []types.Column, groupCols []int, specs []Spec, appendOnly bool, opts Options, batch int) *fixture {
+	t.Helper()
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	schema := types.Schema(cols).Arrow()
 	inTypes := make([]types.T, len(cols))
@@ -165,7 +180,7 @@ func newFixture(t *testing.T, cols []types.Column, groupCols []int, specs []Spec
 		outTypes = append(outTypes, s.Result)
 	}
 	c := &collector{t: t, types: outTypes}
-	h, err := New(mem, schema, inTypes, groupCols, specs, appendOnly, c)
+	h, err := NewWithOptions(mem, schema, inTypes, groupCols, specs, appendOnly, opts, c)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

@@ -253,3 +253,5 @@ func (a *minMaxAcc[V]) endEpoch([]uint32) {
 	clear(a.oldV) // drop references to strings
 	a.oldV, a.oldHas = recycle(a.oldV), recycle(a.oldHas)
 }
+
+func (a *minMaxAcc[V]) evict(gs []uint32, _ []uint64) { a.clear(gs) }

@@ -1,0 +1,233 @@
+package state
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/sluicedb/sluice/types"
+)
+
+// NoSlot stands for a missing row in AppendSlots: every column appends a
+// NULL (the padding of an outer join).
+const NoSlot uint32 = math.MaxUint32
+
+// Columns holds rows of fixed SQL types in columnar slots, reusing the
+// slots of removed rows: the row storage of operators that keep their
+// input (joins), without an index of its own. Rows are copied in from the
+// record last passed to Bind and copied out to Arrow builders a column at
+// a time.
+//
+// Columns is not safe for concurrent use.
+type Columns struct {
+	types []types.T
+	ids   []arrow.Type
+	cols  []column
+	rd    []reader
+	free  []uint32
+	slots int // slots allocated
+	bound arrow.RecordBatch
+}
+
+// NewColumns returns an empty store for rows of ts, or an error if a type
+// cannot be stored (INTERVAL).
+func NewColumns(ts []types.T) (*Columns, error) {
+	c := &Columns{types: ts, ids: make([]arrow.Type, len(ts)), cols: make([]column, len(ts)), rd: make([]reader, len(ts))}
+	for i, t := range ts {
+		col, err := newColumn(t)
+		if err != nil {
+			return nil, fmt.Errorf("column %d: %w", i, err)
+		}
+		c.cols[i] = col
+		c.ids[i] = t.Arrow().ID()
+	}
+	return c, nil
+}
+
+// Bind checks rec has the store's column types and makes it the source of
+// Add, Equal and AppendRows until the next Bind. The caller keeps rec
+// alive while it is bound.
+func (c *Columns) Bind(rec arrow.RecordBatch) error {
+	if int(rec.NumCols()) != len(c.types) {
+		return fmt.Errorf("record has %d columns, want %d", rec.NumCols(), len(c.types))
+	}
+	for i, id := range c.ids {
+		if got := rec.Column(i).DataType(); got.ID() != id {
+			return fmt.Errorf("column %d is %s, want %s", i, got, c.types[i])
+		}
+	}
+	for i := range c.rd {
+		c.rd[i].reset(rec.Column(i))
+	}
+	c.bound = rec
+	return nil
+}
+
+// Add copies row i of the bound record into a free slot and returns it.
+func (c *Columns) Add(i int) uint32 {
+	var slot uint32
+	if n := len(c.free); n > 0 {
+		slot = c.free[n-1]
+		c.free = c.free[:n-1]
+	} else {
+		slot = uint32(c.slots)
+		c.slots++
+		for k := range c.cols {
+			c.cols[k].grow()
+		}
+	}
+	for k := range c.cols {
+		c.cols[k].set(int(slot), &c.rd[k], i)
+	}
+	return slot
+}
+
+// Remove frees slot for reuse.
+func (c *Columns) Remove(slot uint32) {
+	for k := range c.cols {
+		c.cols[k].clear(int(slot))
+	}
+	c.free = append(c.free, slot)
+}
+
+// Len is the number of rows held.
+func (c *Columns) Len() int { return c.slots - len(c.free) }
+
+// Equal reports whether slot holds the same values as row i of the bound
+// record (NULL equal to NULL, doubles by key identity).
+func (c *Columns) Equal(slot uint32, i int) bool {
+	for k := range c.cols {
+		if !c.cols[k].equalReader(int(slot), &c.rd[k], i) {
+			return false
+		}
+	}
+	return true
+}
+
+// Datum returns column col of the row at slot.
+func (c *Columns) Datum(slot uint32, col int) types.Datum { return c.cols[col].datum(int(slot)) }
+
+// AppendSlots appends the rows at slots (NoSlot: a row of NULLs) to the
+// builder's fields first, first+1, ...; each field must be of its
+// column's Arrow type.
+func (c *Columns) AppendSlots(b *array.RecordBuilder, first int, slots []uint32) error {
+	for k := range c.cols {
+		if err := c.cols[k].appendSlots(b.Field(first+k), slots); err != nil {
+			return fmt.Errorf("column %d: %w", k, err)
+		}
+	}
+	return nil
+}
+
+// AppendRows appends rows of the bound record to the builder's fields
+// first, first+1, ...: a typed gather, one column at a time.
+func (c *Columns) AppendRows(b *array.RecordBuilder, first int, rows []int32) error {
+	for k := range c.rd {
+		if err := c.rd[k].appendRows(b.Field(first+k), rows); err != nil {
+			return fmt.Errorf("column %d: %w", k, err)
+		}
+	}
+	return nil
+}
+
+// Unbind forgets the bound record, so the store keeps no reference to it.
+func (c *Columns) Unbind() {
+	for k := range c.rd {
+		c.rd[k] = reader{}
+	}
+	c.bound = nil
+}
+
+// Reset drops every row and the bound record.
+func (c *Columns) Reset() {
+	for k := range c.cols {
+		c.cols[k] = column{st: c.cols[k].st, t: c.cols[k].t}
+		c.rd[k] = reader{}
+	}
+	c.free = nil
+	c.slots = 0
+	c.bound = nil
+}
+
+// appendRows appends rows of r's array to b, of the same Arrow type.
+func (r *reader) appendRows(b array.Builder, rows []int32) error {
+	b.Reserve(len(rows))
+	nulls := r.nulls
+	a := r.arr
+	switch bb := b.(type) {
+	case *array.Int64Builder:
+		for _, i := range rows {
+			if nulls && a.IsNull(int(i)) {
+				bb.UnsafeAppendBoolToBitmap(false)
+				continue
+			}
+			bb.UnsafeAppend(r.i64[i])
+		}
+	case *array.TimestampBuilder:
+		for _, i := range rows {
+			if nulls && a.IsNull(int(i)) {
+				bb.UnsafeAppendBoolToBitmap(false)
+				continue
+			}
+			bb.UnsafeAppend(arrow.Timestamp(r.i64[i]))
+		}
+	case *array.Int32Builder:
+		for _, i := range rows {
+			if nulls && a.IsNull(int(i)) {
+				bb.UnsafeAppendBoolToBitmap(false)
+				continue
+			}
+			bb.UnsafeAppend(r.i32[i])
+		}
+	case *array.Date32Builder:
+		for _, i := range rows {
+			if nulls && a.IsNull(int(i)) {
+				bb.UnsafeAppendBoolToBitmap(false)
+				continue
+			}
+			bb.UnsafeAppend(arrow.Date32(r.i32[i]))
+		}
+	case *array.BooleanBuilder:
+		for _, i := range rows {
+			if nulls && a.IsNull(int(i)) {
+				bb.UnsafeAppendBoolToBitmap(false)
+				continue
+			}
+			bb.UnsafeAppend(r.b.Value(int(i)))
+		}
+	case *array.Float64Builder:
+		for _, i := range rows {
+			if nulls && a.IsNull(int(i)) {
+				bb.UnsafeAppendBoolToBitmap(false)
+				continue
+			}
+			bb.UnsafeAppend(r.f64[i])
+		}
+	case *array.StringBuilder:
+		n := 0
+		for _, i := range rows {
+			n += len(r.str.Value(int(i)))
+		}
+		bb.ReserveData(n)
+		for _, i := range rows {
+			if nulls && a.IsNull(int(i)) {
+				bb.AppendNull()
+				continue
+			}
+			bb.Append(r.str.Value(int(i)))
+		}
+	case *array.Decimal128Builder:
+		for _, i := range rows {
+			if nulls && a.IsNull(int(i)) {
+				bb.AppendNull()
+				continue
+			}
+			bb.UnsafeAppend(r.dec[i])
+		}
+	default:
+		return fmt.Errorf("cannot gather %s into a %s builder", a.DataType(), b.Type())
+	}
+	return nil
+}

@@ -1,0 +1,721 @@
+// Package topn is the streaming Top-N operator: the rows ranked within the
+// first N of their partition (ROW_NUMBER or RANK over PARTITION BY ...
+// ORDER BY ..., or ORDER BY ... LIMIT N as one global partition), kept
+// correct over a changelog input and emitted as the net change per touched
+// partition at each barrier.
+//
+// State: per partition, every input row (a multiset) in an ordered
+// structure of sorted blocks of encoded row keys (see codec.go, blocks.go),
+// so that when a row in the top leaves, the next one is known. The key is
+// the only copy of a row: the ORDER BY fields, then the columns that are
+// neither partition nor order columns (ascending, NULLs first) as the
+// deterministic tie-break, and it decodes back into the row; the partition
+// columns are kept once per partition. Per partition the operator also
+// keeps what it last emitted (the top's keys and ranks), and diffs the new
+// top against it at the barrier.
+//
+// Errors: a retraction of a row that is not held returns an internal
+// *sqlerr.Error; after any error from Push the state is undefined and the
+// pipeline must stop.
+package topn
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"unsafe"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/sluicedb/sluice/operators"
+	"github.com/sluicedb/sluice/sqlerr"
+	"github.com/sluicedb/sluice/types"
+)
+
+// RankKind is the ranking function the Top-N filters on.
+type RankKind uint8
+
+// The ranking functions.
+const (
+	// RowNumber numbers rows 1, 2, 3, ... in order; rows equal on the
+	// ORDER BY are ordered by their remaining columns, so the result is a
+	// function of the input multiset. Exactly min(N, rows) rows per
+	// partition are in the top.
+	RowNumber RankKind = iota
+	// Rank is 1 + the number of rows strictly before the row; ties share
+	// a rank, so more than N rows may have rank ≤ N.
+	Rank
+)
+
+// String returns the SQL name of k.
+func (k RankKind) String() string {
+	if k == Rank {
+		return "RANK"
+	}
+	return "ROW_NUMBER"
+}
+
+// OrderKey is one ORDER BY term: input column Col, descending when Desc,
+// NULLs before values when NullsFirst.
+type OrderKey struct {
+	Col        int
+	Desc       bool
+	NullsFirst bool
+}
+
+// Spec is what the Top-N computes: rows whose rank r (by Kind over Order
+// within PartitionCols) satisfies Offset < r ≤ Offset+N. With EmitRank a
+// BIGINT column named RankName ("rank" when empty) holding r is appended.
+type Spec struct {
+	PartitionCols []int
+	Order         []OrderKey
+	N             int64
+	Offset        int64
+	Kind          RankKind
+	EmitRank      bool
+	RankName      string
+}
+
+// MaxChunkRows bounds the rows of a Chunk the Top-N emits.
+const MaxChunkRows = 4096
+
+// partition is one partition's rows and what was last emitted for it.
+type partition struct {
+	key     string // encoded partition values
+	id      int32
+	rows    tree
+	snap    snapshot
+	touched bool
+}
+
+// snapshot is a partition's emitted top: entries sorted by (key, rank).
+// Without EmitRank each key appears once with its multiplicity and rank is
+// nil; with it each (key, rank) appears once. bound is the key that
+// decides whether a change can affect the top (see touches).
+type snapshot struct {
+	data  []byte
+	ends  []uint32
+	mult  []uint32
+	rank  []int64
+	bound []byte
+	full  bool
+}
+
+func (s *snapshot) len() int { return len(s.ends) }
+
+func (s *snapshot) key(i int) []byte {
+	start := uint32(0)
+	if i > 0 {
+		start = s.ends[i-1]
+	}
+	return s.data[start:s.ends[i]]
+}
+
+func (s *snapshot) reset() {
+	s.data, s.ends, s.mult, s.rank, s.bound = s.data[:0], s.ends[:0], s.mult[:0], s.rank[:0], s.bound[:0]
+	s.full = false
+}
+
+func (s *snapshot) push(k []byte, mult uint32, rank int64, withRank bool) {
+	s.data = append(s.data, k...)
+	s.ends = append(s.ends, uint32(len(s.data)))
+	s.mult = append(s.mult, mult)
+	if withRank {
+		s.rank = append(s.rank, rank)
+	}
+}
+
+// copyFrom makes s an exact-size copy of o.
+func (s *snapshot) copyFrom(o *snapshot) {
+	s.data = append(s.data[:0], o.data...)
+	s.ends = append(s.ends[:0], o.ends...)
+	s.mult = append(s.mult[:0], o.mult...)
+	s.rank = append(s.rank[:0], o.rank...)
+	s.bound = append(s.bound[:0], o.bound...)
+	s.full = o.full
+}
+
+func (s *snapshot) bytes() int {
+	return cap(s.data) + 4*cap(s.ends) + 4*cap(s.mult) + 8*cap(s.rank) + cap(s.bound) + 104
+}
+
+// change is one output row of a barrier's diff.
+type change struct {
+	key  []byte
+	rank int64
+	op   operators.Op
+}
+
+// TopN is the streaming Top-N operator. It implements operators.Operator;
+// see New.
+type TopN struct {
+	mem     memory.Allocator
+	in      *arrow.Schema
+	inTypes []types.T
+	spec    Spec
+	out     operators.Output
+	schema  *arrow.Schema
+
+	partFields []field
+	sortFields []field
+	nPrefix    int // ORDER BY fields at the head of sortFields
+	keyWidth   int // the fixed width of row keys, 0 if they vary
+	usedCols   []int
+	rd         []reader // by input column
+
+	parts    []*partition
+	index    map[string]int32
+	freeIDs  []int32
+	touched  []int32
+	kbuf     []byte
+	pbuf     []byte
+	scratch  []byte
+	newSnap  snapshot
+	changes  []change
+	rb       *array.RecordBuilder
+	sinks    []sink // by output column
+	partSink []*sink
+	sortSink []*sink
+	ops      []operators.Op
+	closed   bool
+}
+
+// unsafeBytes views s as bytes, read only.
+func unsafeBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+
+func internalf(format string, args ...any) error {
+	return sqlerr.New(sqlerr.Internal, sqlerr.InternalError, "topn: "+format, args...)
+}
+
+// New returns a Top-N over input rows of schema in (SQL types inTypes)
+// computing spec, emitting to out. The output schema is the input's, plus
+// the rank column with spec.EmitRank.
+func New(mem memory.Allocator, in *arrow.Schema, inTypes []types.T, spec Spec, out operators.Output) (*TopN, error) {
+	if in.NumFields() != len(inTypes) {
+		return nil, internalf("schema has %d columns but %d types", in.NumFields(), len(inTypes))
+	}
+	if spec.N < 0 || spec.Offset < 0 {
+		return nil, internalf("negative limit %d or offset %d", spec.N, spec.Offset)
+	}
+	if spec.Kind != RowNumber && spec.Kind != Rank {
+		return nil, internalf("unknown rank kind %d", spec.Kind)
+	}
+	t := &TopN{mem: mem, in: in, inTypes: inTypes, spec: spec, out: out, index: map[string]int32{}}
+	t.rd = make([]reader, len(inTypes))
+	inPart := make([]bool, len(inTypes))
+	inOrder := make([]bool, len(inTypes))
+	used := make([]bool, len(inTypes))
+	mk := func(col int, desc, nullsFirst bool) (field, error) {
+		if col < 0 || col >= len(inTypes) {
+			return field{}, internalf("column %d out of range", col)
+		}
+		k, err := kindOf(inTypes[col])
+		if err != nil {
+			return field{}, internalf("column %d: %v", col, err)
+		}
+		if got, want := in.Field(col).Type.ID(), inTypes[col].Arrow().ID(); got != want {
+			return field{}, internalf("column %d is %s in the schema, want %s", col, in.Field(col).Type, inTypes[col])
+		}
+		used[col] = true
+		return field{col: col, kind: k, desc: desc, nullsFirst: nullsFirst}, nil
+	}
+	for _, c := range spec.PartitionCols {
+		f, err := mk(c, false, true)
+		if err != nil {
+			return nil, err
+		}
+		if inPart[c] {
+			continue
+		}
+		inPart[c] = true
+		t.partFields = append(t.partFields, f)
+	}
+	for _, o := range spec.Order {
+		f, err := mk(o.Col, o.Desc, o.NullsFirst)
+		if err != nil {
+			return nil, err
+		}
+		inOrder[o.Col] = true
+		t.sortFields = append(t.sortFields, f)
+	}
+	t.nPrefix = len(t.sortFields)
+	for c := range inTypes {
+		if inPart[c] || inOrder[c] {
+			continue
+		}
+		f, err := mk(c, false, true)
+		if err != nil {
+			return nil, err
+		}
+		t.sortFields = append(t.sortFields, f)
+	}
+	for _, f := range t.sortFields {
+		if f.kind.width() < 0 {
+			t.keyWidth = 0
+			break
+		}
+		t.keyWidth += 1 + f.kind.width()
+	}
+	for c, u := range used {
+		if u {
+			t.usedCols = append(t.usedCols, c)
+		}
+	}
+	fields := append([]arrow.Field(nil), in.Fields()...)
+	if spec.EmitRank {
+		name := spec.RankName
+		if name == "" {
+			name = "rank"
+		}
+		fields = append(fields, arrow.Field{Name: name, Type: arrow.PrimitiveTypes.Int64, Nullable: true})
+	}
+	md := in.Metadata()
+	t.schema = arrow.NewSchema(fields, &md)
+	return t, nil
+}
+
+// Schema implements operators.Operator.
+func (t *TopN) Schema() *arrow.Schema { return t.schema }
+
+// Partitions is the number of partitions holding rows.
+func (t *TopN) Partitions() int { return len(t.index) }
+
+// StateBytes estimates the bytes of state held (row keys, blocks,
+// partition keys and emitted tops).
+func (t *TopN) StateBytes() int64 {
+	n := int64(8*cap(t.parts)) + int64(len(t.index))*40
+	for _, p := range t.parts {
+		if p == nil {
+			continue
+		}
+		n += int64(p.rows.bytes()+p.snap.bytes()+len(p.key)) + 64
+	}
+	return n
+}
+
+// Push implements operators.Operator.
+func (t *TopN) Push(msg operators.Message) error {
+	if t.closed {
+		return internalf("push after close")
+	}
+	switch m := msg.(type) {
+	case *operators.Chunk:
+		return t.chunk(m)
+	case operators.Barrier:
+		if err := t.flush(); err != nil {
+			return err
+		}
+	}
+	return t.out.Push(msg)
+}
+
+func (t *TopN) chunk(c *operators.Chunk) error {
+	rec := c.Rec
+	n := c.Len()
+	if int(rec.NumCols()) != len(t.inTypes) {
+		return internalf("chunk has %d columns, want %d", rec.NumCols(), len(t.inTypes))
+	}
+	if c.Ops != nil && len(c.Ops) != n {
+		return internalf("chunk has %d rows but %d ops", n, len(c.Ops))
+	}
+	for _, col := range t.usedCols {
+		a := rec.Column(col)
+		if got, want := a.DataType().ID(), t.inTypes[col].Arrow().ID(); got != want {
+			return internalf("column %d is %s in the chunk, want %s", col, a.DataType(), t.inTypes[col])
+		}
+		t.rd[col].reset(a)
+	}
+	defer func() {
+		for _, col := range t.usedCols {
+			t.rd[col] = reader{}
+		}
+	}()
+	var last *partition
+	for i := 0; i < n; i++ {
+		pb := t.pbuf[:0]
+		for k := range t.partFields {
+			f := &t.partFields[k]
+			pb = appendField(pb, f, &t.rd[f.col], i)
+		}
+		t.pbuf = pb
+		p := last
+		if p == nil || p.key != string(pb) {
+			id, ok := t.index[string(pb)]
+			if !ok {
+				id = t.newPartition(string(pb))
+			}
+			p = t.parts[id]
+			last = p
+		}
+		kb := t.kbuf[:0]
+		for k := range t.sortFields {
+			f := &t.sortFields[k]
+			kb = appendField(kb, f, &t.rd[f.col], i)
+		}
+		t.kbuf = kb
+		if c.Ops != nil && c.Ops[i].IsRetract() {
+			if !p.rows.remove(kb) {
+				return internalf("retraction of a row that is not held (row %d of the chunk)", i)
+			}
+		} else if !p.rows.add(kb) {
+			return sqlerr.New(sqlerr.Resource, sqlerr.ProgramLimitExceeded, "topn: more than %d copies of one row", uint32(math.MaxUint32))
+		}
+		if !p.touched {
+			touch, err := t.touches(p, kb)
+			if err != nil {
+				return err
+			}
+			if touch {
+				p.touched = true
+				t.touched = append(t.touched, p.id)
+			}
+		}
+	}
+	return nil
+}
+
+func (t *TopN) newPartition(key string) int32 {
+	var id int32
+	if n := len(t.freeIDs); n > 0 {
+		id = t.freeIDs[n-1]
+		t.freeIDs = t.freeIDs[:n-1]
+	} else {
+		id = int32(len(t.parts))
+		t.parts = append(t.parts, nil)
+	}
+	t.parts[id] = &partition{key: key, id: id, rows: tree{w: t.keyWidth}}
+	t.index[key] = id
+	return id
+}
+
+// prefixLen is the byte length of the ORDER BY fields at the head of key.
+func (t *TopN) prefixLen(key []byte) (int, error) {
+	pos := 0
+	for k := 0; k < t.nPrefix; k++ {
+		var err error
+		if pos, err = skipField(key, pos, &t.sortFields[k]); err != nil {
+			return 0, internalf("%v", err)
+		}
+	}
+	return pos, nil
+}
+
+// touches reports whether adding or removing key can change partition p's
+// top as last emitted. When the emitted top was full (the partition had
+// rows past it), a key ordered after its boundary cannot: for ROW_NUMBER
+// the boundary is the last key at position ≤ Offset+N, for RANK the
+// ORDER BY prefix of the last row with rank ≤ Offset+N.
+func (t *TopN) touches(p *partition, key []byte) (bool, error) {
+	if t.spec.N == 0 {
+		// The top is always empty; touch only to drop an empty partition.
+		return p.rows.rows == 0, nil
+	}
+	if !p.snap.full {
+		return true, nil
+	}
+	if t.spec.Kind == Rank {
+		n, err := t.prefixLen(key)
+		if err != nil {
+			return false, err
+		}
+		key = key[:n]
+	}
+	return bytes.Compare(key, p.snap.bound) <= 0, nil
+}
+
+// computeTop fills t.newSnap with p's current top.
+func (t *TopN) computeTop(p *partition) error {
+	s := &t.newSnap
+	s.reset()
+	lo, hi := t.spec.Offset, t.spec.Offset+t.spec.N // ranks in (lo, hi]
+	withRank := t.spec.EmitRank
+	var pos int64 // rows before the current entry
+	if t.spec.Kind == RowNumber {
+		for _, b := range p.rows.blocks {
+			for i := 0; i < b.len(); i++ {
+				if pos >= hi {
+					return nil
+				}
+				k := b.key(i)
+				c := int64(b.cnt[i])
+				first, last := max(pos+1, lo+1), min(pos+c, hi) // positions in the top
+				if first <= last {
+					if withRank {
+						for r := first; r <= last; r++ {
+							s.push(k, 1, r, true)
+						}
+					} else {
+						s.push(k, uint32(last-first+1), 0, false)
+					}
+				}
+				pos += c
+				if pos >= hi {
+					s.bound = append(s.bound[:0], k...)
+					s.full = true
+				}
+			}
+		}
+		return nil
+	}
+	var rank, included int64
+	var prev []byte
+	for _, b := range p.rows.blocks {
+		for i := 0; i < b.len(); i++ {
+			k := b.key(i)
+			n, err := t.prefixLen(k)
+			if err != nil {
+				return err
+			}
+			if prev == nil || !bytes.Equal(prev, k[:n]) {
+				rank = pos + 1
+				prev = k[:n]
+			}
+			if rank > hi {
+				s.full = true
+				return nil
+			}
+			c := int64(b.cnt[i])
+			if rank > lo {
+				s.push(k, uint32(c), rank, withRank)
+			}
+			included += c
+			pos += c
+			s.bound = append(s.bound[:0], prev...)
+			if included >= hi {
+				s.full = true
+			}
+		}
+	}
+	if !s.full {
+		s.bound = s.bound[:0]
+	}
+	return nil
+}
+
+// diff appends to t.changes the changes that turn old into cur.
+func (t *TopN) diff(old, cur *snapshot) {
+	i, j := 0, 0
+	for i < old.len() || j < cur.len() {
+		var c int
+		switch {
+		case i == old.len():
+			c = 1
+		case j == cur.len():
+			c = -1
+		default:
+			c = bytes.Compare(old.key(i), cur.key(j))
+		}
+		if c < 0 {
+			k := old.key(i)
+			i2 := i
+			for i2 < old.len() && bytes.Equal(old.key(i2), k) {
+				i2++
+			}
+			t.diffKey(k, old, i, i2, cur, j, j)
+			i = i2
+			continue
+		}
+		k := cur.key(j)
+		j2 := j
+		for j2 < cur.len() && bytes.Equal(cur.key(j2), k) {
+			j2++
+		}
+		i2 := i
+		if c == 0 {
+			for i2 < old.len() && bytes.Equal(old.key(i2), k) {
+				i2++
+			}
+		}
+		t.diffKey(k, old, i, i2, cur, j, j2)
+		i, j = i2, j2
+	}
+}
+
+// diffKey diffs the entries of one key: old[i0:i1] and cur[j0:j1].
+func (t *TopN) diffKey(k []byte, old *snapshot, i0, i1 int, cur *snapshot, j0, j1 int) {
+	if !t.spec.EmitRank {
+		var a, b int64
+		if i1 > i0 {
+			a = int64(old.mult[i0])
+		}
+		if j1 > j0 {
+			b = int64(cur.mult[j0])
+		}
+		for ; a < b; a++ {
+			t.changes = append(t.changes, change{key: k, op: operators.Insert})
+		}
+		for ; b < a; b++ {
+			t.changes = append(t.changes, change{key: k, op: operators.Delete})
+		}
+		return
+	}
+	// Cancel equal ranks (both runs are sorted by rank), then pair the
+	// leftovers as rank moves; the rest left or entered.
+	var gone, came []int64 // one rank per copy
+	i, j := i0, j0
+	var ri, rj int64 // copies of the current entries already consumed
+	for i < i1 || j < j1 {
+		switch {
+		case j == j1 || (i < i1 && old.rank[i] < cur.rank[j]):
+			for ; ri < int64(old.mult[i]); ri++ {
+				gone = append(gone, old.rank[i])
+			}
+			i, ri = i+1, 0
+		case i == i1 || cur.rank[j] < old.rank[i]:
+			for ; rj < int64(cur.mult[j]); rj++ {
+				came = append(came, cur.rank[j])
+			}
+			j, rj = j+1, 0
+		default: // equal ranks
+			a, b := int64(old.mult[i]), int64(cur.mult[j])
+			for ; a > b; a-- {
+				gone = append(gone, old.rank[i])
+			}
+			for ; b > a; b-- {
+				came = append(came, cur.rank[j])
+			}
+			i, j = i+1, j+1
+		}
+	}
+	m := min(len(gone), len(came))
+	for x := 0; x < m; x++ {
+		t.changes = append(t.changes,
+			change{key: k, rank: gone[x], op: operators.UpdateBefore},
+			change{key: k, rank: came[x], op: operators.UpdateAfter})
+	}
+	for _, r := range gone[m:] {
+		t.changes = append(t.changes, change{key: k, rank: r, op: operators.Delete})
+	}
+	for _, r := range came[m:] {
+		t.changes = append(t.changes, change{key: k, rank: r, op: operators.Insert})
+	}
+}
+
+// flush emits the net change of every touched partition.
+func (t *TopN) flush() error {
+	defer func() { t.touched = t.touched[:0] }()
+	for _, id := range t.touched {
+		p := t.parts[id]
+		p.touched = false
+		if err := t.computeTop(p); err != nil {
+			return err
+		}
+		t.changes = t.changes[:0]
+		t.diff(&p.snap, &t.newSnap)
+		// Retractions first, then rank moves, then arrivals, so that a
+		// consumer keyed by rank never sees two rows at one rank.
+		for _, pass := range [3]operators.Op{operators.Delete, operators.UpdateBefore, operators.Insert} {
+			for x := 0; x < len(t.changes); x++ {
+				ch := &t.changes[x]
+				if ch.op != pass {
+					continue
+				}
+				rows := 1
+				if ch.op == operators.UpdateBefore {
+					rows = 2
+				}
+				if err := t.ensureRoom(rows); err != nil {
+					return err
+				}
+				for r := 0; r < rows; r++ {
+					if err := t.appendRow(p.key, t.changes[x+r].key, t.changes[x+r].rank, t.changes[x+r].op); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		t.changes = t.changes[:0]
+		if p.rows.rows == 0 {
+			delete(t.index, p.key)
+			t.parts[id] = nil
+			t.freeIDs = append(t.freeIDs, id)
+			continue
+		}
+		p.snap.copyFrom(&t.newSnap)
+	}
+	return t.emit()
+}
+
+// ensureRoom emits the pending chunk if rows more would not fit.
+func (t *TopN) ensureRoom(rows int) error {
+	if t.rb != nil && len(t.ops)+rows > MaxChunkRows {
+		return t.emit()
+	}
+	return nil
+}
+
+// appendRow appends one output row: partition values, the decoded key and
+// the rank.
+func (t *TopN) appendRow(pkey string, key []byte, rank int64, op operators.Op) error {
+	if t.rb == nil {
+		t.rb = array.NewRecordBuilder(t.mem, t.schema)
+		t.sinks = make([]sink, t.schema.NumFields())
+		for c := range t.sinks {
+			t.sinks[c] = newSink(t.rb.Field(c))
+		}
+		set := make([]bool, len(t.inTypes))
+		t.partSink = make([]*sink, len(t.partFields))
+		for k, f := range t.partFields {
+			if !set[f.col] {
+				t.partSink[k] = &t.sinks[f.col]
+				set[f.col] = true
+			}
+		}
+		t.sortSink = make([]*sink, len(t.sortFields))
+		for k, f := range t.sortFields {
+			if !set[f.col] {
+				t.sortSink[k] = &t.sinks[f.col]
+				set[f.col] = true
+			}
+		}
+	}
+	pk := unsafeBytes(pkey)
+	pos := 0
+	var err error
+	for k := range t.partFields {
+		if pos, err = decodeField(pk, pos, &t.partFields[k], t.partSink[k], &t.scratch); err != nil {
+			return internalf("partition key: %v", err)
+		}
+	}
+	pos = 0
+	for k := range t.sortFields {
+		if pos, err = decodeField(key, pos, &t.sortFields[k], t.sortSink[k], &t.scratch); err != nil {
+			return internalf("row key: %v", err)
+		}
+	}
+	if t.spec.EmitRank {
+		t.sinks[len(t.sinks)-1].i64.Append(rank)
+	}
+	t.ops = append(t.ops, op)
+	return nil
+}
+
+// emit sends the pending output rows as one chunk.
+func (t *TopN) emit() error {
+	if len(t.ops) == 0 {
+		return nil
+	}
+	rec := t.rb.NewRecordBatch()
+	defer rec.Release()
+	ops := t.ops
+	t.ops = t.ops[:0]
+	return t.out.Push(&operators.Chunk{Rec: rec, Ops: ops})
+}
+
+// Close implements operators.Operator: it drops all state.
+func (t *TopN) Close() error {
+	if t.rb != nil {
+		t.rb.Release()
+		t.rb = nil
+	}
+	t.parts, t.index, t.touched, t.freeIDs = nil, map[string]int32{}, nil, nil
+	t.closed = true
+	return nil
+}
+
+// String describes the operator for plans and errors.
+func (t *TopN) String() string {
+	return fmt.Sprintf("TopN(%s, partition %v, order %v, n %d, offset %d)", t.spec.Kind, t.spec.PartitionCols, t.spec.Order, t.spec.N, t.spec.Offset)
+}
