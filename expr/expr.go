@@ -228,3 +228,54 @@ func Rewrite(e Expr, fn func(Expr) Expr) Expr {
 	}
 	return fn(e)
 }
+
+// Equal reports whether two expressions are structurally the same: same
+// node kinds, functions, types, literal values and column indexes.
+func Equal(a, b Expr) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	if a.Type() != b.Type() {
+		return false
+	}
+	switch x := a.(type) {
+	case *ColumnRef:
+		y, ok := b.(*ColumnRef)
+		return ok && x.Index == y.Index
+	case *Literal:
+		y, ok := b.(*Literal)
+		if !ok || x.Value.Null != y.Value.Null {
+			return false
+		}
+		return x.Value.Null || x.String() == y.String()
+	case *Param:
+		y, ok := b.(*Param)
+		return ok && x.Ordinal == y.Ordinal
+	case *Cast:
+		y, ok := b.(*Cast)
+		return ok && Equal(x.Arg, y.Arg)
+	case *Call:
+		y, ok := b.(*Call)
+		if !ok || x.Func != y.Func || len(x.Args) != len(y.Args) {
+			return false
+		}
+		for i := range x.Args {
+			if !Equal(x.Args[i], y.Args[i]) {
+				return false
+			}
+		}
+		return true
+	case *Case:
+		y, ok := b.(*Case)
+		if !ok || len(x.Whens) != len(y.Whens) || !Equal(x.Else, y.Else) {
+			return false
+		}
+		for i := range x.Whens {
+			if !Equal(x.Whens[i].Cond, y.Whens[i].Cond) || !Equal(x.Whens[i].Result, y.Whens[i].Result) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}

@@ -272,7 +272,7 @@ func orderColumn(n ast.ExprNode, names []string, exprs []expr.Expr) (int, error)
 	return -1, nil
 }
 
-func sameExpr(a, b expr.Expr) bool { return a.String() == b.String() && a.Type() == b.Type() }
+func sameExpr(a, b expr.Expr) bool { return expr.Equal(a, b) }
 
 func seq(n int) []int {
 	s := make([]int, n)

@@ -251,6 +251,20 @@ type Join struct {
 	Kind                JoinKind
 	LeftKeys, RightKeys []int
 	Residual            expr.Expr
+	// Time, set on continuous joins whose condition bounds the two sides'
+	// event times against each other (an interval join, or a window join
+	// on window_start) and whose time columns carry watermarks, lets the
+	// join free rows that can no longer match. The residual still holds
+	// the condition itself.
+	Time *TimeBound
+}
+
+// TimeBound says a right row can match a left row only when
+// right[RightCol] is within [left[LeftCol] + Lo, left[LeftCol] + Hi]
+// (microseconds).
+type TimeBound struct {
+	LeftCol, RightCol int
+	Lo, Hi            int64
 }
 
 // Schema implements Node.
@@ -289,6 +303,9 @@ func (j *Join) Explain() string {
 	s := fmt.Sprintf("HashJoin %s on=[%s]", kind, strings.Join(keys, ", "))
 	if j.Residual != nil {
 		s += " residual=" + j.Residual.String()
+	}
+	if t := j.Time; t != nil {
+		s += fmt.Sprintf(" time=[%s in %s %+d..%+dµs]", r[t.RightCol].Name, l[t.LeftCol].Name, t.Lo, t.Hi)
 	}
 	return s
 }

@@ -362,7 +362,14 @@ func markWindows(n Node, emitOnClose bool) (Node, []string, error) {
 				return &w
 			}
 		case *Join:
-			if IsAppendOnly(x.Left) || IsAppendOnly(x.Right) {
+			if tb := joinTimeBound(x); tb != nil {
+				if hasWatermark(x.Left, tb.LeftCol) && hasWatermark(x.Right, tb.RightCol) {
+					j := *x
+					j.Time = tb
+					return &j
+				}
+				notices = append(notices, "the state of this join grows without bound: its time condition cannot free rows because the time columns have no WATERMARK")
+			} else if IsAppendOnly(x.Left) || IsAppendOnly(x.Right) {
 				notices = append(notices, "the state of this join grows without bound: an append-only input is joined without a time bound (use an interval join: b.ts BETWEEN a.ts - INTERVAL ... AND a.ts + INTERVAL ...)")
 			}
 		}
@@ -405,3 +412,110 @@ func hasWatermark(n Node, col int) bool {
 }
 
 var _ = ast.TimeUnitSecond
+
+// joinTimeBound finds a bound on the right side's event time relative to
+// the left's in a join condition: equal window columns (a window join) or
+// residual conjuncts right.ts >= left.ts - INTERVAL x and
+// right.ts <= left.ts + INTERVAL y (BETWEEN, either orientation).
+func joinTimeBound(j *Join) *TimeBound {
+	l, r := j.Left.Schema(), j.Right.Schema()
+	nl := len(l)
+	for i := range j.LeftKeys {
+		lc, rc := j.LeftKeys[i], j.RightKeys[i]
+		if l[lc].Type.Kind == types.Timestamp && r[rc].Type.Kind == types.Timestamp {
+			return &TimeBound{LeftCol: lc, RightCol: rc}
+		}
+	}
+	if j.Residual == nil {
+		return nil
+	}
+	type bound struct {
+		lc, rc int
+		v      int64
+	}
+	var los, his []bound
+	for _, c := range splitConjuncts(j.Residual) {
+		call, ok := c.(*expr.Call)
+		if !ok || len(call.Args) != 2 {
+			continue
+		}
+		f := call.Func
+		a, b := call.Args[0], call.Args[1]
+		// Normalise to "a <op> b" with op one of >=, <=.
+		switch f {
+		case expr.Gt:
+			f = expr.Ge
+		case expr.Lt:
+			f = expr.Le
+		}
+		if f != expr.Ge && f != expr.Le {
+			continue
+		}
+		ac, aoff, ok1 := timeTerm(a)
+		bc, boff, ok2 := timeTerm(b)
+		if !ok1 || !ok2 {
+			continue
+		}
+		// a + aoff <op> b + boff, one column on each side.
+		var rc, lc int
+		var rOnLeftOfOp bool
+		switch {
+		case ac >= nl && bc < nl:
+			rc, lc, rOnLeftOfOp = ac-nl, bc, true
+		case ac < nl && bc >= nl:
+			rc, lc, rOnLeftOfOp = bc-nl, ac, false
+		default:
+			continue
+		}
+		if rOnLeftOfOp {
+			// right + aoff >= left + boff  =>  right >= left + (boff - aoff)
+			v := boff - aoff
+			if f == expr.Ge {
+				los = append(los, bound{lc, rc, v})
+			} else {
+				his = append(his, bound{lc, rc, v})
+			}
+		} else {
+			// left + aoff >= right + boff  =>  right <= left + (aoff - boff)
+			v := aoff - boff
+			if f == expr.Ge {
+				his = append(his, bound{lc, rc, v})
+			} else {
+				los = append(los, bound{lc, rc, v})
+			}
+		}
+	}
+	for _, lo := range los {
+		for _, hi := range his {
+			if lo.lc == hi.lc && lo.rc == hi.rc && lo.v <= hi.v {
+				return &TimeBound{LeftCol: lo.lc, RightCol: lo.rc, Lo: lo.v, Hi: hi.v}
+			}
+		}
+	}
+	return nil
+}
+
+// timeTerm matches a timestamp column, possibly cast, plus or minus a
+// constant interval of fixed length: it returns the column and the offset.
+func timeTerm(e expr.Expr) (int, int64, bool) {
+	var off int64
+	if c, ok := e.(*expr.Call); ok && (c.Func == expr.AddInterval || c.Func == expr.SubInterval) {
+		iv, ok := c.Args[1].(*expr.Literal)
+		if !ok || iv.Value.Null || iv.Value.Months != 0 {
+			return 0, 0, false
+		}
+		off = int64(iv.Value.Days)*86400e6 + iv.Value.I
+		if c.Func == expr.SubInterval {
+			off = -off
+		}
+		e = c.Args[0]
+	}
+	if cast, ok := e.(*expr.Cast); ok && cast.To.Kind == types.Timestamp {
+		e = cast.Arg
+	}
+	col, ok := e.(*expr.ColumnRef)
+	if !ok || col.T.Kind != types.Timestamp {
+		return 0, 0, false
+	}
+	return col.Index, off, true
+}
