@@ -131,18 +131,19 @@ type HashAgg struct {
 
 	// Watermark-driven closing (see Options). wmCol is the input column
 	// of the watermark group column, -1 when there is none.
-	opts      Options
-	wmCol     int
-	wm        int64 // the latest watermark on wmCol
-	wmSet     bool
-	gen       []uint32 // per group, bumped when the id is freed
-	closeHeap closeHeap
-	closing   []uint32 // groups closed since the last barrier
-	created   []int32  // rows of the chunk being folded that created a group
-	lateRows  int64
-	pendingWM []operators.Watermark // output watermarks held until the barrier
-	evictBits []uint64
-	wmInts    []int64
+	opts        Options
+	wmCol       int
+	wm          int64 // the latest watermark on wmCol
+	wmSet       bool
+	gen         []uint32 // per group, bumped when the id is freed
+	closeHeap   closeHeap
+	closing     []uint32 // groups closed since the last barrier
+	created     []int32  // rows of the chunk being folded that created a group
+	lateRows    int64
+	pendingWM   []operators.Watermark // output watermarks held until the barrier
+	evictBits   []uint64
+	wmInts      []int64
+	byteDeletes int // keys evicted from byteMap since it was rebuilt
 
 	cur    batch // the chunk being folded (a field, so it is not heap-allocated per Push)
 	gids   []uint32

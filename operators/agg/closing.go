@@ -248,6 +248,18 @@ func (h *HashAgg) evictClosed() {
 			a.evict(gs, bits)
 		}
 		h.free = append(h.free, gs...)
+		// Windows closing forever churn the encoded-key map; rebuild it
+		// once as many keys were deleted as it holds (deleted slots
+		// lengthen its probes), an amortized O(1) per group.
+		if h.mode == modeBytes {
+			if h.byteDeletes += len(gs); h.byteDeletes > len(h.byteMap)+1024 {
+				m := make(map[string]uint32, len(h.byteMap))
+				for k, v := range h.byteMap {
+					m[k] = v
+				}
+				h.byteMap, h.byteDeletes = m, 0
+			}
+		}
 	}
 	h.closing = recycle(h.closing)
 	if cap(h.evictBits) > bigScratch {

@@ -34,10 +34,10 @@ type eventStream struct {
 	next   int64 // events so far
 }
 
-func newEventStream(mem memory.Allocator, keys int) *eventStream {
+func newEventStream(mem memory.Allocator, keys, cycle int) *eventStream {
 	r := rand.New(rand.NewPCG(1, 2))
 	s := &eventStream{mem: mem, schema: types.Schema(evCols).Arrow()}
-	for j := 0; j < 16; j++ {
+	for j := 0; j < cycle; j++ {
 		b := array.NewInt64Builder(mem)
 		for i := 0; i < benchBatch; i++ {
 			b.Append(int64(r.IntN(keys)))
@@ -84,7 +84,7 @@ func discard() operators.Output {
 // batches (10 output rows per input row); rows/s counts input rows.
 func BenchmarkHopAssign(b *testing.B) {
 	mem := memory.NewGoAllocator()
-	s := newEventStream(mem, benchItems)
+	s := newEventStream(mem, benchItems, 16)
 	defer s.release()
 	a, err := NewAssign(mem, s.schema, 1, Hop, 10*60_000_000, 60_000_000, discard())
 	if err != nil {
@@ -125,7 +125,7 @@ func BenchmarkHopCountPerItem(b *testing.B) {
 
 func benchHopCount(b *testing.B, eowc bool) {
 	mem := memory.NewGoAllocator()
-	s := newEventStream(mem, benchItems)
+	s := newEventStream(mem, benchItems, 16)
 	defer s.release()
 	wschema := windowSchema(s.schema)
 	wtypes := []types.T{types.BigIntType, types.TimestampType(6), types.TimestampType(6), types.TimestampType(6)}
@@ -168,8 +168,9 @@ func benchHopCount(b *testing.B, eowc bool) {
 	b.ReportMetric(float64(h.Groups()), "groups")
 }
 
-// BenchmarkSession: SESSION per user (100k users, each active every 10 s
-// of event time on average, 30-second gap: sessions of about 20 events)
+// BenchmarkSession: SESSION per user (200k users, each active every 20 s
+// of event time on average in a pattern that repeats every 100 s,
+// 30-second gap: sessions of a few events)
 // over 4096-row batches, a watermark after every batch and a barrier
 // every 64 batches (262k events); events/s, in update and emit-on-close
 // mode. Update mode re-emits a session's rows each epoch it grows, by
@@ -182,7 +183,7 @@ func BenchmarkSession(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) {
 			mem := memory.NewGoAllocator()
-			s := newEventStream(mem, 100_000)
+			s := newEventStream(mem, 200_000, 256)
 			defer s.release()
 			ss, err := NewSession(mem, s.schema, 1, []int{0}, 30_000_000, eowc, discard())
 			if err != nil {

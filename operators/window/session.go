@@ -63,6 +63,7 @@ type Session struct {
 
 	rows    *state.Columns
 	keyIdx  map[string]uint32
+	deletes int // keys deleted from keyIdx since it was last rebuilt
 	keys    []sessKey
 	free    []uint32
 	live    []uint32
@@ -395,6 +396,16 @@ func (s *Session) dropKey(kid uint32) {
 	delete(s.keyIdx, k.key)
 	s.keys[kid] = sessKey{}
 	s.free = append(s.free, kid)
+	// A map with heavy delete/insert churn slows its lookups down (deleted
+	// slots lengthen probes); rebuild it once as many keys were deleted as
+	// it holds, an amortized O(1) per key.
+	if s.deletes++; s.deletes > len(s.keyIdx)+1024 {
+		m := make(map[string]uint32, len(s.keyIdx))
+		for k, v := range s.keyIdx {
+			m[k] = v
+		}
+		s.keyIdx, s.deletes = m, 0
+	}
 }
 
 // diff queues a key's changes since the last barrier: retractions of
