@@ -1,0 +1,18 @@
+-- Item-to-item co-occurrence: how many times two different items were
+-- viewed by the same user within 30 minutes of each other ("people who
+-- viewed X also viewed Y").
+--
+-- Written as an interval self-join rather than a window: a fixed window
+-- would split pairs that straddle its edge, while the time bound counts
+-- every pair exactly once per ordered (view, view) couple. The bound plus
+-- the watermark lets the join forget clicks older than 30 minutes, so its
+-- state stays proportional to the last half hour of traffic, not to all
+-- history. Pairs are ordered (both (i, j) and (j, i) are kept) so that
+-- "similar to i" is a key lookup on item.
+CREATE MATERIALIZED VIEW IF NOT EXISTS cooc AS
+  SELECT a.item_id AS item, b.item_id AS other, COUNT(*) AS n
+  FROM clicks a JOIN clicks b
+    ON a.user_id = b.user_id
+   AND a.item_id <> b.item_id
+   AND b.ts BETWEEN a.ts - INTERVAL 30 MINUTE AND a.ts + INTERVAL 30 MINUTE
+  GROUP BY a.item_id, b.item_id;
