@@ -15,7 +15,13 @@ import (
 // BenchmarkHashJoinInner streams inserts into both sides of an inner join
 // on a BIGINT key (about 4 rows per key per side, so each input row finds
 // a few matches) and reports input and output rows per second.
-func BenchmarkHashJoinInner(b *testing.B) {
+func BenchmarkHashJoinInner(b *testing.B) { runJoinBench(b, false) }
+
+// BenchmarkHashJoinInnerChurn inserts every row into both sides and then
+// deletes it again, so half the input rows are retractions.
+func BenchmarkHashJoinInnerChurn(b *testing.B) { runJoinBench(b, true) }
+
+func runJoinBench(b *testing.B, churn bool) {
 	const batch = 1024
 	const batches = 64
 	lt := []types.T{types.BigIntType, types.BigIntType, types.TextType}
@@ -70,6 +76,21 @@ func BenchmarkHashJoinInner(b *testing.B) {
 				b.Fatal(err)
 			}
 			inRows += 2 * batch
+		}
+		if churn {
+			ops := make([]operators.Op, batch)
+			for i := range ops {
+				ops[i] = operators.Delete
+			}
+			for i := range lrecs {
+				if err := j.Right().Push(&operators.Chunk{Rec: rrecs[i], Ops: ops}); err != nil {
+					b.Fatal(err)
+				}
+				if err := j.Left().Push(&operators.Chunk{Rec: lrecs[i], Ops: ops}); err != nil {
+					b.Fatal(err)
+				}
+				inRows += 2 * batch
+			}
 		}
 		j.Close()
 	}

@@ -320,7 +320,7 @@ func (j *HashJoin) remove(s *side, i int) bool {
 		nx := s.next[x]
 		switch {
 		case prev != end:
-			_ = nx
+			s.next[prev] = nx
 		case nx != end && j.intKey:
 			s.ihead[s.ikeys[i]] = nx
 		case nx != end:
