@@ -521,7 +521,7 @@ func (c *cursor) optWord() (string, error) {
 	return "", c.errHere()
 }
 
-// optString parses a string option value: 'x' (Postgres rules: ''
+// optString parses a string option value: 'x' (Postgres rules: ”
 // doubles a quote, backslash is literal) or E'x' (backslash escapes).
 func (c *cursor) optString() (string, error) {
 	if c.atEnd() {
