@@ -38,6 +38,11 @@ type object struct {
 	// subscribers receive each committed epoch's changes; under snapMu.
 	subscribers []*Subscription
 
+	// source runs the connector of a source.
+	source *sourceRunner
+	// sinks names the sinks reading this object (guarded by coordMu).
+	sinks []string
+
 	// failed is set when the view's pipeline hit an error; reads of a
 	// failed view return it. Guarded by Engine.snapMu.
 	failed error
@@ -51,6 +56,12 @@ type subscription struct {
 }
 
 func (o *object) isTable() bool { return o.rel.Kind == planner.TableRelation }
+
+// isInput reports whether o receives rows from outside (a table or a
+// source): barriers are injected at inputs.
+func (o *object) isInput() bool {
+	return o.rel.Kind == planner.TableRelation || o.rel.Kind == planner.SourceRelation
+}
 
 // catalog is the name → object map. It implements planner.Catalog.
 type catalog struct {

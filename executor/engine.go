@@ -56,6 +56,10 @@ type Engine struct {
 	reportList   []epochReport
 	reportSignal chan struct{}
 
+	badEvents badEvents
+	sinkMu    sync.Mutex
+	sinks     map[string]*sinkRunner
+
 	flushReq chan chan error
 	stopCh   chan struct{}
 	wg       sync.WaitGroup
@@ -76,6 +80,7 @@ func Open(opts Options) (*Engine, error) {
 		cat:          catalog{objects: map[string]*object{}, ids: map[uint64]*object{}},
 		nextEpoch:    1,
 		reportSignal: make(chan struct{}, 1),
+		sinks:        map[string]*sinkRunner{},
 		flushReq:     make(chan chan error),
 		stopCh:       make(chan struct{}),
 	}
@@ -90,6 +95,7 @@ func (e *Engine) Close() error {
 	if e.closed.Swap(true) {
 		return nil
 	}
+	e.stopConnectors()
 	close(e.stopCh)
 	e.wg.Wait()
 	e.coordMu.Lock()
@@ -175,7 +181,7 @@ func (e *Engine) runEpoch() error {
 	barrier := operators.Barrier{Epoch: epoch, Now: time.Now().UnixMicro()}
 	e.ingestMu.Lock()
 	for _, o := range e.cat.all() {
-		if !o.isTable() {
+		if !o.isInput() {
 			if o.frag != nil {
 				views++
 			}
@@ -211,6 +217,9 @@ func (e *Engine) runEpoch() error {
 	var errs []error
 	for _, d := range deltas {
 		for _, c := range d.changes {
+			if d.o.store == nil {
+				continue // a source keeps no rows
+			}
 			if err := d.o.store.Apply(c); err != nil {
 				errs = append(errs, fmt.Errorf("table %q: %w", d.o.rel.Name, err))
 			}

@@ -46,7 +46,14 @@ func (e *Engine) executePlan(ctx context.Context, p planner.Plan, params []types
 	case *planner.CreateViewPlan:
 		return e.createView(x)
 	case *planner.DropPlan:
+		if x.Kind == parser.KindSink {
+			return e.dropSinks(x)
+		}
 		return e.drop(x)
+	case *planner.CreateSourcePlan:
+		return e.createSource(x)
+	case *planner.CreateSinkPlan:
+		return e.createSink(x)
 	case *planner.InsertPlan:
 		return e.insert(ctx, x, params)
 	case *planner.UpdatePlan:
@@ -73,6 +80,12 @@ func (e *Engine) showObjects(kind parser.ObjectKind) (*Result, error) {
 		rk = planner.TableRelation
 	case parser.KindMaterializedView:
 		rk = planner.ViewRelation
+	case parser.KindSource:
+		rk = planner.SourceRelation
+	case parser.KindSink:
+		for _, n := range e.sinkNames() {
+			r.Rows = append(r.Rows, []types.Datum{types.NewText(n)})
+		}
 	}
 	if rk != 0 {
 		for _, o := range e.cat.list(rk) {
@@ -206,13 +219,15 @@ func (e *Engine) createView(p *planner.CreateViewPlan) (*Result, error) {
 // its committed snapshot, then (for a table) the changes of the open
 // epoch. Called with coordMu and ingestMu held.
 func (e *Engine) backfill(dep *object, entry operators.Output) error {
-	e.snapMu.RLock()
-	err := dep.store.Scan(e.mem, allColumns(len(dep.rel.Schema)), scanBatch, func(rec arrowRecord) error {
-		return entry.Push(&operators.Chunk{Rec: rec})
-	})
-	e.snapMu.RUnlock()
-	if err != nil {
-		return err
+	if dep.store != nil {
+		e.snapMu.RLock()
+		err := dep.store.Scan(e.mem, allColumns(len(dep.rel.Schema)), scanBatch, func(rec arrowRecord) error {
+			return entry.Push(&operators.Chunk{Rec: rec})
+		})
+		e.snapMu.RUnlock()
+		if err != nil {
+			return err
+		}
 	}
 	dep.dmlMu.Lock()
 	defer dep.dmlMu.Unlock()
@@ -228,8 +243,6 @@ func (e *Engine) drop(p *planner.DropPlan) (*Result, error) {
 	tag := "DROP " + p.Kind.String()
 	e.coordMu.Lock()
 	defer e.coordMu.Unlock()
-	e.ingestMu.Lock()
-	defer e.ingestMu.Unlock()
 	var res Result
 	res.Tag = tag
 	// Check all names first, so a failing DROP drops nothing.
@@ -244,8 +257,11 @@ func (e *Engine) drop(p *planner.DropPlan) (*Result, error) {
 			return nil, sqlerr.Planf(sqlerr.UndefinedTable, "%s %q does not exist", strings.ToLower(p.Kind.String()), name)
 		}
 		want := planner.TableRelation
-		if p.Kind == parser.KindMaterializedView {
+		switch p.Kind {
+		case parser.KindMaterializedView:
 			want = planner.ViewRelation
+		case parser.KindSource:
+			want = planner.SourceRelation
 		}
 		if o.rel.Kind != want {
 			return nil, sqlerr.Planf(sqlerr.WrongObjectType, "%q is a %s, not a %s; use DROP %s", name, o.rel.Kind, strings.ToLower(p.Kind.String()), strings.ToUpper(o.rel.Kind.String()))
@@ -265,6 +281,21 @@ func (e *Engine) drop(p *planner.DropPlan) (*Result, error) {
 			}
 		}
 	}
+	for _, o := range objs {
+		if len(o.sinks) > 0 {
+			return nil, &sqlerr.Error{Phase: sqlerr.Plan, Code: sqlerr.DependentObjects,
+				Msg:  fmt.Sprintf("cannot drop %s %q because sink %q depends on it", o.rel.Kind, o.rel.Name, o.sinks[0]),
+				Hint: "drop the sink first"}
+		}
+	}
+	// A source's connector may be waiting for ingestMu: stop it first.
+	for _, o := range objs {
+		if o.source != nil {
+			o.source.stop()
+		}
+	}
+	e.ingestMu.Lock()
+	defer e.ingestMu.Unlock()
 	// Dependents before what they read.
 	for i := len(objs) - 1; i >= 0; i-- {
 		e.dropObject(objs[i])

@@ -71,7 +71,7 @@ func (e *Engine) Subscribe(name string, snapshot bool) (*Subscription, error) {
 		return nil, o.failed
 	}
 	s.Epoch = e.committed.Load()
-	if snapshot {
+	if snapshot && o.store != nil {
 		b := &ChangeBatch{Epoch: s.Epoch}
 		err := o.store.Rows(func(row []types.Datum) error {
 			b.Changes = append(b.Changes, Change{Epoch: s.Epoch, Op: operators.Insert, Row: copyRow(row)})

@@ -139,6 +139,10 @@ func (ps *parseState) parseSpan(sp span) (Statement, error) {
 	switch {
 	case kw(0, "CREATE") && kw(1, "MATERIALIZED"):
 		return ps.createMaterializedView(sp)
+	case kw(0, "CREATE") && kw(1, "SOURCE"):
+		return ps.createSource(sp)
+	case kw(0, "CREATE") && kw(1, "SINK"):
+		return ps.createSink(sp)
 	case kw(0, "CREATE"):
 		return ps.create(sp)
 	case kw(0, "DROP") && (kw(1, "TABLE") || kw(1, "MATERIALIZED") || kw(1, "SOURCE") || kw(1, "SINK")):

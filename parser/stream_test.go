@@ -99,3 +99,43 @@ func TestWindowTableFunctions(t *testing.T) {
 		}
 	}
 }
+
+func TestCreateSourceAndSink(t *testing.T) {
+	st, err := ParseOne(`CREATE SOURCE views (user_id BIGINT, item_id BIGINT, ts TIMESTAMP(3),
+		WATERMARK FOR ts AS ts - INTERVAL 5 SECOND)
+		WITH (connector = 'kafka', brokers = '127.0.0.1:9092', topic = "views", format = 'json', properties.fetch.max = 10)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := st.(*CreateSource)
+	if cs.Name != "views" || len(cs.Columns) != 3 || cs.Watermark == nil || cs.Watermark.Delay != 5e6 {
+		t.Fatalf("got %+v", cs)
+	}
+	want := map[string]string{"connector": "kafka", "brokers": "127.0.0.1:9092", "topic": "views", "format": "json", "properties.fetch.max": "10"}
+	for k, v := range want {
+		if cs.Options[k] != v {
+			t.Fatalf("option %s = %q, want %q (all %v)", k, cs.Options[k], v, cs.Options)
+		}
+	}
+	st, err = ParseOne(`CREATE SINK IF NOT EXISTS recs FROM similar WITH (connector = 'kafka', topic = 'recs', mode = 'upsert')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sk := st.(*CreateSink)
+	if sk.Name != "recs" || sk.From != "similar" || !sk.IfNotExists || sk.Options["mode"] != "upsert" {
+		t.Fatalf("got %+v", sk)
+	}
+	for _, c := range []struct{ sql, want string }{
+		{"CREATE SOURCE s (a BIGINT)", "needs WITH"},
+		{"CREATE SOURCE s (a BIGINT) WITH (topic = 't')", "needs a connector"},
+		{"CREATE SOURCE s (a BIGINT PRIMARY KEY) WITH (connector = 'kafka')", "cannot have a primary key"},
+		{"CREATE SOURCE s (a BIGINT) WITH (connector = 'kafka', connector = 'x')", "given twice"},
+		{"CREATE SOURCE s (a BIGINT) WITH (connector 'kafka')", "syntax error"},
+		{"CREATE SINK k FROM v", "syntax error"},
+	} {
+		_, err := ParseOne(c.sql)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Fatalf("%s: %v, want %q", c.sql, err, c.want)
+		}
+	}
+}

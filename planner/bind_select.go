@@ -392,6 +392,9 @@ func (b *binder) bindTableSource(ts *ast.TableSource) (Node, *scope, error) {
 		if !ok {
 			return nil, nil, sqlerr.Planf(sqlerr.UndefinedTable, "relation %q does not exist", src.Name.O)
 		}
+		if rel.Kind == SourceRelation && b.mode != continuousQuery {
+			return nil, nil, sqlerr.Planf(sqlerr.WrongObjectType, "source %q keeps no rows, so it cannot be queried: create a materialized view over it", rel.Name)
+		}
 		b.deps = append(b.deps, rel)
 		qual := src.Name.L
 		if ts.AsName.L != "" {

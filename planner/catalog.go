@@ -20,6 +20,9 @@ const (
 	// SystemRelation is a read-only table the engine computes on demand
 	// (late-row counts, later source lag and errors).
 	SystemRelation
+	// SourceRelation is an external event stream (CREATE SOURCE): views
+	// read it; it keeps no rows, so queries cannot.
+	SourceRelation
 )
 
 // String names the kind as SQL does.
@@ -31,6 +34,8 @@ func (k RelationKind) String() string {
 		return "materialized view"
 	case SystemRelation:
 		return "system table"
+	case SourceRelation:
+		return "source"
 	}
 	return "relation"
 }

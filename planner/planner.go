@@ -50,6 +50,26 @@ type CreateViewPlan struct {
 	Notices []string
 }
 
+// CreateSourcePlan creates an external event stream.
+type CreateSourcePlan struct {
+	Name        string
+	Schema      types.Schema
+	Watermark   *WatermarkDef
+	Options     map[string]string
+	IfNotExists bool
+	Definition  string
+}
+
+// CreateSinkPlan writes a view's (or table's) changes to an external
+// system.
+type CreateSinkPlan struct {
+	Name        string
+	From        *Relation
+	Options     map[string]string
+	IfNotExists bool
+	Definition  string
+}
+
 // DropPlan drops objects.
 type DropPlan struct {
 	Kind     parser.ObjectKind
@@ -87,14 +107,16 @@ type ExplainPlan struct {
 	Inner Plan
 }
 
-func (*QueryPlan) isPlan()       {}
-func (*CreateTablePlan) isPlan() {}
-func (*CreateViewPlan) isPlan()  {}
-func (*DropPlan) isPlan()        {}
-func (*InsertPlan) isPlan()      {}
-func (*UpdatePlan) isPlan()      {}
-func (*DeletePlan) isPlan()      {}
-func (*ExplainPlan) isPlan()     {}
+func (*QueryPlan) isPlan()        {}
+func (*CreateTablePlan) isPlan()  {}
+func (*CreateViewPlan) isPlan()   {}
+func (*DropPlan) isPlan()         {}
+func (*InsertPlan) isPlan()       {}
+func (*UpdatePlan) isPlan()       {}
+func (*DeletePlan) isPlan()       {}
+func (*ExplainPlan) isPlan()      {}
+func (*CreateSourcePlan) isPlan() {}
+func (*CreateSinkPlan) isPlan()   {}
 
 // Build plans a statement. Statements the planner has no plan for
 // (SHOW, FLUSH, DESCRIBE...) are the executor's to run directly; Build
@@ -117,6 +139,17 @@ func Build(cat Catalog, stmt parser.Statement) (Plan, error) {
 		return planCreateTable(s)
 	case *parser.CreateMaterializedView:
 		return b.planCreateView(s)
+	case *parser.CreateSource:
+		return planCreateSource(s)
+	case *parser.CreateSink:
+		rel, ok := cat.Relation(s.From)
+		if !ok {
+			return nil, sqlerr.Planf(sqlerr.UndefinedTable, "relation %q does not exist", s.From)
+		}
+		if rel.Kind != ViewRelation && rel.Kind != TableRelation {
+			return nil, sqlerr.Planf(sqlerr.WrongObjectType, "a sink reads a materialized view or a table, and %q is a %s", rel.Name, rel.Kind)
+		}
+		return &CreateSinkPlan{Name: NormalizeName(s.Name), From: rel, Options: s.Options, IfNotExists: s.IfNotExists, Definition: s.Text()}, nil
 	case *parser.Drop:
 		names := make([]string, len(s.Names))
 		for i, n := range s.Names {
@@ -137,6 +170,17 @@ func Build(cat Catalog, stmt parser.Statement) (Plan, error) {
 		return &ExplainPlan{Inner: inner}, nil
 	}
 	return nil, sqlerr.Planf(sqlerr.FeatureNotSupported, "statement %T has no plan", stmt)
+}
+
+func planCreateSource(s *parser.CreateSource) (Plan, error) {
+	t, err := planCreateTable(&parser.CreateTable{Name: s.Name, IfNotExists: s.IfNotExists, Columns: s.Columns,
+		AppendOnly: true, Watermark: s.Watermark})
+	if err != nil {
+		return nil, err
+	}
+	tp := t.(*CreateTablePlan)
+	return &CreateSourcePlan{Name: tp.Name, Schema: tp.Schema, Watermark: tp.Watermark, Options: s.Options,
+		IfNotExists: s.IfNotExists, Definition: s.Text()}, nil
 }
 
 func planCreateTable(s *parser.CreateTable) (Plan, error) {
@@ -347,7 +391,7 @@ func remapCols(key, cols []int) ([]int, bool) {
 func IsAppendOnly(n Node) bool {
 	switch x := n.(type) {
 	case *Scan:
-		return x.Rel.AppendOnly
+		return x.Rel.AppendOnly || x.Rel.Kind == SourceRelation
 	case *Filter, *Project:
 		return IsAppendOnly(n.Children()[0])
 	case *Join:

@@ -30,6 +30,7 @@ const (
 	AmbiguousColumn      = "42702"
 	DuplicateTable       = "42P07"
 	DuplicateObject      = "42710"
+	UndefinedObject      = "42704"
 	DatatypeMismatch     = "42804"
 	GroupingError        = "42803"
 	WrongObjectType      = "42809"

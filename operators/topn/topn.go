@@ -596,17 +596,20 @@ func (t *TopN) diffKey(k []byte, old *snapshot, i0, i1 int, cur *snapshot, j0, j
 // flush emits the net change of every touched partition.
 func (t *TopN) flush() error {
 	defer func() { t.touched = t.touched[:0] }()
-	for _, id := range t.touched {
-		p := t.parts[id]
-		p.touched = false
-		if err := t.computeTop(p); err != nil {
-			return err
-		}
-		t.changes = t.changes[:0]
-		t.diff(&p.snap, &t.newSnap)
-		// Retractions first, then rank moves, then arrivals, so that a
-		// consumer keyed by rank never sees two rows at one rank.
-		for _, pass := range [3]operators.Op{operators.Delete, operators.UpdateBefore, operators.Insert} {
+	// Retractions of every partition first, then rank moves, then
+	// arrivals: a row that moves to another partition is deleted before it
+	// is inserted again, so a consumer keyed by the row (or by rank) never
+	// sees one key twice. Each pass recomputes the partition's top (its
+	// state does not change between passes).
+	passes := [3]operators.Op{operators.Delete, operators.UpdateBefore, operators.Insert}
+	for pi, pass := range passes {
+		for _, id := range t.touched {
+			p := t.parts[id]
+			if err := t.computeTop(p); err != nil {
+				return err
+			}
+			t.changes = t.changes[:0]
+			t.diff(&p.snap, &t.newSnap)
 			for x := 0; x < len(t.changes); x++ {
 				ch := &t.changes[x]
 				if ch.op != pass {
@@ -625,15 +628,19 @@ func (t *TopN) flush() error {
 					}
 				}
 			}
+			t.changes = t.changes[:0]
+			if pi < len(passes)-1 {
+				continue
+			}
+			p.touched = false
+			if p.rows.rows == 0 {
+				delete(t.index, p.key)
+				t.parts[id] = nil
+				t.freeIDs = append(t.freeIDs, id)
+				continue
+			}
+			p.snap.copyFrom(&t.newSnap)
 		}
-		t.changes = t.changes[:0]
-		if p.rows.rows == 0 {
-			delete(t.index, p.key)
-			t.parts[id] = nil
-			t.freeIDs = append(t.freeIDs, id)
-			continue
-		}
-		p.snap.copyFrom(&t.newSnap)
 	}
 	return t.emit()
 }
