@@ -1,6 +1,10 @@
 package operators
 
-import "github.com/apache/arrow-go/v18/arrow"
+import (
+	"io"
+
+	"github.com/apache/arrow-go/v18/arrow"
+)
 
 // Output receives an operator's messages: the next operator's input port,
 // or a collector at the end of a pipeline.
@@ -36,4 +40,19 @@ type Operator interface {
 	Schema() *arrow.Schema
 	// Close releases the operator's resources.
 	Close() error
+}
+
+// Checkpointer is implemented by operators that keep state between
+// epochs. The executor calls Snapshot right after a checkpoint Barrier has
+// passed the operator (so no changes are pending) and Restore on a freshly
+// built operator before any message, when recovering.
+//
+// The format is the operator's own, but must be Arrow IPC streams (ipc
+// package of arrow-go) of plain columns, versioned, so state can be read
+// back by a later build and inspected with Arrow tools. Restore of data
+// written by another operator configuration must fail with a clear error,
+// never corrupt state.
+type Checkpointer interface {
+	Snapshot(w io.Writer) error
+	Restore(r io.Reader) error
 }
