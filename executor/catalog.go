@@ -3,6 +3,7 @@ package executor
 import (
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"github.com/sluicedb/sluice/operators"
 	"github.com/sluicedb/sluice/operators/state"
@@ -37,6 +38,12 @@ type object struct {
 
 	// subscribers receive each committed epoch's changes; under snapMu.
 	subscribers []*Subscription
+
+	// lastChange is when (Unix µs) an epoch last changed the object's
+	// rows; set at commit.
+	lastChange atomic.Int64
+	// rowsChanged counts the row changes committed to the object.
+	rowsChanged atomic.Int64
 
 	// source runs the connector of a source.
 	source *sourceRunner

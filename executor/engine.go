@@ -214,6 +214,7 @@ func (e *Engine) runEpoch() error {
 
 	e.snapMu.Lock()
 	defer e.snapMu.Unlock()
+	now := time.Now().UnixMicro()
 	var errs []error
 	for _, d := range deltas {
 		for _, c := range d.changes {
@@ -225,6 +226,7 @@ func (e *Engine) runEpoch() error {
 			}
 		}
 		d.o.deliver(epoch, d.changes)
+		d.o.noteChanges(now, d.changes)
 		releaseChunks(d.changes)
 	}
 	for _, r := range reports {
@@ -242,11 +244,24 @@ func (e *Engine) runEpoch() error {
 			r.view.endSubscribers(r.view.failed)
 		} else {
 			r.view.deliver(epoch, r.changes)
+			r.view.noteChanges(now, r.changes)
 		}
 		releaseChunks(r.changes)
 	}
 	e.committed.Store(epoch)
 	return errors.Join(errs...)
+}
+
+// noteChanges records that an epoch committed at now changed o's rows.
+func (o *object) noteChanges(now int64, changes []*operators.Chunk) {
+	n := 0
+	for _, c := range changes {
+		n += c.Len()
+	}
+	if n > 0 {
+		o.lastChange.Store(now)
+		o.rowsChanged.Add(int64(n))
+	}
 }
 
 // report hands a fragment's epoch report to the coordinator.

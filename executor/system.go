@@ -43,6 +43,40 @@ var systemTables = map[string]*systemTable{
 	},
 }
 
+func init() {
+	ts := types.TimestampType(6)
+	systemTables["sluice_views"] = &systemTable{
+		rel: &planner.Relation{ID: math.MaxUint64 - 6, Name: "sluice_views", Kind: planner.SystemRelation,
+			Schema: types.Schema{
+				{Name: "name", Type: types.TextType}, {Name: "kind", Type: types.TextType},
+				{Name: "row_count", Type: types.BigIntType}, {Name: "changes", Type: types.BigIntType},
+				{Name: "last_change", Type: ts, Nullable: true}, {Name: "committed_epoch", Type: types.BigIntType},
+				{Name: "error", Type: types.TextType, Nullable: true},
+			},
+			Definition: "every table and materialized view: its rows, committed changes, and when an epoch last changed it"},
+		rows: func(e *Engine) [][]types.Datum {
+			var out [][]types.Datum
+			epoch := types.NewBigInt(int64(e.committed.Load()))
+			for _, o := range e.cat.all() {
+				if o.store == nil {
+					continue
+				}
+				last := types.NewNull(ts)
+				if t := o.lastChange.Load(); t != 0 {
+					last = types.NewTimestamp(t)
+				}
+				errText := types.NewNull(types.TextType)
+				if o.failed != nil {
+					errText = types.NewText(o.failed.Error())
+				}
+				out = append(out, []types.Datum{types.NewText(o.rel.Name), types.NewText(o.rel.Kind.String()),
+					types.NewBigInt(o.store.Len()), types.NewBigInt(o.rowsChanged.Load()), last, epoch, errText})
+			}
+			return out
+		},
+	}
+}
+
 func systemByID(id uint64) *systemTable {
 	for _, s := range systemTables {
 		if s.rel.ID == id {
