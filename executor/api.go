@@ -126,6 +126,9 @@ func (e *Engine) Append(ctx context.Context, table string, rec arrow.RecordBatch
 		}
 		return ch.commit(e)
 	}
+	if err := e.logChange(ctx, o, c); err != nil {
+		return err
+	}
 	rec.Retain()
 	return o.ingest(e.mem, c)
 }

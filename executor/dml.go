@@ -154,6 +154,10 @@ func (e *Engine) insert(ctx context.Context, p *planner.InsertPlan, params []typ
 	o.dmlMu.Lock()
 	defer o.dmlMu.Unlock()
 	if !o.rel.Keyed {
+		if err := e.logChange(ctx, o, chunks...); err != nil {
+			releaseChunks(chunks)
+			return nil, err
+		}
 		for i, c := range chunks {
 			if err := o.ingest(e.mem, c); err != nil {
 				releaseChunks(chunks[i+1:])
@@ -239,6 +243,10 @@ func (c *changeSet) commit(e *Engine) error {
 	}
 	rec := rowsToRecord(e, c.o.rel.Schema, c.rows)
 	chunk := &operators.Chunk{Rec: rec, Ops: c.ops}
+	if err := e.logChange(context.Background(), c.o, chunk); err != nil {
+		rec.Release()
+		return err
+	}
 	if err := c.o.current.Apply(chunk); err != nil {
 		rec.Release()
 		return err

@@ -27,6 +27,12 @@ type Options struct {
 	BarrierInterval time.Duration
 	// Allocator for Arrow buffers (default: Go allocator).
 	Allocator memory.Allocator
+	// DataDir keeps the write-ahead log (catalog and acknowledged
+	// changes); empty runs in memory only.
+	DataDir string
+	// NoSync skips fsync (tests only: durability against process crashes
+	// but not power loss).
+	NoSync bool
 }
 
 // Engine is one Sluice instance. Its methods are safe for concurrent use.
@@ -60,6 +66,8 @@ type Engine struct {
 	sinkMu    sync.Mutex
 	sinks     map[string]*sinkRunner
 
+	dur *durability
+
 	flushReq chan chan error
 	stopCh   chan struct{}
 	wg       sync.WaitGroup
@@ -86,6 +94,12 @@ func Open(opts Options) (*Engine, error) {
 	}
 	e.wg.Add(1)
 	go e.barrierLoop()
+	if opts.DataDir != "" {
+		if err := e.openDurability(context.Background(), opts.DataDir); err != nil {
+			e.Close()
+			return nil, err
+		}
+	}
 	return e, nil
 }
 
@@ -116,6 +130,7 @@ func (e *Engine) Close() error {
 		o.pending = nil
 		o.dmlMu.Unlock()
 	}
+	e.closeDurability()
 	return nil
 }
 

@@ -34,7 +34,21 @@ func (e *Engine) ExecuteStatement(ctx context.Context, stmt parser.Statement, pa
 	if err != nil {
 		return nil, err
 	}
-	return e.executePlan(ctx, p, params)
+	res, err := e.executePlan(ctx, p, params)
+	if err == nil && isDDL(p) {
+		err = e.logDDL(ctx, stmt.Text())
+	}
+	return res, err
+}
+
+// isDDL reports whether a plan changes the catalog (and must be logged).
+func isDDL(p planner.Plan) bool {
+	switch p.(type) {
+	case *planner.CreateTablePlan, *planner.CreateViewPlan, *planner.CreateSourcePlan,
+		*planner.CreateSinkPlan, *planner.DropPlan:
+		return true
+	}
+	return false
 }
 
 func (e *Engine) executePlan(ctx context.Context, p planner.Plan, params []types.Datum) (*Result, error) {

@@ -36,6 +36,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return replSQL(args[1:], stdin, stdout, stderr)
 	case "serve":
 		return serveCommand(args[1:], stderr)
+	case "gen":
+		return runGen(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "sluice", version)
 		return nil
@@ -62,11 +64,16 @@ commands:
       --statement-timeout D      e.g. 30s; 0 = none
       --idle-session-timeout D   e.g. 10m; 0 = none
       --barrier-interval D       time between epochs (default 1s)
+      --data-dir DIR             keep the catalog and acknowledged changes here
+                                 (default: the user's data directory, e.g.
+                                 ~/.local/share/sluice); '' for in-memory
   sql [URL]                interactive SQL: a server at URL
                            (postgres://user@host:5488/db), or an embedded
                            in-memory engine without URL; \? for help
   run FILE.sql|DIR ...     run SQL files in an embedded engine, printing each
                            result; stops at the first error (file:line:column)
+  gen [flags]              generate a clickstream (Poisson arrivals, Zipf items,
+                           user sessions) to stdout or Kafka; --help for flags
   version                  print the version
 `
 

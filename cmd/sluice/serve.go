@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -33,6 +34,7 @@ func serveCommand(args []string, stderr io.Writer) error {
 	stmtTimeout := fs.Duration("statement-timeout", 0, "cancel statements running longer (0 = none)")
 	idleTimeout := fs.Duration("idle-session-timeout", 0, "close sessions idle longer (0 = none)")
 	barrier := fs.Duration("barrier-interval", time.Second, "time between epochs")
+	dataDir := fs.String("data-dir", defaultDataDir(), "directory for the catalog and acknowledged changes ('' = in memory)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -60,7 +62,7 @@ func serveCommand(args []string, stderr io.Writer) error {
 		cfg.Password = pw
 	}
 
-	eng, err := executor.Open(executor.Options{BarrierInterval: *barrier})
+	eng, err := executor.Open(executor.Options{BarrierInterval: *barrier, DataDir: *dataDir})
 	if err != nil {
 		return fmt.Errorf("serve: open engine: %w", err)
 	}
@@ -112,4 +114,16 @@ func serveCommand(args []string, stderr io.Writer) error {
 		}
 		return nil
 	}
+}
+
+// defaultDataDir is $XDG_DATA_HOME/sluice or ~/.local/share/sluice.
+func defaultDataDir() string {
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "sluice")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(home, ".local", "share", "sluice")
 }

@@ -18,7 +18,7 @@ import (
 // ready, with a function that stops it by SIGTERM and returns its stderr.
 func startServe(t *testing.T, args ...string) (addr string, stop func() string) {
 	t.Helper()
-	cmd := sluiceCmd(t, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
+	cmd := sluiceCmd(t, append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", ""}, args...)...)
 	pr, pw := io.Pipe()
 	cmd.Stderr = pw
 	if err := cmd.Start(); err != nil {
@@ -140,7 +140,7 @@ SELECT nope FROM item_counts;
 func TestServeInitFailsFast(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, dir, "a.sql", "CREATE TABLE t (a BIGINT) APPEND ONLY;\nINSERT INTO missing VALUES (1);\n")
-	cmd := sluiceCmd(t, "serve", "--listen", "127.0.0.1:0", "--init", filepath.Join(dir, "a.sql"))
+	cmd := sluiceCmd(t, "serve", "--listen", "127.0.0.1:0", "--data-dir", "", "--init", filepath.Join(dir, "a.sql"))
 	out, err := cmd.CombinedOutput()
 	if err == nil {
 		t.Fatalf("serve with a failing --init succeeded:\n%s", out)
