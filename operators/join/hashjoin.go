@@ -22,37 +22,76 @@ type Kind uint8
 
 // The join kinds.
 const (
+	// Inner is the symmetric incremental inner join.
 	Inner Kind = iota + 1
+	// LeftOuter is the bounded left outer join of queries: both inputs
+	// are buffered until the barrier.
 	LeftOuter
+	// StreamingLeftOuter is the incremental left outer join of
+	// continuous views, correct under retractions on both sides.
+	StreamingLeftOuter
 )
 
-// maxOut is the most rows one output chunk carries; a chunk whose rows
-// find more matches is emitted in several.
+// maxOut is the most rows one output chunk (or one batch of candidate
+// pairs for the residual) carries; a chunk whose rows find more matches
+// is emitted in several.
 const maxOut = 4096
 
 // end terminates a key chain.
 const end = state.NoSlot
 
 // side is one input's state: its rows in columnar slots (one slot per
-// copy, so duplicates are separate slots), chained by join key.
+// copy, so duplicates are separate slots), chained by join key in a
+// doubly linked list per key.
 type side struct {
 	name  string
 	types []types.T
 	keys  []int
 	rows  *state.Columns
-	next  []uint32 // by slot: the next slot with the same key, or end
+	link  []link // by slot: its key chain neighbours (and time)
 	ihead map[int64]uint32
 	shead map[string]uint32
-	// nullKeyed holds the left rows of a LeftOuter join whose key has a
-	// NULL: they match nothing but are emitted padded.
+	// nullKeyed holds the left rows of a bounded LeftOuter join whose key
+	// has a NULL: they match nothing but are emitted padded.
 	nullKeyed []uint32
+	// cnt is, by slot of the left side of a StreamingLeftOuter join, the
+	// number of right rows the row matches (residual included).
+	cnt []int32
+
+	// Event time, when the join has a TimeBound (see evict.go).
+	tcol    int      // the time column, or -1
+	gen     []uint32 // by slot: bumped on every add and remove
+	heap    []tsEntry
+	wm      int64 // the latest watermark on tcol
+	hasWM   bool
+	horizon int64 // no stored row has a time below it
+	evicted bool  // horizon is set
 
 	// Per-chunk keys of the bound record, computed a column at a time.
 	enc   []state.KeyEncoder
-	valid []bool  // row's key has no NULL
+	valid []bool  // row's key (and time) has no NULL
 	ikeys []int64 // single integer-like key
 	kbuf  []byte  // encoded keys, row i at kbuf[koff[i]:koff[i+1]]
 	koff  []int32
+	rowTs []int64 // the rows' times
+	// scratch for a stored slot's encoded key
+	sbuf []byte
+}
+
+// link is a slot's place in its key chain, with the row's event time
+// (when the join has a TimeBound) beside it, so a chain walk that checks
+// the time bound touches one cache line per row.
+type link struct {
+	next, prev uint32 // the next/previous slot with the same key, or end
+	ts         int64
+}
+
+// Options are the optional settings of a HashJoin.
+type Options struct {
+	// Time, when set, bounds the two sides' event times against each
+	// other (see TimeBound): pairs outside the bound are never emitted,
+	// and rows that can no longer match are freed as watermarks advance.
+	Time *TimeBound
 }
 
 // HashJoin is an equi-join of two inputs, exposed as two ports (Left and
@@ -66,10 +105,22 @@ type side struct {
 // the barrier, then every left row is emitted with its matches that pass
 // the residual, or once padded with NULLs when there are none.
 //
+// StreamingLeftOuter is incremental: it keeps per left row the number of
+// right rows it matches (key equal and residual TRUE). A left row with no
+// match is emitted padded with NULLs; when its first match arrives the
+// padded row is retracted, and when its last match leaves it is emitted
+// again. Output rows are Inserts and Deletes. A left row whose key has a
+// NULL is emitted padded and not stored (its retraction retracts the
+// padded row).
+//
 // Each side keeps its rows columnar (state.Columns) with a hash index on
 // the key (a map from a single integer-like key, or from the encoded key
 // bytes, to a chain of slots); output columns are built with typed
-// gathers from the input record and the stored slots.
+// gathers from the input record and the stored slots. With a TimeBound
+// the join also frees rows as the watermarks pass them (see TimeBound).
+//
+// Watermarks are consumed, not forwarded: the join's output carries no
+// event-time guarantee downstream operators rely on.
 type HashJoin struct {
 	mem      memory.Allocator
 	kind     Kind
@@ -77,34 +128,60 @@ type HashJoin struct {
 	sides    [2]*side
 	intKey   bool
 	residual *eval.Evaluator
+	time     *TimeBound
 	out      operators.Output
 	seen     [2]bool
 	bad      error // a construction error, returned by every push
 	b        *array.RecordBuilder
 
-	// Pending output pairs of the chunk being processed.
+	// Pending output pairs of the chunk being processed: a row of the
+	// bound record of input side in, and a slot of the other side.
 	pin   []int32
 	pslot []uint32
 	pops  []operators.Op
+
+	// StreamingLeftOuter: candidate pairs awaiting the residual (same
+	// layout as the pending pairs), padded rows awaiting output (rows of
+	// the bound left record, or left slots), and per-row match counts of
+	// a left chunk.
+	cin      []int32
+	cslot    []uint32
+	cops     []operators.Op
+	padRows  []int32
+	padSlots []uint32
+	padOps   []operators.Op
+	passCnt  []int32
+	keep     []bool
+	nulls    []uint32
 }
 
-// New returns a HashJoin. leftKeys and rightKeys are the equi-join
-// columns of each input; residual (over the concatenated row, may be nil)
-// is evaluated only by LeftOuter — for Inner, put a Filter after the join.
-// outSchema is the left columns followed by the right ones. Invalid
-// arguments (mismatched key types, an uncompilable residual) are reported
-// by the first Push.
+// New returns a HashJoin without options; see NewWithOptions.
 func New(mem memory.Allocator, kind Kind, leftTypes, rightTypes []types.T, leftKeys, rightKeys []int, residual expr.Expr, outSchema *arrow.Schema, out operators.Output) *HashJoin {
+	return NewWithOptions(mem, kind, leftTypes, rightTypes, leftKeys, rightKeys, residual, outSchema, Options{}, out)
+}
+
+// NewWithOptions returns a HashJoin. leftKeys and rightKeys are the
+// equi-join columns of each input; residual (over the concatenated row,
+// may be nil) is evaluated only by the left outer joins — for Inner, put
+// a Filter after the join. outSchema is the left columns followed by the
+// right ones. Invalid arguments (mismatched key types, an uncompilable
+// residual, a time column that is not TIMESTAMP or BIGINT) are reported
+// by the first Push.
+func NewWithOptions(mem memory.Allocator, kind Kind, leftTypes, rightTypes []types.T, leftKeys, rightKeys []int, residual expr.Expr, outSchema *arrow.Schema, opts Options, out operators.Output) *HashJoin {
 	j := &HashJoin{mem: mem, kind: kind, schema: outSchema, out: out}
 	j.sides[0] = newSide("left", leftTypes, leftKeys, &j.bad)
 	j.sides[1] = newSide("right", rightTypes, rightKeys, &j.bad)
 	j.intKey = len(leftKeys) == 1
+	if kind != Inner && kind != LeftOuter && kind != StreamingLeftOuter {
+		j.fail("join: unknown kind %d", kind)
+	}
 	if len(leftKeys) != len(rightKeys) {
 		j.fail("join: %d left keys but %d right keys", len(leftKeys), len(rightKeys))
 	}
 	for k := range leftKeys {
 		if k >= len(rightKeys) || leftKeys[k] < 0 || leftKeys[k] >= len(leftTypes) || rightKeys[k] < 0 || rightKeys[k] >= len(rightTypes) {
 			j.fail("join: key %d out of range", k)
+			j.intKey = false
 			break
 		}
 		lt, rt := leftTypes[leftKeys[k]], rightTypes[rightKeys[k]]
@@ -120,12 +197,19 @@ func New(mem memory.Allocator, kind Kind, leftTypes, rightTypes []types.T, leftK
 	if outSchema.NumFields() != len(leftTypes)+len(rightTypes) {
 		j.fail("join: output schema has %d fields, want %d", outSchema.NumFields(), len(leftTypes)+len(rightTypes))
 	}
-	if residual != nil && kind == LeftOuter {
+	if residual != nil && kind != Inner {
 		ev, err := eval.Compile(residual)
 		if err != nil {
 			j.fail("join: residual %s: %v", residual, err)
 		}
 		j.residual = ev
+	}
+	if t := opts.Time; t != nil {
+		if j.checkTimeCol(j.sides[0], t.LeftCol) && j.checkTimeCol(j.sides[1], t.RightCol) {
+			tb := *t
+			j.time = &tb
+			j.sides[0].tcol, j.sides[1].tcol = t.LeftCol, t.RightCol
+		}
 	}
 	return j
 }
@@ -138,7 +222,7 @@ func (j *HashJoin) fail(format string, args ...any) {
 
 func newSide(name string, ts []types.T, keys []int, bad *error) *side {
 	s := &side{name: name, types: ts, keys: keys, enc: make([]state.KeyEncoder, len(keys)),
-		ihead: map[int64]uint32{}, shead: map[string]uint32{}}
+		ihead: map[int64]uint32{}, shead: map[string]uint32{}, tcol: -1}
 	rows, err := state.NewColumns(ts)
 	if err != nil && *bad == nil {
 		*bad = sqlerr.New(sqlerr.Internal, sqlerr.InternalError, "join: %s input: %v", name, err)
@@ -173,6 +257,9 @@ func (j *HashJoin) Schema() *arrow.Schema { return j.schema }
 // Push implements operators.Operator; it is the left port.
 func (j *HashJoin) Push(m operators.Message) error { return j.push(0, m) }
 
+// StateRows is the number of rows the join holds, both sides together.
+func (j *HashJoin) StateRows() int { return j.sides[0].rows.Len() + j.sides[1].rows.Len() }
+
 // Close implements operators.Operator: it drops both sides' state. It is
 // idempotent.
 func (j *HashJoin) Close() error {
@@ -188,10 +275,11 @@ func (j *HashJoin) Close() error {
 
 func (s *side) reset() {
 	s.rows.Reset()
-	s.next = nil
+	s.link, s.cnt = nil, nil
 	s.ihead = map[int64]uint32{}
 	s.shead = map[string]uint32{}
 	s.nullKeyed = nil
+	s.gen, s.heap = nil, nil
 }
 
 func (j *HashJoin) push(in int, m operators.Message) error {
@@ -214,8 +302,9 @@ func (j *HashJoin) push(in int, m operators.Message) error {
 		}
 		return j.out.Push(x)
 	case operators.Watermark:
-		// Watermarks are handled by the windowed joins; the regular join
-		// does not forward them (its output has no event-time guarantee).
+		if j.bad == nil {
+			j.watermark(in, x)
+		}
 		return nil
 	}
 	return j.out.Push(m)
@@ -228,11 +317,15 @@ func (j *HashJoin) builder() *array.RecordBuilder {
 	return j.b
 }
 
-// computeKeys fills s's per-row keys for rec, a column at a time.
+// computeKeys fills s's per-row keys (and times) for rec, a column at a
+// time.
 func (j *HashJoin) computeKeys(s *side, rec arrow.RecordBatch, n int) {
 	s.valid = slices.Grow(s.valid[:0], n)[:n]
 	for i := range s.valid {
 		s.valid[i] = true
+	}
+	if s.tcol >= 0 {
+		j.computeTimes(s, rec, n)
 	}
 	if j.intKey {
 		a := rec.Column(s.keys[0])
@@ -255,7 +348,7 @@ func (j *HashJoin) computeKeys(s *side, rec arrow.RecordBatch, n int) {
 		}
 		if a.NullN() > 0 {
 			for i := range s.valid {
-				s.valid[i] = a.IsValid(i)
+				s.valid[i] = s.valid[i] && a.IsValid(i)
 			}
 		}
 		return
@@ -295,46 +388,85 @@ func (j *HashJoin) chain(t, s *side, i int) uint32 {
 	return h
 }
 
-// insert stores row i of s's bound record, whose key has no NULL.
-func (j *HashJoin) insert(s *side, i int) {
-	slot := s.rows.Add(i)
-	for int(slot) >= len(s.next) {
-		s.next = append(s.next, end)
+// insert stores row i of s's bound record, whose key has no NULL, and
+// returns its slot. A row whose time is below the side's eviction
+// horizon is not stored (it can match no future row): ok is false.
+func (j *HashJoin) insert(s *side, i int) (slot uint32, ok bool) {
+	if s.evicted && s.rowTs[i] < s.horizon {
+		return end, false
+	}
+	slot = s.rows.Add(i)
+	if int(slot) >= len(s.link) {
+		n := int(slot) + 1
+		s.link = append(s.link, make([]link, n-len(s.link))...)
+		if j.kind == StreamingLeftOuter && s == j.sides[0] {
+			s.cnt = append(s.cnt, make([]int32, n-len(s.cnt))...)
+		}
+		if s.tcol >= 0 {
+			s.gen = append(s.gen, make([]uint32, n-len(s.gen))...)
+		}
 	}
 	h := j.chain(s, s, i)
-	s.next[slot] = h
+	s.link[slot].next = h
+	s.link[slot].prev = end
+	if h != end {
+		s.link[h].prev = slot
+	}
 	if j.intKey {
 		s.ihead[s.ikeys[i]] = slot
 	} else {
 		s.shead[string(s.key(i))] = slot
 	}
+	if s.tcol >= 0 {
+		s.link[slot].ts = s.rowTs[i]
+		s.gen[slot]++
+		s.push(tsEntry{ts: s.rowTs[i], slot: slot, gen: s.gen[slot]})
+	}
+	return slot, true
 }
 
 // remove deletes one stored copy of row i of s's bound record.
 func (j *HashJoin) remove(s *side, i int) bool {
-	prev := end
-	for x := j.chain(s, s, i); x != end; prev, x = x, s.next[x] {
-		if !s.rows.Equal(x, i) {
-			continue
+	for x := j.chain(s, s, i); x != end; x = s.link[x].next {
+		if s.rows.Equal(x, i) {
+			j.drop(s, x)
+			return true
 		}
-		nx := s.next[x]
-		switch {
-		case prev != end:
-			s.next[prev] = nx
-		case nx != end && j.intKey:
-			s.ihead[s.ikeys[i]] = nx
-		case nx != end:
-			s.shead[string(s.key(i))] = nx
-		case j.intKey:
-			delete(s.ihead, s.ikeys[i])
-		default:
-			delete(s.shead, string(s.key(i)))
-		}
-		s.next[x] = end
-		s.rows.Remove(x)
-		return true
 	}
 	return false
+}
+
+// drop unlinks slot x from its key chain and frees it.
+func (j *HashJoin) drop(s *side, x uint32) {
+	p, nx := s.link[x].prev, s.link[x].next
+	if nx != end {
+		s.link[nx].prev = p
+	}
+	if p != end {
+		s.link[p].next = nx
+	} else if j.intKey {
+		k := s.rows.Datum(x, s.keys[0]).I
+		if nx != end {
+			s.ihead[k] = nx
+		} else {
+			delete(s.ihead, k)
+		}
+	} else {
+		s.sbuf = s.sbuf[:0]
+		for _, c := range s.keys {
+			s.sbuf = state.AppendDatum(s.sbuf, s.rows.Datum(x, c), s.types[c])
+		}
+		if nx != end {
+			s.shead[string(s.sbuf)] = nx
+		} else {
+			delete(s.shead, string(s.sbuf))
+		}
+	}
+	s.link[x].next, s.link[x].prev = end, end
+	if s.tcol >= 0 {
+		s.gen[x]++ // the heap entry of x is stale now
+	}
+	s.rows.Remove(x)
 }
 
 func (j *HashJoin) missing(s *side, rec arrow.RecordBatch, i int) error {
@@ -362,15 +494,25 @@ func (j *HashJoin) chunk(in int, c *operators.Chunk) error {
 		return sqlerr.New(sqlerr.Internal, sqlerr.InternalError, "join: %s input: %d rows but %d ops", s.name, n, len(c.Ops))
 	}
 	j.computeKeys(s, rec, n)
-	if j.kind == LeftOuter {
+	switch j.kind {
+	case LeftOuter:
 		return j.bufferOuter(in, c)
+	case StreamingLeftOuter:
+		if in == 0 {
+			return j.outerLeftChunk(c)
+		}
+		return j.outerRightChunk(c)
 	}
+	timed := j.time != nil
 	for i := 0; i < n; i++ {
 		if !s.valid[i] {
-			continue // a NULL key matches nothing
+			continue // a NULL key (or time) matches nothing
 		}
 		op := operators.Insert
 		if c.Op(i).IsRetract() {
+			if j.evictedRow(s, i) {
+				continue
+			}
 			if !j.remove(s, i) {
 				return j.missing(s, rec, i)
 			}
@@ -378,7 +520,10 @@ func (j *HashJoin) chunk(in int, c *operators.Chunk) error {
 		} else {
 			j.insert(s, i)
 		}
-		for x := j.chain(other, s, i); x != end; x = other.next[x] {
+		for x := j.chain(other, s, i); x != end; x = other.link[x].next {
+			if timed && !j.pairInBound(in, s.rowTs[i], other.link[x].ts) {
+				continue
+			}
 			j.pin = append(j.pin, int32(i))
 			j.pslot = append(j.pslot, x)
 			j.pops = append(j.pops, op)
@@ -392,6 +537,32 @@ func (j *HashJoin) chunk(in int, c *operators.Chunk) error {
 	return j.flush(in)
 }
 
+// buildPairs builds a record of rows of the bound record of input in
+// beside slots of the other input, left columns first.
+func (j *HashJoin) buildPairs(in int, rows []int32, slots []uint32) (arrow.RecordBatch, error) {
+	b := j.builder()
+	nl := len(j.sides[0].types)
+	own, other := j.sides[in].rows, j.sides[1-in].rows
+	var err error
+	if in == 0 {
+		err = own.AppendRows(b, 0, rows)
+		if err == nil {
+			err = other.AppendSlots(b, nl, slots)
+		}
+	} else {
+		err = other.AppendSlots(b, 0, slots)
+		if err == nil {
+			err = own.AppendRows(b, nl, rows)
+		}
+	}
+	rec := b.NewRecordBatch() // also resets the builder after an error
+	if err != nil {
+		rec.Release()
+		return nil, sqlerr.New(sqlerr.Internal, sqlerr.InternalError, "join: output: %v", err)
+	}
+	return rec, nil
+}
+
 // flush emits the pending pairs of input rows (of side in) and stored
 // rows of the other side.
 func (j *HashJoin) flush(in int) error {
@@ -401,223 +572,41 @@ func (j *HashJoin) flush(in int) error {
 	defer func() {
 		j.pin, j.pslot, j.pops = j.pin[:0], j.pslot[:0], j.pops[:0]
 	}()
-	b := j.builder()
-	nl := len(j.sides[0].types)
-	own, other := j.sides[in].rows, j.sides[1-in].rows
-	var err error
-	if in == 0 {
-		err = own.AppendRows(b, 0, j.pin)
-		if err == nil {
-			err = other.AppendSlots(b, nl, j.pslot)
-		}
-	} else {
-		err = other.AppendSlots(b, 0, j.pslot)
-		if err == nil {
-			err = own.AppendRows(b, nl, j.pin)
-		}
-	}
-	rec := b.NewRecordBatch() // also resets the builder after an error
-	defer rec.Release()
+	rec, err := j.buildPairs(in, j.pin, j.pslot)
 	if err != nil {
-		return sqlerr.New(sqlerr.Internal, sqlerr.InternalError, "join: output: %v", err)
+		return err
 	}
-	var ops []operators.Op
-	if slices.Contains(j.pops, operators.Delete) {
-		ops = slices.Clone(j.pops) // the receiver may keep it
-	}
-	return j.out.Push(&operators.Chunk{Rec: rec, Ops: ops})
+	defer rec.Release()
+	return j.out.Push(&operators.Chunk{Rec: rec, Ops: opsOf(j.pops)})
 }
 
-// bufferOuter stores a chunk of a LeftOuter join's input until the barrier.
-func (j *HashJoin) bufferOuter(in int, c *operators.Chunk) error {
-	s := j.sides[in]
-	for i := 0; i < c.Len(); i++ {
-		retract := c.Op(i).IsRetract()
-		switch {
-		case s.valid[i] && retract:
-			if !j.remove(s, i) {
-				return j.missing(s, c.Rec, i)
-			}
-		case s.valid[i]:
-			j.insert(s, i)
-		case in == 1:
-			// A right row with a NULL key never matches.
-		case retract:
-			k := slices.IndexFunc(s.nullKeyed, func(x uint32) bool { return s.rows.Equal(x, i) })
-			if k < 0 {
-				return j.missing(s, c.Rec, i)
-			}
-			s.rows.Remove(s.nullKeyed[k])
-			s.nullKeyed = slices.Delete(s.nullKeyed, k, k+1)
-		default:
-			s.nullKeyed = append(s.nullKeyed, s.rows.Add(i))
+// opsOf returns nil for all-Insert ops (an append-only chunk), else a copy
+// of ops the receiver may keep.
+func opsOf(ops []operators.Op) []operators.Op {
+	for _, o := range ops {
+		if o != operators.Insert {
+			return slices.Clone(ops)
 		}
 	}
 	return nil
 }
 
-// finishLeftOuter emits the buffered left rows joined with the right
-// state, then drops the left rows.
-func (j *HashJoin) finishLeftOuter() error {
-	l, r := j.sides[0], j.sides[1]
-	defer l.reset()
-	matched := make([]bool, len(l.next))
-	var lc, rc []uint32
-	process := func() error {
-		if len(lc) == 0 {
-			return nil
-		}
-		defer func() { lc, rc = lc[:0], rc[:0] }()
-		if j.residual == nil {
-			for _, x := range lc {
-				matched[x] = true
-			}
-			return j.emitSlots(lc, rc)
-		}
-		keep, err := j.evalResidual(lc, rc)
-		if err != nil {
-			return err
-		}
-		var kl, kr []uint32
-		for i, k := range keep {
-			if k {
-				matched[lc[i]] = true
-				kl = append(kl, lc[i])
-				kr = append(kr, rc[i])
-			}
-		}
-		return j.emitSlots(kl, kr)
-	}
-	pairs := func(lh, rh uint32) error {
-		for x := lh; x != end; x = l.next[x] {
-			for y := rh; y != end; y = r.next[y] {
-				lc = append(lc, x)
-				rc = append(rc, y)
-				if len(lc) >= maxOut {
-					if err := process(); err != nil {
-						return err
-					}
-				}
-			}
-		}
-		return nil
-	}
-	if j.intKey {
-		for k, lh := range l.ihead {
-			if rh, ok := r.ihead[k]; ok {
-				if err := pairs(lh, rh); err != nil {
-					return err
-				}
-			}
-		}
-	} else {
-		for k, lh := range l.shead {
-			if rh, ok := r.shead[k]; ok {
-				if err := pairs(lh, rh); err != nil {
-					return err
-				}
-			}
-		}
-	}
-	if err := process(); err != nil {
-		return err
-	}
-	// Unmatched left rows, padded with NULLs.
-	var un []uint32
-	addUnmatched := func(x uint32) error {
-		if matched[x] {
-			return nil
-		}
-		un = append(un, x)
-		if len(un) >= maxOut {
-			err := j.emitPadded(un)
-			un = un[:0]
-			return err
-		}
-		return nil
-	}
-	for _, h := range l.ihead {
-		for x := h; x != end; x = l.next[x] {
-			if err := addUnmatched(x); err != nil {
-				return err
-			}
-		}
-	}
-	for _, h := range l.shead {
-		for x := h; x != end; x = l.next[x] {
-			if err := addUnmatched(x); err != nil {
-				return err
-			}
-		}
-	}
-	for _, x := range l.nullKeyed {
-		un = append(un, x)
-		if len(un) >= maxOut {
-			if err := j.emitPadded(un); err != nil {
-				return err
-			}
-			un = un[:0]
-		}
-	}
-	return j.emitPadded(un)
-}
-
-// buildSlots builds a record of left slots ls beside right slots rs.
-func (j *HashJoin) buildSlots(ls, rs []uint32) (arrow.RecordBatch, error) {
-	b := j.builder()
-	err := j.sides[0].rows.AppendSlots(b, 0, ls)
-	if err == nil {
-		err = j.sides[1].rows.AppendSlots(b, len(j.sides[0].types), rs)
-	}
-	rec := b.NewRecordBatch()
-	if err != nil {
-		rec.Release()
-		return nil, sqlerr.New(sqlerr.Internal, sqlerr.InternalError, "join: output: %v", err)
-	}
-	return rec, nil
-}
-
-func (j *HashJoin) emitSlots(ls, rs []uint32) error {
-	if len(ls) == 0 {
-		return nil
-	}
-	rec, err := j.buildSlots(ls, rs)
-	if err != nil {
-		return err
-	}
-	defer rec.Release()
-	return j.out.Push(&operators.Chunk{Rec: rec})
-}
-
-func (j *HashJoin) emitPadded(ls []uint32) error {
-	if len(ls) == 0 {
-		return nil
-	}
-	rs := make([]uint32, len(ls))
-	for i := range rs {
-		rs[i] = end
-	}
-	return j.emitSlots(ls, rs)
-}
-
-// evalResidual evaluates the residual over candidate pairs, vectorized;
-// keep[i] is true when it is TRUE for pair i.
-func (j *HashJoin) evalResidual(ls, rs []uint32) ([]bool, error) {
-	rec, err := j.buildSlots(ls, rs)
-	if err != nil {
-		return nil, err
-	}
-	defer rec.Release()
+// evalMask evaluates the residual over rec, vectorized; the returned
+// slice (reused by the next call) is true where it is TRUE.
+func (j *HashJoin) evalMask(rec arrow.RecordBatch) ([]bool, error) {
 	mask, err := j.residual.Eval(j.mem, rec)
 	if err != nil {
 		return nil, fmt.Errorf("join residual %s: %w", j.residual.Expr(), err)
 	}
 	defer mask.Release()
-	keep := make([]bool, len(ls))
-	if b, ok := mask.(*array.Boolean); ok {
-		for i := range keep {
-			keep[i] = b.IsValid(i) && b.Value(i)
-		}
+	n := int(rec.NumRows())
+	j.keep = slices.Grow(j.keep[:0], n)[:n]
+	b, ok := mask.(*array.Boolean)
+	if !ok {
+		return nil, sqlerr.New(sqlerr.Internal, sqlerr.InternalError, "join residual %s: result is %s, not BOOLEAN", j.residual.Expr(), mask.DataType())
 	}
-	return keep, nil
+	for i := range j.keep {
+		j.keep[i] = b.IsValid(i) && b.Value(i)
+	}
+	return j.keep, nil
 }

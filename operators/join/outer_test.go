@@ -1,0 +1,216 @@
+package join
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/sluicedb/sluice/expr"
+	"github.com/sluicedb/sluice/operators"
+	"github.com/sluicedb/sluice/types"
+)
+
+// ltResidual is l.v < r.w (column 2 of each side), the residual leftJoin
+// applies when asked.
+func ltResidual() expr.Expr {
+	return &expr.Call{Func: expr.Lt, T: types.BoolType, Args: []expr.Expr{
+		&expr.ColumnRef{Index: 2, Name: "v", T: types.BigIntType},
+		&expr.ColumnRef{Index: len(leftTypes) + 2, Name: "w", T: types.BigIntType},
+	}}
+}
+
+// TestStreamingLeftOuterDifferential feeds random inserts, deletes and
+// update pairs (with exact duplicates and NULL keys) to both inputs of the
+// streaming left outer join, folds its changelog, and compares it after
+// every chunk with a reference left join recomputed from the current
+// inputs, with and without a residual.
+func TestStreamingLeftOuterDifferential(t *testing.T) {
+	for _, kc := range keyConfigs[:3] {
+		for _, withResidual := range []bool{false, true} {
+			for seed := uint64(1); seed <= 4; seed++ {
+				t.Run(fmt.Sprintf("%s/residual=%v/seed%d", kc.name, withResidual, seed), func(t *testing.T) {
+					mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+					defer mem.AssertSize(t, 0)
+					r := rand.New(rand.NewPCG(seed, 99))
+					outTypes := append(slices.Clone(leftTypes), rightTypes...)
+					s := &sink{t: t, ts: outTypes, schema: typesSchema(outTypes), rows: multiset{}}
+					var residual expr.Expr
+					if withResidual {
+						residual = ltResidual()
+					}
+					j := New(mem, StreamingLeftOuter, leftTypes, rightTypes, kc.lk, kc.rk, residual, s.schema, s)
+					defer j.Close()
+					var cur [2][]row
+					sideTypes := [2][]types.T{leftTypes, rightTypes}
+					for step := 0; step < 150; step++ {
+						in := r.IntN(2)
+						rows, ops := randChanges(r, &cur[in], sideTypes[in])
+						rec := mkRec(t, mem, sideTypes[in], rows)
+						port := j.Left()
+						if in == 1 {
+							port = j.Right()
+						}
+						err := port.Push(&operators.Chunk{Rec: rec, Ops: ops})
+						rec.Release()
+						if err != nil {
+							t.Fatal(err)
+						}
+						if r.IntN(10) == 0 {
+							if err := j.Right().Push(operators.Barrier{Epoch: uint64(step)}); err != nil {
+								t.Fatal(err)
+							}
+							if err := j.Left().Push(operators.Barrier{Epoch: uint64(step)}); err != nil {
+								t.Fatal(err)
+							}
+						}
+						want := leftJoin(cur[0], cur[1], kc.lk, kc.rk, withResidual, rightTypes)
+						if d := diff(s.rows, want); d != "" {
+							t.Fatalf("step %d (side %d, %d rows):\n%s", step, in, len(rows), d)
+						}
+					}
+					// Retract everything: the output must become empty.
+					for in := range 2 {
+						if len(cur[in]) == 0 {
+							continue
+						}
+						ops := make([]operators.Op, len(cur[in]))
+						for i := range ops {
+							ops[i] = operators.Delete
+						}
+						rec := mkRec(t, mem, sideTypes[in], cur[in])
+						port := j.Left()
+						if in == 1 {
+							port = j.Right()
+						}
+						err := port.Push(&operators.Chunk{Rec: rec, Ops: ops})
+						rec.Release()
+						if err != nil {
+							t.Fatal(err)
+						}
+						cur[in] = nil
+						if d := diff(s.rows, leftJoin(cur[0], cur[1], kc.lk, kc.rk, withResidual, rightTypes)); d != "" {
+							t.Fatalf("after deleting side %d:\n%s", in, d)
+						}
+					}
+					if j.StateRows() != 0 {
+						t.Fatalf("%d rows held after every row was deleted", j.StateRows())
+					}
+				})
+			}
+		}
+	}
+}
+
+// randChanges draws a chunk of changes to *cur: inserts of new rows and of
+// exact duplicates, deletes of present rows, and adjacent update pairs.
+// ops is nil for an all-insert chunk about half the time.
+func randChanges(r *rand.Rand, cur *[]row, ts []types.T) ([]row, []operators.Op) {
+	n := 1 + r.IntN(6)
+	if r.IntN(10) == 0 {
+		n = 40
+	}
+	var rows []row
+	var ops []operators.Op
+	retracts := false
+	for range n {
+		switch k := r.IntN(4); {
+		case len(*cur) > 0 && k == 0:
+			i := r.IntN(len(*cur))
+			rows = append(rows, (*cur)[i])
+			*cur = slices.Delete(*cur, i, i+1)
+			ops = append(ops, operators.Delete)
+			retracts = true
+		case len(*cur) > 0 && k == 1:
+			i := r.IntN(len(*cur))
+			old := (*cur)[i]
+			nw := slices.Clone(old)
+			c := r.IntN(len(ts))
+			nw[c] = randRow(r, ts)[c]
+			(*cur)[i] = nw
+			rows = append(rows, old, nw)
+			ops = append(ops, operators.UpdateBefore, operators.UpdateAfter)
+			retracts = true
+		default:
+			nr := randRow(r, ts)
+			if len(*cur) > 0 && r.IntN(4) == 0 {
+				nr = slices.Clone((*cur)[r.IntN(len(*cur))])
+			}
+			rows = append(rows, nr)
+			*cur = append(*cur, nr)
+			ops = append(ops, operators.Insert)
+		}
+	}
+	if !retracts && r.IntN(2) == 0 {
+		ops = nil
+	}
+	return rows, ops
+}
+
+// TestStreamingLeftOuterPadding walks one left row through its padded
+// row appearing, disappearing on its first match and reappearing when the
+// last match leaves, with the exact ops emitted.
+func TestStreamingLeftOuterPadding(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	lt := []types.T{types.BigIntType, types.TextType}
+	rt := []types.T{types.BigIntType, types.BigIntType}
+	type change struct {
+		op  operators.Op
+		row string
+	}
+	var got []change
+	ts := append(slices.Clone(lt), rt...)
+	out := operators.OutputFunc(func(m operators.Message) error {
+		if c, ok := m.(*operators.Chunk); ok {
+			for i := 0; i < c.Len(); i++ {
+				r := make(row, len(ts))
+				for k, tt := range ts {
+					r[k] = types.DatumAt(c.Rec.Column(k), i, tt)
+				}
+				got = append(got, change{c.Op(i), fmtRow(r)})
+			}
+		}
+		return nil
+	})
+	j := New(mem, StreamingLeftOuter, lt, rt, []int{0}, []int{0}, nil, outSchema(lt, rt), out)
+	defer j.Close()
+	push := func(p operators.Output, ts []types.T, rw row, op operators.Op) {
+		t.Helper()
+		rec := mkRec(t, mem, ts, []row{rw})
+		defer rec.Release()
+		if err := p.Push(&operators.Chunk{Rec: rec, Ops: []operators.Op{op}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	expect := func(want ...change) {
+		t.Helper()
+		if !slices.Equal(got, want) {
+			t.Fatalf("got %v, want %v", got, want)
+		}
+		got = nil
+	}
+	l := row{types.NewBigInt(1), types.NewText("a")}
+	r1 := row{types.NewBigInt(1), types.NewBigInt(10)}
+	r2 := row{types.NewBigInt(1), types.NewBigInt(20)}
+	push(j.Left(), lt, l, operators.Insert)
+	expect(change{operators.Insert, "(1, a, NULL, NULL)"})
+	push(j.Right(), rt, r1, operators.Insert)
+	expect(change{operators.Insert, "(1, a, 1, 10)"}, change{operators.Delete, "(1, a, NULL, NULL)"})
+	push(j.Right(), rt, r2, operators.Insert)
+	expect(change{operators.Insert, "(1, a, 1, 20)"})
+	push(j.Right(), rt, r1, operators.Delete)
+	expect(change{operators.Delete, "(1, a, 1, 10)"})
+	push(j.Right(), rt, r2, operators.Delete)
+	expect(change{operators.Delete, "(1, a, 1, 20)"}, change{operators.Insert, "(1, a, NULL, NULL)"})
+	push(j.Left(), lt, l, operators.Delete)
+	expect(change{operators.Delete, "(1, a, NULL, NULL)"})
+	nk := row{types.NewNull(types.BigIntType), types.NewText("n")}
+	push(j.Left(), lt, nk, operators.Insert)
+	expect(change{operators.Insert, "(NULL, n, NULL, NULL)"})
+	if j.StateRows() != 0 {
+		t.Fatalf("%d rows held; a NULL-keyed left row needs no state", j.StateRows())
+	}
+}
