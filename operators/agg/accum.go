@@ -293,13 +293,14 @@ func (a *sumIntAcc) endEpoch([]uint32) {
 // sumFloatAcc is SUM or AVG over DOUBLE. Under retractions the sum may
 // drift in the last bits; it is reset to 0 whenever a group has no values.
 type sumFloatAcc struct {
-	name   string
-	col    int
-	avg    bool
-	nn     *nnCounter
-	sum    []float64
-	oldSum []float64
-	oldN   []int64
+	name    string
+	col     int
+	avg     bool
+	nn      *nnCounter
+	sum     []float64
+	oldSum  []float64
+	oldN    []int64
+	scratch []float64
 }
 
 func (a *sumFloatAcc) grow(n int) { a.sum = extend(a.sum, n) }
@@ -392,6 +393,7 @@ type sumDecAcc struct {
 	col    int
 	avg    bool
 	up     int32
+	scale  int32 // of the argument, and so of the sum
 	nn     *nnCounter
 	sum    []decimal128.Num
 	oldSum []decimal128.Num

@@ -102,6 +102,9 @@ type HashAgg struct {
 	out        operators.Output
 	schema     *arrow.Schema
 	mode       keyMode
+	inTypes    []types.T // the configuration, for Restore and its fingerprint
+	specs      []Spec
+	pushed     bool // a message was pushed (Restore must come first)
 
 	numGroups int
 	rowCount  []int64 // input rows per group
@@ -192,16 +195,34 @@ func New(mem memory.Allocator, in *arrow.Schema, inTypes []types.T, groupCols []
 
 // NewWithOptions is New with windowing options (see Options).
 func NewWithOptions(mem memory.Allocator, in *arrow.Schema, inTypes []types.T, groupCols []int, specs []Spec, appendOnly bool, opts Options, out operators.Output) (*HashAgg, error) {
+	h := &HashAgg{}
+	if err := h.init(mem, in, inTypes, groupCols, specs, appendOnly, opts, out); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// reset returns the aggregate to its freshly built state.
+func (h *HashAgg) reset() {
+	if err := h.init(h.mem, h.in, h.inTypes, h.groupCols, h.specs, h.appendOnly, h.opts, h.out); err != nil {
+		panic(err) // the configuration was accepted before
+	}
+}
+
+// init (re)builds h for a configuration, with empty state.
+func (h *HashAgg) init(mem memory.Allocator, in *arrow.Schema, inTypes []types.T, groupCols []int, specs []Spec, appendOnly bool, opts Options, out operators.Output) error {
 	if mem == nil || in == nil || out == nil {
-		return nil, planErr("New needs an allocator, an input schema and an output")
+		return planErr("New needs an allocator, an input schema and an output")
 	}
 	if len(inTypes) != in.NumFields() {
-		return nil, planErr("%d input types for %d input columns", len(inTypes), in.NumFields())
+		return planErr("%d input types for %d input columns", len(inTypes), in.NumFields())
 	}
-	h := &HashAgg{
+	*h = HashAgg{
 		mem:        mem,
 		in:         in,
 		groupCols:  append([]int(nil), groupCols...),
+		inTypes:    append([]types.T(nil), inTypes...),
+		specs:      append([]Spec(nil), specs...),
 		appendOnly: appendOnly,
 		out:        out,
 		nullGroup:  -1,
@@ -210,33 +231,33 @@ func NewWithOptions(mem memory.Allocator, in *arrow.Schema, inTypes []types.T, g
 	}
 	if w := opts.WatermarkGroupCol; w >= 0 {
 		if w >= len(groupCols) {
-			return nil, planErr("watermark group column %d out of range (%d group columns)", w, len(groupCols))
+			return planErr("watermark group column %d out of range (%d group columns)", w, len(groupCols))
 		}
 		c := groupCols[w]
 		if c < 0 || c >= in.NumFields() {
-			return nil, planErr("group column %d out of range", c)
+			return planErr("group column %d out of range", c)
 		}
 		if t := inTypes[c]; !isIntLike(t) || t.Kind == types.Boolean {
-			return nil, planErr("watermark group column has type %s, want an integer or temporal type", t)
+			return planErr("watermark group column has type %s, want an integer or temporal type", t)
 		}
 		h.wmCol = c
 	} else if w != -1 {
-		return nil, planErr("watermark group column %d: use -1 for none", w)
+		return planErr("watermark group column %d: use -1 for none", w)
 	}
 	if opts.EmitOnClose && h.wmCol < 0 {
-		return nil, planErr("EMIT ON WINDOW CLOSE needs a watermark group column")
+		return planErr("EMIT ON WINDOW CLOSE needs a watermark group column")
 	}
 	used := map[int]bool{}
 	fields := make([]arrow.Field, 0, len(groupCols)+len(specs))
 	for _, c := range groupCols {
 		if c < 0 || c >= in.NumFields() {
-			return nil, planErr("group column %d out of range", c)
+			return planErr("group column %d out of range", c)
 		}
 		t := inTypes[c]
 		switch t.Kind {
 		case types.Boolean, types.Int, types.BigInt, types.Double, types.Decimal, types.Varchar, types.Timestamp, types.Date:
 		default:
-			return nil, sqlerr.Execf(sqlerr.FeatureNotSupported, "agg: cannot group by a column of type %s", t)
+			return sqlerr.Execf(sqlerr.FeatureNotSupported, "agg: cannot group by a column of type %s", t)
 		}
 		h.keyTypes = append(h.keyTypes, t)
 		used[c] = true
@@ -274,16 +295,16 @@ func NewWithOptions(mem memory.Allocator, in *arrow.Schema, inTypes []types.T, g
 		}
 		if s.Kind != CountStar {
 			if s.Arg < 0 || s.Arg >= in.NumFields() {
-				return nil, planErr("%s: argument column %d out of range", name, s.Arg)
+				return planErr("%s: argument column %d out of range", name, s.Arg)
 			}
 			if inTypes[s.Arg].Kind != s.ArgType.Kind || inTypes[s.Arg].Scale != s.ArgType.Scale {
-				return nil, planErr("%s: argument type %s but input column %d is %s", name, s.ArgType, s.Arg, inTypes[s.Arg])
+				return planErr("%s: argument type %s but input column %d is %s", name, s.ArgType, s.Arg, inTypes[s.Arg])
 			}
 			used[s.Arg] = true
 		}
 		acc, err := h.newAcc(s, name, counterFor)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		h.accs = append(h.accs, acc)
 		fields = append(fields, arrow.Field{Name: name, Type: s.Result.Arrow(), Nullable: true})
@@ -296,7 +317,7 @@ func NewWithOptions(mem memory.Allocator, in *arrow.Schema, inTypes []types.T, g
 		h.allocGroup()
 		h.growState()
 	}
-	return h, nil
+	return nil
 }
 
 func (h *HashAgg) newAcc(s Spec, name string, counterFor func(int, string) *nnCounter) (accumulator, error) {
@@ -318,13 +339,13 @@ func (h *HashAgg) newAcc(s Spec, name string, counterFor func(int, string) *nnCo
 	case CountDistinct:
 		switch {
 		case isIntLike(arg):
-			return newDistinct(&intFamily, name, s.Arg, h.appendOnly), nil
+			return newDistinct(&intFamily, name, s.Arg, arg, h.appendOnly), nil
 		case arg.Kind == types.Double:
-			return newDistinct(&floatBitsFamily, name, s.Arg, h.appendOnly), nil
+			return newDistinct(&floatBitsFamily, name, s.Arg, arg, h.appendOnly), nil
 		case arg.Kind == types.Decimal:
-			return newDistinct(&decFamily, name, s.Arg, h.appendOnly), nil
+			return newDistinct(&decFamily, name, s.Arg, arg, h.appendOnly), nil
 		case arg.Kind == types.Varchar:
-			return newDistinct(&strFamily, name, s.Arg, h.appendOnly), nil
+			return newDistinct(&strFamily, name, s.Arg, arg, h.appendOnly), nil
 		}
 		return nil, bad()
 	case Sum, Avg:
@@ -345,7 +366,7 @@ func (h *HashAgg) newAcc(s Spec, name string, counterFor func(int, string) *nnCo
 			if res.Kind != types.Decimal || up < 0 || up > 38 || (!avg && up != 0) {
 				return nil, bad()
 			}
-			return &sumDecAcc{name: name, col: s.Arg, avg: avg, up: up, nn: counterFor(s.Arg, name)}, nil
+			return &sumDecAcc{name: name, col: s.Arg, avg: avg, up: up, scale: arg.Scale, nn: counterFor(s.Arg, name)}, nil
 		}
 		return nil, bad()
 	case Min, Max:
@@ -355,21 +376,21 @@ func (h *HashAgg) newAcc(s Spec, name string, counterFor func(int, string) *nnCo
 		isMax := s.Kind == Max
 		switch {
 		case isIntLike(arg):
-			return &minMaxAcc[int64]{f: &intFamily, name: name, col: s.Arg, max: isMax, appendOnly: h.appendOnly}, nil
+			return &minMaxAcc[int64]{f: &intFamily, name: name, col: s.Arg, argType: arg, max: isMax, appendOnly: h.appendOnly}, nil
 		case arg.Kind == types.Double:
-			return &minMaxAcc[float64]{f: &floatFamily, name: name, col: s.Arg, max: isMax, appendOnly: h.appendOnly}, nil
+			return &minMaxAcc[float64]{f: &floatFamily, name: name, col: s.Arg, argType: arg, max: isMax, appendOnly: h.appendOnly}, nil
 		case arg.Kind == types.Decimal:
-			return &minMaxAcc[decimal128.Num]{f: &decFamily, name: name, col: s.Arg, max: isMax, appendOnly: h.appendOnly}, nil
+			return &minMaxAcc[decimal128.Num]{f: &decFamily, name: name, col: s.Arg, argType: arg, max: isMax, appendOnly: h.appendOnly}, nil
 		case arg.Kind == types.Varchar:
-			return &minMaxAcc[string]{f: &strFamily, name: name, col: s.Arg, max: isMax, appendOnly: h.appendOnly}, nil
+			return &minMaxAcc[string]{f: &strFamily, name: name, col: s.Arg, argType: arg, max: isMax, appendOnly: h.appendOnly}, nil
 		}
 		return nil, bad()
 	}
 	return nil, planErr("%s: unknown aggregate kind %d", name, s.Kind)
 }
 
-func newDistinct[K comparable](f *family[K], name string, col int, appendOnly bool) *distinctAcc[K] {
-	a := &distinctAcc[K]{f: f, name: name, col: col, appendOnly: appendOnly}
+func newDistinct[K comparable](f *family[K], name string, col int, arg types.T, appendOnly bool) *distinctAcc[K] {
+	a := &distinctAcc[K]{f: f, name: name, col: col, argType: arg, appendOnly: appendOnly}
 	if appendOnly {
 		a.set = make(map[dkey[K]]struct{})
 	} else {
@@ -396,6 +417,7 @@ func (h *HashAgg) Push(msg operators.Message) (err error) {
 	if h.closed {
 		return internalErr("agg: Push after Close")
 	}
+	h.pushed = true
 	switch m := msg.(type) {
 	case *operators.Chunk:
 		return h.pushChunk(m)
@@ -518,11 +540,11 @@ func (h *HashAgg) pushChunk(c *operators.Chunk) error {
 			return err
 		}
 	case modeBytes:
-		if err := h.lookupBytes(c.Rec, gids); err != nil {
+		if err := h.lookupBytes(&h.enc, c.Rec, gids); err != nil {
 			return err
 		}
 	case modeInt2:
-		if err := h.lookupInt2(c.Rec, gids); err != nil {
+		if err := h.lookupInt2(c.Rec.Column(h.groupCols[0]), c.Rec.Column(h.groupCols[1]), gids); err != nil {
 			return err
 		}
 	}
@@ -622,8 +644,7 @@ func (h *HashAgg) lookupInt(col arrow.Array, gids []uint32) error {
 }
 
 // lookupInt2 resolves two integer-like key columns to group ids.
-func (h *HashAgg) lookupInt2(rec arrow.RecordBatch, gids []uint32) error {
-	c0, c1 := rec.Column(h.groupCols[0]), rec.Column(h.groupCols[1])
+func (h *HashAgg) lookupInt2(c0, c1 arrow.Array, gids []uint32) error {
 	v0, err := readInts(c0, &h.enc.ints)
 	if err != nil {
 		return fmt.Errorf("agg: group key: %w", err)
@@ -670,12 +691,13 @@ func (h *HashAgg) lookupInt2(rec arrow.RecordBatch, gids []uint32) error {
 	return nil
 }
 
-// lookupBytes resolves encoded multi-column keys to group ids.
-func (h *HashAgg) lookupBytes(rec arrow.RecordBatch, gids []uint32) error {
-	if err := h.enc.encode(rec, len(gids)); err != nil {
+// lookupBytes resolves multi-column keys, encoded by enc from rec, to
+// group ids.
+func (h *HashAgg) lookupBytes(enc *keyEncoder, rec arrow.RecordBatch, gids []uint32) error {
+	if err := enc.encode(rec, len(gids)); err != nil {
 		return fmt.Errorf("agg: group key: %w", err)
 	}
-	buf, off := h.enc.buf, h.enc.off
+	buf, off := enc.buf, enc.off
 	for i := range gids {
 		kb := buf[off[i]:off[i+1]]
 		if g, ok := h.byteMap[string(kb)]; ok {

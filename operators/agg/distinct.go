@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/sluicedb/sluice/types"
 )
 
 // dkey is a (group, value) pair: COUNT(DISTINCT) keeps one map per
@@ -21,6 +23,7 @@ type distinctAcc[K comparable] struct {
 	f          *family[K]
 	name       string
 	col        int
+	argType    types.T
 	appendOnly bool
 	set        map[dkey[K]]struct{}
 	idx        map[dkey[K]]uint32

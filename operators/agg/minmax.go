@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/sluicedb/sluice/types"
 )
 
 // msEntry is one distinct value of a multiset with its multiplicity.
@@ -132,6 +134,7 @@ type minMaxAcc[V any] struct {
 	f          *family[V]
 	name       string
 	col        int
+	argType    types.T
 	max        bool
 	appendOnly bool
 	val        []V           // append-only: the extreme

@@ -51,6 +51,9 @@ const (
 // out of order. The index that finds a retracted row (full-row hash to
 // slots) is built on the first retraction, so an append-only input
 // never pays for it.
+//
+// Checkpoints: Filter implements operators.Checkpointer; the format is in
+// checkpoint.go.
 type Filter struct {
 	mem       memory.Allocator
 	in        *arrow.Schema

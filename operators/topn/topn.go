@@ -14,6 +14,9 @@
 // keeps what it last emitted (the top's keys and ranks), and diffs the new
 // top against it at the barrier.
 //
+// Checkpoints: TopN implements operators.Checkpointer; the format is in
+// checkpoint.go.
+//
 // Errors: a retraction of a row that is not held returns an internal
 // *sqlerr.Error; after any error from Push the state is undefined and the
 // pipeline must stop.

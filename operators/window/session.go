@@ -89,6 +89,7 @@ type Session struct {
 	oE     []int64
 	oOps   []operators.Op
 	toFree []uint32
+	pushed bool // a message was pushed (Restore must come first)
 	closed bool
 }
 
@@ -186,6 +187,7 @@ func (s *Session) Push(msg operators.Message) (err error) {
 	if s.closed {
 		return fmt.Errorf("window session: Push after Close")
 	}
+	s.pushed = true
 	switch m := msg.(type) {
 	case *operators.Chunk:
 		return s.pushChunk(m)

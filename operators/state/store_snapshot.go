@@ -1,0 +1,164 @@
+package state
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/sluicedb/sluice/types"
+)
+
+// Store snapshots: a header (format "sluice.state.Store", version, the
+// column types and key), then the rows as a slot section "rows" in the
+// store's schema (see slot sections) with a "copies" column for a
+// multiset store, then "rows.free". Restore rebuilds the index.
+
+const (
+	storeFormat  = "sluice.state.Store"
+	storeVersion = 1
+)
+
+// config is the store's configuration fingerprint.
+func (s *Store) config() string {
+	var b strings.Builder
+	b.WriteString("columns=(")
+	for i, c := range s.schema {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(c.Type.String())
+	}
+	if s.keyed {
+		fmt.Fprintf(&b, ") keyed key=%v", s.key)
+	} else {
+		b.WriteString(") multiset")
+	}
+	return b.String()
+}
+
+func (s *Store) names() []string {
+	names := make([]string, len(s.schema))
+	for i, c := range s.schema {
+		names[i] = c.Name
+	}
+	return names
+}
+
+func (s *Store) colTypes() []types.T {
+	ts := make([]types.T, len(s.schema))
+	for i, c := range s.schema {
+		ts[i] = c.Type
+	}
+	return ts
+}
+
+// Snapshot writes the store's rows to w (see SnapshotWith), building Arrow
+// data with the default allocator. It implements the checkpoint of a
+// table or view.
+func (s *Store) Snapshot(w io.Writer) error {
+	return s.SnapshotWith(memory.DefaultAllocator, w)
+}
+
+// SnapshotWith writes the store's rows to w as Arrow IPC sections, Arrow
+// data built with mem. It only reads the store, so it may run alongside
+// Lookup and Scan (under the owner's read lock).
+func (s *Store) SnapshotWith(mem memory.Allocator, w io.Writer) error {
+	if s.bad != nil {
+		return s.bad
+	}
+	sw := NewSnapshotWriter(w, mem)
+	defer sw.Close()
+	if err := sw.Header(storeFormat, storeVersion, s.config()); err != nil {
+		return err
+	}
+	live := make([]uint32, 0, len(s.count)-len(s.free))
+	for slot, c := range s.count {
+		if c > 0 {
+			live = append(live, uint32(slot))
+		}
+	}
+	var copies []uint32
+	if !s.keyed {
+		copies = s.count
+	}
+	return writeSlots(sw, "rows", slotSchema(s.names(), s.colTypes(), !s.keyed), s.cols, live, copies, s.free)
+}
+
+// Restore replaces the store's rows with a snapshot's (see RestoreWith),
+// using the default allocator.
+func (s *Store) Restore(r io.Reader) error {
+	return s.RestoreWith(memory.DefaultAllocator, r)
+}
+
+// RestoreWith replaces the store's rows with those of a snapshot that
+// SnapshotWith wrote from a store of the same column types and key, and
+// rebuilds the index. On any error (a snapshot of another configuration,
+// damaged data: errors.Is(err, ErrCorrupt)) the store is left unchanged.
+func (s *Store) RestoreWith(mem memory.Allocator, r io.Reader) error {
+	if s.bad != nil {
+		return s.bad
+	}
+	sr := NewSnapshotReader(r, mem)
+	if err := sr.Header(storeFormat, storeVersion, s.config()); err != nil {
+		return fmt.Errorf("store: restore: %w", err)
+	}
+	ts := s.colTypes()
+	m, err := readSlots(sr, "rows", slotSchema(s.names(), ts, !s.keyed), ts, !s.keyed)
+	if err != nil {
+		return fmt.Errorf("store: restore: %w", err)
+	}
+	n := NewStore(s.schema, s.key, s.keyed)
+	if n.bad != nil {
+		return n.bad
+	}
+	copy(n.cols, m.cols) // in place: the int index points at n.cols[key]
+	n.free = m.free
+	n.count = m.copies
+	if n.count == nil {
+		n.count = make([]uint32, m.n)
+		for slot := range n.count {
+			if m.isLive(uint32(slot)) {
+				n.count[slot] = 1
+			}
+		}
+	}
+	if n.intKey && m.nLive > 0 {
+		n.iidx.rehash(1 << log2(m.nLive*4/3+1)) // sized once, not doubled
+	}
+	var buf []byte
+	for slot, c := range n.count {
+		if c == 0 {
+			continue
+		}
+		n.rows += int64(c)
+		if n.intKey {
+			if n.iidx.col.isNull(slot) {
+				if n.nullSlot >= 0 {
+					return fmt.Errorf("store: restore: two rows with a NULL key: %w", ErrCorrupt)
+				}
+				n.nullSlot = int64(slot)
+				continue
+			}
+			if _, dup := n.iidx.find(n.iidx.keyAt(uint32(slot))); dup {
+				return fmt.Errorf("store: restore: key of slot %d repeated: %w", slot, ErrCorrupt)
+			}
+			n.iidx.insert(uint32(slot))
+			continue
+		}
+		buf = buf[:0]
+		for _, col := range n.key {
+			buf = AppendDatum(buf, n.cols[col].datum(slot), n.schema[col].Type)
+		}
+		if _, dup := n.idx[string(buf)]; dup {
+			return fmt.Errorf("store: restore: key of slot %d repeated: %w", slot, ErrCorrupt)
+		}
+		n.idx[string(buf)] = uint32(slot)
+	}
+	if n.keyed && len(n.key) == 0 && n.rows > 1 {
+		return fmt.Errorf("store: restore: %d rows in a store with an empty key: %w", n.rows, ErrCorrupt)
+	}
+	*s = *n
+	return nil
+}
