@@ -1,0 +1,473 @@
+package format
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"unicode/utf8"
+	"unsafe"
+
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
+
+	"github.com/sluicedb/sluice/types"
+)
+
+// bstr views b as a string without copying; the string must not outlive
+// b's contents or be retained.
+func bstr(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+// trimSpace trims ASCII spaces and tabs.
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// parseInt parses an optionally signed decimal integer.
+func parseInt(b []byte) (int64, bool) {
+	if len(b) == 0 {
+		return 0, false
+	}
+	neg := false
+	switch b[0] {
+	case '-':
+		neg = true
+		b = b[1:]
+	case '+':
+		b = b[1:]
+	}
+	if len(b) == 0 || len(b) > 19 {
+		// 19 digits can overflow; more always do unless leading zeros.
+		for len(b) > 19 && b[0] == '0' {
+			b = b[1:]
+		}
+		if len(b) == 0 || len(b) > 19 {
+			return 0, false
+		}
+	}
+	var u uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		u = u*10 + uint64(c-'0')
+	}
+	if neg {
+		if u > 1<<63 {
+			return 0, false
+		}
+		return -int64(u), true
+	}
+	if u > math.MaxInt64 {
+		return 0, false
+	}
+	return int64(u), true
+}
+
+var pow10f = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
+	1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
+// parseFloat parses a decimal floating-point number. Plain numbers with at
+// most 15 significant digits take an exact fast path; the rest go to
+// strconv (which also accepts NaN and Infinity).
+func parseFloat(b []byte) (float64, bool) {
+	i := 0
+	neg := false
+	if i < len(b) && (b[i] == '-' || b[i] == '+') {
+		neg = b[i] == '-'
+		i++
+	}
+	var m uint64
+	nd, frac := 0, 0
+	start := i
+	for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+		m = m*10 + uint64(b[i]-'0')
+		nd++
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+			m = m*10 + uint64(b[i]-'0')
+			nd++
+			frac++
+		}
+	}
+	if i == len(b) && nd > 0 && nd <= 15 && i > start {
+		f := float64(m)
+		if frac > 0 {
+			f /= pow10f[frac]
+		}
+		if neg {
+			f = -f
+		}
+		return f, true
+	}
+	f, err := strconv.ParseFloat(bstr(b), 64)
+	if err != nil {
+		if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
+			return f, true // ±Inf or 0 on overflow/underflow, as Postgres rounds
+		}
+		return 0, false
+	}
+	return f, true
+}
+
+var (
+	numTen        = decimal128.FromU64(10)
+	decimalDigits [10]decimal128.Num
+)
+
+func init() {
+	for i := range decimalDigits {
+		decimalDigits[i] = decimal128.FromU64(uint64(i))
+	}
+}
+
+// parseDecimal parses a decimal number (optional sign, digits, point,
+// exponent) into a DECIMAL(p,s) value, rounding half away from zero to s
+// fractional digits. It reports whether the text is a number and whether
+// the value fits in p digits.
+func parseDecimal(b []byte, prec, scale int32) (n decimal128.Num, isNum, fits bool) {
+	i := 0
+	neg := false
+	if i < len(b) && (b[i] == '-' || b[i] == '+') {
+		neg = b[i] == '-'
+		i++
+	}
+	intStart := i
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		i++
+	}
+	intEnd := i
+	fracStart, fracEnd := i, i
+	if i < len(b) && b[i] == '.' {
+		i++
+		fracStart = i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		fracEnd = i
+	}
+	if intEnd == intStart && fracEnd == fracStart {
+		return n, false, false
+	}
+	exp := int64(0)
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		eneg := false
+		if i < len(b) && (b[i] == '-' || b[i] == '+') {
+			eneg = b[i] == '-'
+			i++
+		}
+		if i == len(b) {
+			return n, false, false
+		}
+		for ; i < len(b); i++ {
+			if b[i] < '0' || b[i] > '9' {
+				return n, false, false
+			}
+			if exp < 1e6 {
+				exp = exp*10 + int64(b[i]-'0')
+			}
+		}
+		if eneg {
+			exp = -exp
+		}
+	}
+	if i != len(b) {
+		return n, false, false
+	}
+	nInt, nFrac := intEnd-intStart, fracEnd-fracStart
+	digit := func(k int) byte { // k-th digit of int digits followed by fraction digits
+		if k < nInt {
+			return b[intStart+k]
+		}
+		return b[fracStart+k-nInt]
+	}
+	total := nInt + nFrac
+	// Keep the digits before position keep = nInt + exp + scale.
+	keep := int64(nInt) + exp + int64(scale)
+	if keep > int64(total)+int64(prec) {
+		for k := 0; k < total; k++ {
+			if digit(k) != '0' {
+				return n, true, false
+			}
+		}
+		return n, true, true // zero, however large the exponent
+	}
+	sig := int32(0)
+	for k := int64(0); k < keep; k++ {
+		d := byte('0')
+		if k < int64(total) {
+			d = digit(int(k))
+		}
+		if sig == 0 && d == '0' {
+			continue
+		}
+		sig++
+		if sig > prec {
+			return n, true, false
+		}
+		n = n.Mul(numTen).Add(decimalDigits[d-'0'])
+	}
+	if keep >= 0 && keep < int64(total) && digit(int(keep)) >= '5' {
+		n = n.Add(decimalDigits[1])
+		if !n.FitsInPrecision(prec) {
+			return n, true, false
+		}
+	}
+	if neg {
+		n = n.Negate()
+	}
+	return n, true, true
+}
+
+// parseBool accepts true/false, t/f, 1/0, yes/no and on/off, any case.
+func parseBool(b []byte) (bool, bool) {
+	var buf [5]byte
+	if len(b) > len(buf) {
+		return false, false
+	}
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		buf[i] = c
+	}
+	switch string(buf[:len(b)]) {
+	case "true", "t", "1", "yes", "y", "on":
+		return true, true
+	case "false", "f", "0", "no", "n", "off":
+		return false, true
+	}
+	return false, false
+}
+
+// digitsAt reads exactly n digits at b[i:].
+func digitsAt(b []byte, i, n int) (int64, bool) {
+	if i+n > len(b) {
+		return 0, false
+	}
+	v := int64(0)
+	for _, c := range b[i : i+n] {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + int64(c-'0')
+	}
+	return v, true
+}
+
+// daysFromCivil converts a proleptic Gregorian date to days since 1970-01-01.
+func daysFromCivil(y, m, d int64) int64 {
+	if m <= 2 {
+		y--
+	}
+	era := y / 400
+	if y < 0 && y%400 != 0 {
+		era = (y - 399) / 400
+	}
+	yoe := y - era*400
+	mp := (m + 9) % 12
+	doy := (153*mp+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return era*146097 + doe - 719468
+}
+
+func daysIn(y, m int64) int64 {
+	switch m {
+	case 2:
+		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
+// parseDateAt parses YYYY-MM-DD at the start of b.
+func parseDateAt(b []byte) (days int64, next int, ok bool) {
+	y, ok1 := digitsAt(b, 0, 4)
+	m, ok2 := digitsAt(b, 5, 2)
+	d, ok3 := digitsAt(b, 8, 2)
+	if !ok1 || !ok2 || !ok3 || b[4] != '-' || b[7] != '-' || m < 1 || m > 12 || d < 1 || d > daysIn(y, m) {
+		return 0, 0, false
+	}
+	return daysFromCivil(y, m, d), 10, true
+}
+
+// parseDate parses 'YYYY-MM-DD'.
+func parseDate(b []byte) (int32, bool) {
+	days, n, ok := parseDateAt(b)
+	if !ok || n != len(b) {
+		return 0, false
+	}
+	return int32(days), true
+}
+
+// parseTimestamp parses 'YYYY-MM-DD', 'YYYY-MM-DD HH:MM[:SS[.f...]]' with
+// ' ' or 'T' between date and time, and an optional zone 'Z' or
+// '±HH[:MM]' (converted to UTC), into microseconds since the epoch. Digits
+// past the sixth fractional one round.
+func parseTimestamp(b []byte) (int64, bool) {
+	days, i, ok := parseDateAt(b)
+	if !ok {
+		return 0, false
+	}
+	us := days * 86400e6
+	if i == len(b) {
+		return us, true
+	}
+	if b[i] != ' ' && b[i] != 'T' && b[i] != 't' {
+		return 0, false
+	}
+	h, ok1 := digitsAt(b, i+1, 2)
+	mi, ok2 := digitsAt(b, i+4, 2)
+	if !ok1 || !ok2 || b[i+3] != ':' || h > 23 || mi > 59 {
+		return 0, false
+	}
+	i += 6
+	var sec, frac int64
+	if i < len(b) && b[i] == ':' {
+		var ok bool
+		sec, ok = digitsAt(b, i+1, 2)
+		if !ok || sec > 59 {
+			return 0, false
+		}
+		i += 3
+		if i < len(b) && b[i] == '.' {
+			i++
+			n := 0
+			for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+				if n < 6 {
+					frac = frac*10 + int64(b[i]-'0')
+				} else if n == 6 && b[i] >= '5' {
+					frac++
+				}
+				n++
+			}
+			if n == 0 {
+				return 0, false
+			}
+			for k := n; k < 6; k++ {
+				frac *= 10
+			}
+		}
+	}
+	us += (h*3600+mi*60+sec)*1e6 + frac
+	if i == len(b) {
+		return us, true
+	}
+	switch b[i] {
+	case 'Z', 'z':
+		return us, i+1 == len(b)
+	case '+', '-':
+		sign := int64(1)
+		if b[i] == '-' {
+			sign = -1
+		}
+		oh, ok := digitsAt(b, i+1, 2)
+		if !ok || oh > 23 {
+			return 0, false
+		}
+		i += 3
+		var om int64
+		if i < len(b) {
+			if b[i] == ':' {
+				i++
+			}
+			om, ok = digitsAt(b, i, 2)
+			if !ok || om > 59 || i+2 != len(b) {
+				return 0, false
+			}
+		}
+		return us - sign*(oh*3600+om*60)*1e6, true
+	}
+	return 0, false
+}
+
+// roundMicros rounds a timestamp to TIMESTAMP(p)'s precision.
+func roundMicros(us int64, p int32) int64 {
+	if p >= 6 || p < 0 {
+		return us
+	}
+	unit := int64(1)
+	for i := p; i < 6; i++ {
+		unit *= 10
+	}
+	q := (us + unit/2) / unit
+	if (us+unit/2)%unit < 0 {
+		q--
+	}
+	return q * unit
+}
+
+// msToMicros converts epoch milliseconds to microseconds, checking range.
+func msToMicros(ms int64) (int64, bool) {
+	const lim = math.MaxInt64 / 1000
+	if ms > lim || ms < -lim {
+		return 0, false
+	}
+	return ms * 1000, true
+}
+
+// setText converts the text form of a value into s for column c. quoted
+// says the text was quoted (so an empty VARCHAR is "", not NULL).
+func setText(s *slot, c *types.Column, b []byte) error {
+	t := c.Type
+	if t.Kind == types.Varchar {
+		if !utf8.Valid(b) {
+			return fmt.Errorf("column %s: value is not valid UTF-8", c.Name)
+		}
+		if err := checkWidth(b, *c); err != nil {
+			return err
+		}
+		s.s = b
+		s.state = slotValue
+		return nil
+	}
+	v := trimSpace(b)
+	ok := false
+	switch t.Kind {
+	case types.Boolean:
+		var x bool
+		x, ok = parseBool(v)
+		s.i = 0
+		if x {
+			s.i = 1
+		}
+	case types.Int:
+		s.i, ok = parseInt(v)
+		if ok && (s.i < math.MinInt32 || s.i > math.MaxInt32) {
+			return fmt.Errorf("column %s: %s is out of range for INT", c.Name, quote(v))
+		}
+	case types.BigInt:
+		s.i, ok = parseInt(v)
+	case types.Double:
+		s.f, ok = parseFloat(v)
+	case types.Decimal:
+		var fits bool
+		s.dec, ok, fits = parseDecimal(v, t.Precision, t.Scale)
+		if ok && !fits {
+			return fmt.Errorf("column %s: %s is out of range for %s", c.Name, quote(v), t)
+		}
+	case types.Timestamp:
+		s.i, ok = parseTimestamp(v)
+		s.i = roundMicros(s.i, t.Precision)
+	case types.Date:
+		var d int32
+		d, ok = parseDate(v)
+		s.i = int64(d)
+	}
+	if !ok {
+		return fmt.Errorf("column %s: cannot read %s as %s", c.Name, quote(b), t)
+	}
+	s.state = slotValue
+	return nil
+}
