@@ -14,6 +14,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 
 	"github.com/sluicedb/sluice/connectors"
+	_ "github.com/sluicedb/sluice/connectors/datagen" // registers connector = 'datagen'
+	_ "github.com/sluicedb/sluice/connectors/kafka"   // registers connector = 'kafka'
 	"github.com/sluicedb/sluice/operators"
 	"github.com/sluicedb/sluice/planner"
 	"github.com/sluicedb/sluice/sqlerr"
