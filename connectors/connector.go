@@ -30,6 +30,10 @@ type SourceSpec struct {
 	Options map[string]string
 	// Alloc allocates the Arrow batches the source emits.
 	Alloc memory.Allocator
+	// Resume, when set (recovering from a checkpoint), lists the position
+	// to continue each partition from; partitions not listed start as
+	// Options say.
+	Resume []PartitionProgress
 }
 
 // Option returns an option's value or def.

@@ -44,8 +44,13 @@ func (e *Engine) openDurability(ctx context.Context, dir string) error {
 	}
 	e.dur = &durability{log: log, replaying: true}
 	defer func() { e.dur.replaying = false }()
+	from, err := e.restoreCheckpoint(ctx, dir)
+	if err != nil {
+		log.Close()
+		return err
+	}
 	n := 0
-	err = log.Replay(0, func(lsn wal.LSN, kind byte, payload []byte) error {
+	err = log.Replay(from, func(lsn wal.LSN, kind byte, payload []byte) error {
 		n++
 		switch kind {
 		case recDDL:
@@ -70,9 +75,9 @@ func (e *Engine) openDurability(ctx context.Context, dir string) error {
 		log.Close()
 		return err
 	}
-	if n > 0 {
-		slog.Info("recovered from the write-ahead log", "records", n)
-		return e.Flush(ctx)
+	if n > 0 || from > 0 {
+		slog.Info("recovered", "checkpoint_lsn", uint64(from), "log_records", n)
+		return e.runEpoch(false)
 	}
 	return nil
 }

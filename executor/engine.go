@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,6 +34,12 @@ type Options struct {
 	// NoSync skips fsync (tests only: durability against process crashes
 	// but not power loss).
 	NoSync bool
+	// CheckpointInterval is the time between checkpoints when DataDir is
+	// set (default 10s; negative: only on CHECKPOINT).
+	CheckpointInterval time.Duration
+	// KeepCheckpoints is how many complete checkpoints to keep (default 2:
+	// a corrupt newest one falls back to the one before).
+	KeepCheckpoints int
 }
 
 // Engine is one Sluice instance. Its methods are safe for concurrent use.
@@ -63,15 +70,20 @@ type Engine struct {
 	reportSignal chan struct{}
 
 	badEvents badEvents
+	ckptStats checkpointStats
 	sinkMu    sync.Mutex
 	sinks     map[string]*sinkRunner
 
 	dur *durability
 
-	flushReq chan chan error
-	stopCh   chan struct{}
-	wg       sync.WaitGroup
-	closed   atomic.Bool
+	flushReq      chan chan error
+	checkpointReq chan chan error
+	ckptWanted    atomic.Bool
+	// restoring is set while Open restores a checkpoint.
+	restoring *restoreState
+	stopCh    chan struct{}
+	wg        sync.WaitGroup
+	closed    atomic.Bool
 }
 
 // Open starts an engine.
@@ -83,23 +95,34 @@ func Open(opts Options) (*Engine, error) {
 		opts.Allocator = memory.NewGoAllocator()
 	}
 	e := &Engine{
-		opts:         opts,
-		mem:          opts.Allocator,
-		cat:          catalog{objects: map[string]*object{}, ids: map[uint64]*object{}},
-		nextEpoch:    1,
-		reportSignal: make(chan struct{}, 1),
-		sinks:        map[string]*sinkRunner{},
-		flushReq:     make(chan chan error),
-		stopCh:       make(chan struct{}),
+		opts:          opts,
+		mem:           opts.Allocator,
+		cat:           catalog{objects: map[string]*object{}, ids: map[uint64]*object{}},
+		nextEpoch:     1,
+		reportSignal:  make(chan struct{}, 1),
+		sinks:         map[string]*sinkRunner{},
+		flushReq:      make(chan chan error),
+		checkpointReq: make(chan chan error),
+		stopCh:        make(chan struct{}),
 	}
-	e.wg.Add(1)
-	go e.barrierLoop()
+	if opts.CheckpointInterval == 0 {
+		e.opts.CheckpointInterval = 10 * time.Second
+	}
+	if opts.KeepCheckpoints <= 0 {
+		e.opts.KeepCheckpoints = 2
+	}
 	if opts.DataDir != "" {
+		// Recovery runs before the barrier loop: no epoch can interleave
+		// with restoring state.
 		if err := e.openDurability(context.Background(), opts.DataDir); err != nil {
+			e.wg.Add(1)
+			go e.barrierLoop()
 			e.Close()
 			return nil, err
 		}
 	}
+	e.wg.Add(1)
+	go e.barrierLoop()
 	return e, nil
 }
 
@@ -143,14 +166,24 @@ func (e *Engine) barrierLoop() {
 		defer t.Stop()
 		tick = t.C
 	}
+	var ckpt <-chan time.Time
+	if e.dur != nil && e.opts.CheckpointInterval > 0 {
+		t := time.NewTicker(e.opts.CheckpointInterval)
+		defer t.Stop()
+		ckpt = t.C
+	}
 	for {
 		select {
 		case <-e.stopCh:
 			return
 		case <-tick:
-			e.runEpoch()
+			e.runEpoch(e.checkpointDue())
+		case <-ckpt:
+			e.ckptWanted.Store(true)
 		case done := <-e.flushReq:
-			done <- e.runEpoch()
+			done <- e.runEpoch(e.checkpointDue())
+		case done := <-e.checkpointReq:
+			done <- e.runEpoch(true)
 		}
 	}
 }
@@ -181,20 +214,23 @@ func (e *Engine) CommittedEpoch() uint64 { return e.committed.Load() }
 
 // runEpoch injects a barrier at every table, waits for every view to
 // finish the epoch, and commits all changes at once.
-func (e *Engine) runEpoch() error {
+func (e *Engine) runEpoch(checkpoint bool) error {
 	e.coordMu.Lock()
 	defer e.coordMu.Unlock()
 	epoch := e.nextEpoch
 	e.nextEpoch++
 
-	type tableDelta struct {
-		o       *object
-		changes []*operators.Chunk
-	}
-	var deltas []tableDelta
+	var deltas []delta
 	views := 0
 	barrier := operators.Barrier{Epoch: epoch, Now: time.Now().UnixMicro()}
 	e.ingestMu.Lock()
+	var cut *checkpointCut
+	if checkpoint && e.dur != nil {
+		// Nothing is being ingested: the log position, the sources'
+		// offsets and the watermarks form one consistent cut.
+		cut = e.captureCut(epoch)
+		barrier.Checkpoint = true
+	}
 	for _, o := range e.cat.all() {
 		if !o.isInput() {
 			if o.frag != nil {
@@ -203,7 +239,7 @@ func (e *Engine) runEpoch() error {
 			continue
 		}
 		o.dmlMu.Lock()
-		deltas = append(deltas, tableDelta{o, o.pending})
+		deltas = append(deltas, delta{o, o.pending})
 		o.pending = nil
 		o.dmlMu.Unlock()
 		for _, s := range o.subs {
@@ -227,6 +263,26 @@ func (e *Engine) runEpoch() error {
 		}
 	}
 
+	err := e.commit(epoch, deltas, reports, cut)
+	if cut != nil {
+		if cerr := e.writeCheckpoint(cut); cerr != nil {
+			slog.Error("checkpoint failed", "epoch", epoch, "err", cerr)
+			err = errors.Join(err, cerr)
+		}
+	}
+	return err
+}
+
+// delta is a table's changes of one epoch.
+type delta struct {
+	o       *object
+	changes []*operators.Chunk
+}
+
+// commit applies an epoch's changes to every store under the snapshot
+// lock and publishes the epoch; with a checkpoint cut it also snapshots
+// the stores while they are exactly at this epoch.
+func (e *Engine) commit(epoch uint64, deltas []delta, reports []epochReport, cut *checkpointCut) error {
 	e.snapMu.Lock()
 	defer e.snapMu.Unlock()
 	now := time.Now().UnixMicro()
@@ -262,6 +318,12 @@ func (e *Engine) runEpoch() error {
 			r.view.noteChanges(now, r.changes)
 		}
 		releaseChunks(r.changes)
+		if cut != nil {
+			cut.addOperators(r)
+		}
+	}
+	if cut != nil {
+		cut.snapshotStores(e)
 	}
 	e.committed.Store(epoch)
 	return errors.Join(errs...)

@@ -25,6 +25,11 @@ func (e *Engine) ExecuteStatement(ctx context.Context, stmt parser.Statement, pa
 			return nil, err
 		}
 		return &Result{Tag: "FLUSH"}, nil
+	case *parser.Checkpoint:
+		if err := e.Checkpoint(ctx); err != nil {
+			return nil, err
+		}
+		return &Result{Tag: "CHECKPOINT"}, nil
 	case *parser.ShowObjects:
 		return e.showObjects(s.Kind)
 	case *parser.Describe:
@@ -144,14 +149,18 @@ func (e *Engine) createTable(p *planner.CreateTablePlan) (*Result, error) {
 		}
 		return nil, sqlerr.Planf(sqlerr.DuplicateTable, "relation %q already exists", p.Name)
 	}
-	e.cat.nextID++
-	rel := &planner.Relation{ID: e.cat.nextID, Name: p.Name, Kind: planner.TableRelation, Schema: p.Schema,
+	rel := &planner.Relation{ID: e.assignID(p.Name), Name: p.Name, Kind: planner.TableRelation, Schema: p.Schema,
 		Key: p.Key, Keyed: len(p.Key) > 0, AppendOnly: p.AppendOnly, Definition: p.Definition, Watermark: p.Watermark}
 	o := &object{rel: rel, store: newStore(rel)}
 	o.wm.maxSeen = math.MinInt64
 	o.wm.current.Store(math.MinInt64)
 	if rel.Keyed {
 		o.current = newStore(rel)
+	}
+	if e.restoring != nil {
+		if err := e.restoring.restoreTable(e, o); err != nil {
+			return nil, err
+		}
 	}
 	e.cat.put(o)
 	e.catVersion.Add(1)
@@ -205,8 +214,12 @@ func (e *Engine) createView(p *planner.CreateViewPlan) (*Result, error) {
 	e.ingestMu.Lock()
 	defer e.ingestMu.Unlock()
 	// Backfill: the view starts from its inputs' current contents, then
-	// follows their changes.
+	// follows their changes. (When restoring a checkpoint, its operators'
+	// state comes from the checkpoint instead.)
 	for i, dep := range deps {
+		if e.restoring != nil {
+			break
+		}
 		if err := e.backfill(dep, frag.entries[i]); err != nil {
 			for _, op := range frag.ops {
 				op.Close()
@@ -214,13 +227,20 @@ func (e *Engine) createView(p *planner.CreateViewPlan) (*Result, error) {
 			return nil, fmt.Errorf("create materialized view %q: %w", p.Name, err)
 		}
 	}
+	o.frag = frag
+	if e.restoring != nil {
+		if err := e.restoring.restoreView(e, o); err != nil {
+			for _, op := range frag.ops {
+				op.Close()
+			}
+			return nil, err
+		}
+	}
 	e.cat.mu.Lock()
-	e.cat.nextID++
-	rel.ID = e.cat.nextID
+	rel.ID = e.assignID(p.Name)
 	e.cat.put(o)
 	e.cat.mu.Unlock()
 	o.deps = deps
-	o.frag = frag
 	for i, dep := range deps {
 		dep.subs = append(dep.subs, subscription{frag: frag, input: i})
 	}

@@ -1,6 +1,7 @@
 package executor
 
 import (
+	"bytes"
 	"fmt"
 	"runtime/debug"
 
@@ -23,6 +24,9 @@ type epochReport struct {
 	epoch   uint64
 	changes []*operators.Chunk
 	err     error
+	// snapshots hold, at a checkpoint barrier, the state of each of the
+	// fragment's operators that keeps any (by position in fragment.ops).
+	snapshots [][]byte
 }
 
 // inboxSize bounds the messages queued for a fragment, so a slow view
@@ -156,7 +160,11 @@ func (f *fragment) process(env envelope) bool {
 		changes = nil
 	}
 	f.sendDownstream(b, changes)
-	f.report(epochReport{view: f.view, epoch: b.Epoch, changes: changes, err: f.failed})
+	var snaps [][]byte
+	if b.Checkpoint && f.failed == nil {
+		snaps, f.failed = f.snapshot()
+	}
+	f.report(epochReport{view: f.view, epoch: b.Epoch, changes: changes, err: f.failed, snapshots: snaps})
 	return true
 }
 
@@ -198,4 +206,21 @@ func releaseMsg(m operators.Message) {
 	if c, ok := m.(*operators.Chunk); ok {
 		c.Rec.Release()
 	}
+}
+
+// snapshot writes the state of every operator that keeps state.
+func (f *fragment) snapshot() ([][]byte, error) {
+	out := make([][]byte, len(f.ops))
+	for i, op := range f.ops {
+		cp, ok := op.(operators.Checkpointer)
+		if !ok {
+			continue
+		}
+		var buf bytes.Buffer
+		if err := cp.Snapshot(&buf); err != nil {
+			return nil, fmt.Errorf("checkpoint of materialized view %q, operator %d: %w", f.view.rel.Name, i, err)
+		}
+		out[i] = buf.Bytes()
+	}
+	return out, nil
 }

@@ -20,12 +20,13 @@ import (
 // changes, retried until acknowledged (at-least-once; each message carries
 // its epoch so consumers can drop repeats).
 type sinkRunner struct {
-	name   string
-	from   string
-	conn   connectors.Sink
-	sub    *Subscription
-	cancel context.CancelFunc
-	done   chan struct{}
+	name       string
+	definition string // the CREATE SINK statement
+	from       string
+	conn       connectors.Sink
+	sub        *Subscription
+	cancel     context.CancelFunc
+	done       chan struct{}
 
 	epochs  atomic.Int64
 	rows    atomic.Int64
@@ -62,7 +63,7 @@ func (e *Engine) createSink(p *planner.CreateSinkPlan) (*Result, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &sinkRunner{name: p.Name, from: o.rel.Name, conn: conn, sub: sub, cancel: cancel, done: make(chan struct{})}
+	r := &sinkRunner{name: p.Name, definition: p.Definition, from: o.rel.Name, conn: conn, sub: sub, cancel: cancel, done: make(chan struct{})}
 	e.sinkMu.Lock()
 	e.sinks[p.Name] = r
 	e.sinkMu.Unlock()

@@ -79,13 +79,16 @@ func (e *Engine) createSource(p *planner.CreateSourcePlan) (*Result, error) {
 		}
 		return nil, sqlerr.Planf(sqlerr.DuplicateTable, "relation %q already exists", p.Name)
 	}
-	conn, err := connectors.NewSource(connectors.SourceSpec{Name: p.Name, Schema: p.Schema, Options: p.Options, Alloc: e.mem})
+	spec := connectors.SourceSpec{Name: p.Name, Schema: p.Schema, Options: p.Options, Alloc: e.mem}
+	if e.restoring != nil {
+		spec.Resume = e.restoring.sourceOffsets(p.Name)
+	}
+	conn, err := connectors.NewSource(spec)
 	if err != nil {
 		return nil, sqlerr.Planf(sqlerr.InvalidParameter, "create source %q: %v", p.Name, err)
 	}
 	e.cat.mu.Lock()
-	e.cat.nextID++
-	rel := &planner.Relation{ID: e.cat.nextID, Name: p.Name, Kind: planner.SourceRelation, Schema: p.Schema,
+	rel := &planner.Relation{ID: e.assignID(p.Name), Name: p.Name, Kind: planner.SourceRelation, Schema: p.Schema,
 		AppendOnly: true, Definition: p.Definition, Watermark: p.Watermark}
 	o := &object{rel: rel}
 	o.wm.maxSeen = math.MinInt64
@@ -96,6 +99,11 @@ func (e *Engine) createSource(p *planner.CreateSourcePlan) (*Result, error) {
 	e.cat.put(o)
 	e.cat.mu.Unlock()
 	e.catVersion.Add(1)
+	if e.restoring != nil {
+		if err := e.restoring.restoreSource(o); err != nil {
+			return nil, err
+		}
+	}
 	go r.run(ctx)
 	return &Result{Tag: "CREATE SOURCE"}, nil
 }

@@ -160,6 +160,8 @@ func (ps *parseState) parseSpan(sp span) (Statement, error) {
 		return ps.explain(sp)
 	case kw(0, "FLUSH") && len(t) == 1:
 		return &Flush{stmtText: text}, nil
+	case kw(0, "CHECKPOINT") && len(t) == 1:
+		return &Checkpoint{stmtText: text}, nil
 	}
 	if st, ok, err := ps.wireStatement(sp); ok {
 		return st, err

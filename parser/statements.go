@@ -163,3 +163,6 @@ type Other struct {
 	stmtText
 	Node ast.StmtNode
 }
+
+// Checkpoint is CHECKPOINT: end the epoch with a checkpoint of all state.
+type Checkpoint struct{ stmtText }

@@ -79,9 +79,17 @@ type Source struct {
 }
 
 // NewSource builds a Kafka source from its spec, checking the options and
-// that the format can decode the schema. It does not connect.
+// that the format can decode the schema. It does not connect. A spec with
+// Resume positions (a checkpoint) resumes there, as NewSourceAt.
 func NewSource(spec connectors.SourceSpec) (*Source, error) {
-	return NewSourceAt(spec, nil)
+	if spec.Resume == nil {
+		return NewSourceAt(spec, nil)
+	}
+	at := make(map[int32]int64, len(spec.Resume))
+	for _, p := range spec.Resume {
+		at[p.Partition] = p.Offset
+	}
+	return NewSourceAt(spec, at)
 }
 
 // NewSourceAt builds a Kafka source that resumes at the given next offsets

@@ -1,0 +1,177 @@
+package join
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/sluicedb/sluice/operators"
+	"github.com/sluicedb/sluice/operators/state"
+)
+
+var _ operators.Checkpointer = (*HashJoin)(nil)
+
+const (
+	ckptFormat  = "sluice.join"
+	ckptVersion = 1
+)
+
+// config fingerprints what a snapshot depends on.
+func (j *HashJoin) config() string {
+	s := fmt.Sprintf("kind=%d left=%v/%v right=%v/%v", j.kind, j.sides[0].types, j.sides[0].keys, j.sides[1].types, j.sides[1].keys)
+	if j.time != nil {
+		s += fmt.Sprintf(" time=%d/%d/%d/%d", j.time.LeftCol, j.time.RightCol, j.time.Lo, j.time.Hi)
+	}
+	return s
+}
+
+// sideSchema is a side's stored rows plus, for the left side of a
+// streaming left outer join, each row's match count.
+func (j *HashJoin) sideSchema(in int) *arrow.Schema {
+	s := j.sides[in]
+	fields := make([]arrow.Field, 0, len(s.types)+1)
+	for i, t := range s.types {
+		fields = append(fields, arrow.Field{Name: fmt.Sprintf("c%d", i), Type: t.Arrow(), Nullable: true})
+	}
+	if j.withCounts(in) {
+		fields = append(fields, arrow.Field{Name: "match_count", Type: arrow.PrimitiveTypes.Int32, Nullable: true})
+	}
+	return arrow.NewSchema(fields, nil)
+}
+
+func (j *HashJoin) withCounts(in int) bool { return j.kind == StreamingLeftOuter && in == 0 }
+
+var scalarNames = []string{"left_wm", "left_has_wm", "left_horizon", "left_evicted",
+	"right_wm", "right_has_wm", "right_horizon", "right_evicted"}
+
+func b2i(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// Snapshot implements operators.Checkpointer: each side's stored rows
+// (and match counts), and the watermarks and eviction horizons. The key
+// chains and the time heaps are rebuilt on Restore.
+func (j *HashJoin) Snapshot(w io.Writer) error {
+	if j.bad != nil {
+		return j.bad
+	}
+	if j.kind == LeftOuter {
+		return fmt.Errorf("join: a bounded left outer join keeps no state between epochs to checkpoint")
+	}
+	sw := state.NewSnapshotWriter(w, j.mem)
+	defer sw.Close()
+	if err := sw.Header(ckptFormat, ckptVersion, j.config()); err != nil {
+		return err
+	}
+	var vals []int64
+	for _, s := range j.sides {
+		vals = append(vals, s.wm, b2i(s.hasWM), s.horizon, b2i(s.evicted))
+	}
+	if err := sw.Scalars("meta", scalarNames, vals); err != nil {
+		return err
+	}
+	for in, s := range j.sides {
+		schema := j.sideSchema(in)
+		if err := sw.Begin(fmt.Sprintf("side%d", in), schema); err != nil {
+			return err
+		}
+		var slots []uint32
+		s.rows.ForEachLive(func(x uint32) { slots = append(slots, x) })
+		for start := 0; start < len(slots); start += state.SnapshotBatchRows {
+			batch := slots[start:min(start+state.SnapshotBatchRows, len(slots))]
+			b := array.NewRecordBuilder(sw.Mem(), schema)
+			if err := s.rows.AppendSlots(b, 0, batch); err != nil {
+				b.Release()
+				return err
+			}
+			if j.withCounts(in) {
+				cb := b.Field(len(s.types)).(*array.Int32Builder)
+				for _, x := range batch {
+					cb.Append(s.cnt[x])
+				}
+			}
+			rec := b.NewRecordBatch()
+			b.Release()
+			err := sw.Write(rec)
+			rec.Release()
+			if err != nil {
+				return err
+			}
+		}
+		if err := sw.End(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Restore implements operators.Checkpointer. It must be called on a
+// freshly built join.
+func (j *HashJoin) Restore(r io.Reader) error {
+	if j.bad != nil {
+		return j.bad
+	}
+	if j.StateRows() > 0 {
+		return fmt.Errorf("join: restore into a join that already holds rows")
+	}
+	sr := state.NewSnapshotReader(r, j.mem)
+	if err := sr.Header(ckptFormat, ckptVersion, j.config()); err != nil {
+		return err
+	}
+	vals, err := sr.Scalars("meta", scalarNames)
+	if err != nil {
+		return err
+	}
+	for in, s := range j.sides {
+		schema := j.sideSchema(in)
+		err := sr.Section(fmt.Sprintf("side%d", in), schema, func(rec arrow.RecordBatch) error {
+			return j.restoreRows(in, rec)
+		})
+		if err != nil {
+			for _, s := range j.sides {
+				s.reset()
+			}
+			return err
+		}
+		v := vals[in*4 : in*4+4]
+		s.wm, s.hasWM, s.horizon, s.evicted = v[0], v[1] != 0, v[2], v[3] != 0
+	}
+	return nil
+}
+
+// restoreRows stores the rows of a snapshot batch again, rebuilding key
+// chains and the time heap as inserts do.
+func (j *HashJoin) restoreRows(in int, rec arrow.RecordBatch) error {
+	s := j.sides[in]
+	n := int(rec.NumRows())
+	cols := rec.Columns()[:len(s.types)]
+	data := array.NewRecordBatch(arrow.NewSchema(rec.Schema().Fields()[:len(s.types)], nil), cols, int64(n))
+	defer data.Release()
+	if err := s.rows.Bind(data); err != nil {
+		return fmt.Errorf("join: restore: %w", err)
+	}
+	defer s.rows.Unbind()
+	j.computeKeys(s, data, n)
+	var counts *array.Int32
+	if j.withCounts(in) {
+		counts, _ = rec.Column(len(s.types)).(*array.Int32)
+	}
+	for i := 0; i < n; i++ {
+		if !s.valid[i] {
+			return fmt.Errorf("join: restore: a stored row has a NULL key or time: %w", state.ErrCorrupt)
+		}
+		slot, ok := j.insert(s, i)
+		if !ok {
+			return fmt.Errorf("join: restore: row below the eviction horizon: %w", state.ErrCorrupt)
+		}
+		if counts != nil {
+			s.cnt[slot] = counts.Value(i)
+		}
+	}
+	return nil
+}
