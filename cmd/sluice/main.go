@@ -3,6 +3,8 @@
 //	sluice serve [flags]        run the Postgres-protocol server
 //	sluice sql [URL]            interactive SQL (embedded engine without URL)
 //	sluice run FILE.sql ...     run SQL files in an embedded engine
+//	sluice demo [flags]         the recommendation views on generated clicks, served
+//	sluice dev-kafka [flags]    a local in-memory Kafka-protocol broker
 //
 // Run `sluice help` for the flags.
 package main
@@ -38,6 +40,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return serveCommand(args[1:], stderr)
 	case "gen":
 		return runGen(args[1:], stdout, stderr)
+	case "demo":
+		return demoCommand(args[1:], stdout, stderr)
+	case "dev-kafka":
+		return devKafkaCommand(args[1:], stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "sluice", version)
 		return nil
@@ -51,6 +57,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 const usageText = `usage: sluice <command> [arguments]
 
 commands:
+  demo [flags]             the recommendation views of testdata/recs on a
+                           generated clickstream, served on 127.0.0.1:5488,
+                           with live figures until Ctrl-C; --help for flags
   serve [flags]            serve the Postgres wire protocol
       --listen ADDR              address to listen on (default 127.0.0.1:5488)
       --init FILE_OR_DIR         run a .sql file, or a directory's *.sql files in
@@ -74,6 +83,8 @@ commands:
                            result; stops at the first error (file:line:column)
   gen [flags]              generate a clickstream (Poisson arrivals, Zipf items,
                            user sessions) to stdout or Kafka; --help for flags
+  dev-kafka [flags]        a local Kafka-protocol broker for development
+                           (in memory, gone on exit); --help for flags
   version                  print the version
 `
 

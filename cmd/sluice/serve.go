@@ -78,17 +78,38 @@ func serveCommand(args []string, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "sluice: ran %d init file(s) from %s\n", len(files), *initPath)
 	}
 
-	srv, err := wire.NewServer(eng, cfg)
+	srv, ln, err := listenWire(eng, cfg, stderr)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
+	}
+	if err := serveUntilSignal(srv, ln, stderr, nil); err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
+}
+
+// listenWire builds the Postgres-protocol server for eng and listens on
+// cfg.Listen, printing "sluice: listening on ADDR" to stderr.
+func listenWire(eng *executor.Engine, cfg wire.Config, stderr io.Writer) (*wire.Server, net.Listener, error) {
+	srv, err := wire.NewServer(eng, cfg)
+	if err != nil {
+		return nil, nil, err
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		srv.Close()
-		return fmt.Errorf("serve: %w", err)
+		return nil, nil, err
 	}
 	fmt.Fprintf(stderr, "sluice: listening on %s\n", ln.Addr())
+	return srv, ln, nil
+}
 
+// serveUntilSignal serves srv on ln until SIGINT or SIGTERM, then closes
+// the server, ending every session; it prints "sluice: ready to accept
+// connections" once serving. While serving, live (when not nil) runs on
+// its own goroutine: its channel is closed at shutdown, and
+// serveUntilSignal waits for it to return before closing the server.
+func serveUntilSignal(srv *wire.Server, ln net.Listener, stderr io.Writer, live func(stop <-chan struct{})) error {
 	sigc := make(chan os.Signal, 1)
 	signal.Notify(sigc, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigc)
@@ -96,23 +117,28 @@ func serveCommand(args []string, stderr io.Writer) error {
 	go func() { errc <- srv.Serve(ln) }()
 	fmt.Fprintln(stderr, "sluice: ready to accept connections")
 
+	stopLive := func() {}
+	if live != nil {
+		stop, done := make(chan struct{}), make(chan struct{})
+		go func() { defer close(done); live(stop) }()
+		stopLive = func() { close(stop); <-done }
+	}
 	select {
 	case sig := <-sigc:
+		stopLive()
 		fmt.Fprintf(stderr, "sluice: %s received, shutting down\n", sig)
 		if err := srv.Close(); err != nil {
-			return fmt.Errorf("serve: close: %w", err)
+			return fmt.Errorf("close: %w", err)
 		}
 		if err := <-errc; err != nil {
-			return fmt.Errorf("serve: %w", err)
+			return err
 		}
 		fmt.Fprintln(stderr, "sluice: stopped")
 		return nil
 	case err := <-errc:
+		stopLive()
 		srv.Close()
-		if err != nil {
-			return fmt.Errorf("serve: %w", err)
-		}
-		return nil
+		return err
 	}
 }
 
