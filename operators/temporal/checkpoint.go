@@ -3,6 +3,7 @@ package temporal
 import (
 	"bytes"
 	"fmt"
+	"github.com/sluicedb/sluice/operators/ckptio"
 	"io"
 	"math"
 	"strings"
@@ -98,14 +99,14 @@ func (f *Filter) snapshot(w io.Writer) error {
 	if f.started {
 		started = 1
 	}
-	cw := &crcWriter{w: w}
-	h := header{format: ckptFormat, version: ckptVersion, config: f.config(), names: ckptValues,
-		counts: []int64{int64(len(slots)), int64(nRing), started, f.now, f.ringMax}}
-	if err := h.write(cw, f.mem); err != nil {
+	cw := ckptio.NewCRCWriter(w)
+	h := ckptio.Header{Format: ckptFormat, Version: ckptVersion, Config: f.config(), Names: ckptValues,
+		Counts: []int64{int64(len(slots)), int64(nRing), started, f.now, f.ringMax}}
+	if err := h.Write(cw, f.mem); err != nil {
 		return err
 	}
 	schema := f.rowSchema()
-	err := writeStream(cw, f.mem, schema, func(iw *ipc.Writer) error {
+	err := ckptio.WriteStream(cw, f.mem, schema, func(iw *ipc.Writer) error {
 		rb := array.NewRecordBuilder(f.mem, schema)
 		defer rb.Release()
 		var strs []*array.StringBuilder
@@ -128,7 +129,7 @@ func (f *Filter) snapshot(w io.Writer) error {
 				size += sb.DataLen()
 			}
 			if n >= ckptBatchRows || size >= ckptBatchBytes || start+len(part) == len(slots) {
-				if err := writeRecord(iw, rb); err != nil {
+				if err := ckptio.WriteRecord(iw, rb); err != nil {
 					return err
 				}
 				n = 0
@@ -139,7 +140,7 @@ func (f *Filter) snapshot(w io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("rows: %w", err)
 	}
-	return writeTrailer(cw, f.mem)
+	return ckptio.WriteTrailer(cw, f.mem)
 }
 
 // Restore implements operators.Checkpointer: it rebuilds the state from a
@@ -165,25 +166,25 @@ func (f *Filter) Restore(r io.Reader) (err error) {
 }
 
 func (f *Filter) restore(r io.Reader) error {
-	data, err := readVerified(r, f.mem)
+	data, err := ckptio.ReadVerified(r, f.mem)
 	if err != nil {
 		return err
 	}
 	br := bytes.NewReader(data)
-	h := header{format: ckptFormat, version: ckptVersion, config: f.config(), names: ckptValues}
-	if err := h.read(br, f.mem); err != nil {
+	h := ckptio.Header{Format: ckptFormat, Version: ckptVersion, Config: f.config(), Names: ckptValues}
+	if err := h.Read(br, f.mem); err != nil {
 		return err
 	}
-	nRows, nRing, started, now, ringMax := h.counts[0], h.counts[1], h.counts[2], h.counts[3], h.counts[4]
+	nRows, nRing, started, now, ringMax := h.Counts[0], h.Counts[1], h.Counts[2], h.Counts[3], h.Counts[4]
 	if nRows < 0 || nRing < 0 || nRing > nRows || nRows > math.MaxUint32-1 || started > 1 || started < 0 {
-		return fmt.Errorf("bad header values %v", h.counts)
+		return fmt.Errorf("bad header values %v", h.Counts)
 	}
 	rows, err := state.NewColumns(f.inTypes)
 	if err != nil {
 		return internalf("%v", err)
 	}
 	ts := make([]int64, 0, min(nRows, int64(len(data))))
-	err = readStream(br, f.mem, "rows", f.rowSchema(), func(rec arrow.RecordBatch) error {
+	err = ckptio.ReadStream(br, f.mem, "rows", f.rowSchema(), func(rec arrow.RecordBatch) error {
 		if int64(len(ts))+rec.NumRows() > nRows {
 			return fmt.Errorf("more rows than the header's %d", nRows)
 		}

@@ -3,6 +3,7 @@ package temporal
 import (
 	"bytes"
 	"fmt"
+	"github.com/sluicedb/sluice/operators/ckptio"
 	"hash/crc32"
 	"math/rand/v2"
 	"slices"
@@ -301,7 +302,7 @@ func snapshotOf(t *testing.T, mem memory.Allocator, window int64, seed uint64) [
 }
 
 func mustTrailerLen(t *testing.T) int {
-	n, err := trailerLen()
+	n, err := ckptio.TrailerLen()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,7 +311,7 @@ func mustTrailerLen(t *testing.T) int {
 
 // reseal appends a valid trailer to body.
 func reseal(t *testing.T, mem memory.Allocator, body []byte) []byte {
-	tr, err := trailerBytes(mem, int64(len(body)), crc32.Update(0, crcTable, body))
+	tr, err := ckptio.TrailerBytes(mem, int64(len(body)), crc32.Update(0, ckptio.CRCTable, body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -351,8 +352,8 @@ func TestFilterCheckpointMismatch(t *testing.T) {
 	rn := newRunner(t, mem, 100, false)
 	defer rn.f.Close()
 	var hb bytes.Buffer
-	h := header{format: ckptFormat, version: ckptVersion, config: rn.f.config(), names: ckptValues, counts: make([]int64, len(ckptValues))}
-	if err := h.write(&hb, mem); err != nil {
+	h := ckptio.Header{Format: ckptFormat, Version: ckptVersion, Config: rn.f.config(), Names: ckptValues, Counts: make([]int64, len(ckptValues))}
+	if err := h.Write(&hb, mem); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
@@ -362,8 +363,8 @@ func TestFilterCheckpointMismatch(t *testing.T) {
 	}{{ckptFormat, 2, "version 2"}, {"sluice.topn", 1, "not a sluice.temporal checkpoint"}} {
 		var buf bytes.Buffer
 		h2 := h
-		h2.format, h2.version = c.format, c.version
-		if err := h2.write(&buf, mem); err != nil {
+		h2.Format, h2.Version = c.format, c.version
+		if err := h2.Write(&buf, mem); err != nil {
 			t.Fatal(err)
 		}
 		buf.Write(snap[hb.Len() : len(snap)-mustTrailerLen(t)])

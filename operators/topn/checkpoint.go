@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/sluicedb/sluice/operators/ckptio"
 	"io"
 	"math"
 	"slices"
@@ -17,7 +18,7 @@ import (
 )
 
 // Checkpoint format, version 1 (see ckptio.go for the framing). After the
-// header (counts: partitions, entries, tops) come three streams, each in
+// header (Counts: partitions, entries, tops) come three streams, each in
 // the same partition order:
 //
 //	partitions  the partition columns (typed, as the input's), then
@@ -175,14 +176,14 @@ func (t *TopN) snapshot(w io.Writer) error {
 		}
 		tops += int64(p.snap.len())
 	}
-	cw := &crcWriter{w: w}
-	h := header{format: ckptFormat, version: ckptVersion, config: t.config(),
-		names: []string{"partitions", "entries", "tops"}, counts: []int64{int64(len(parts)), entries, tops}}
-	if err := h.write(cw, t.mem); err != nil {
+	cw := ckptio.NewCRCWriter(w)
+	h := ckptio.Header{Format: ckptFormat, Version: ckptVersion, Config: t.config(),
+		Names: []string{"partitions", "entries", "tops"}, Counts: []int64{int64(len(parts)), entries, tops}}
+	if err := h.Write(cw, t.mem); err != nil {
 		return err
 	}
 	// Partitions.
-	err := writeStream(cw, t.mem, l.partS, func(iw *ipc.Writer) error {
+	err := ckptio.WriteStream(cw, t.mem, l.partS, func(iw *ipc.Writer) error {
 		rb := array.NewRecordBuilder(t.mem, l.partS)
 		defer rb.Release()
 		np := len(t.partFields)
@@ -221,14 +222,14 @@ func (t *TopN) snapshot(w io.Writer) error {
 			n++
 			size += len(pk) + len(p.snap.bound)
 			if n == ckptBatchRows || size >= ckptBatchBytes {
-				if err := writeRecord(iw, rb); err != nil {
+				if err := ckptio.WriteRecord(iw, rb); err != nil {
 					return err
 				}
 				n, size = 0, 0
 			}
 		}
 		if n > 0 {
-			return writeRecord(iw, rb)
+			return ckptio.WriteRecord(iw, rb)
 		}
 		return nil
 	})
@@ -238,7 +239,7 @@ func (t *TopN) snapshot(w io.Writer) error {
 	// Rows and tops: decoded keys with a count.
 	type rowSource func(yield func(key []byte, cnt uint32, rank int64) error) error
 	writeKeys := func(schema *arrow.Schema, withRank bool, src rowSource) error {
-		return writeStream(cw, t.mem, schema, func(iw *ipc.Writer) error {
+		return ckptio.WriteStream(cw, t.mem, schema, func(iw *ipc.Writer) error {
 			rb := array.NewRecordBuilder(t.mem, schema)
 			defer rb.Release()
 			nr := len(l.restCols)
@@ -274,7 +275,7 @@ func (t *TopN) snapshot(w io.Writer) error {
 				size += len(key)
 				if n == ckptBatchRows || size >= ckptBatchBytes {
 					n, size = 0, 0
-					return writeRecord(iw, rb)
+					return ckptio.WriteRecord(iw, rb)
 				}
 				return nil
 			})
@@ -282,7 +283,7 @@ func (t *TopN) snapshot(w io.Writer) error {
 				return err
 			}
 			if n > 0 {
-				return writeRecord(iw, rb)
+				return ckptio.WriteRecord(iw, rb)
 			}
 			return nil
 		})
@@ -320,7 +321,7 @@ func (t *TopN) snapshot(w io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("tops: %w", err)
 	}
-	return writeTrailer(cw, t.mem)
+	return ckptio.WriteTrailer(cw, t.mem)
 }
 
 // restorePart is a partition being restored.
@@ -361,16 +362,16 @@ func (t *TopN) restore(r io.Reader) error {
 		}
 	}()
 	l := t.layout()
-	data, err := readVerified(r, t.mem)
+	data, err := ckptio.ReadVerified(r, t.mem)
 	if err != nil {
 		return err
 	}
 	cr := bytes.NewReader(data)
-	h := header{format: ckptFormat, version: ckptVersion, config: t.config(), names: []string{"partitions", "entries", "tops"}}
-	if err := h.read(cr, t.mem); err != nil {
+	h := ckptio.Header{Format: ckptFormat, Version: ckptVersion, Config: t.config(), Names: []string{"partitions", "entries", "tops"}}
+	if err := h.Read(cr, t.mem); err != nil {
 		return err
 	}
-	nParts, nEntries, nTops := h.counts[0], h.counts[1], h.counts[2]
+	nParts, nEntries, nTops := h.Counts[0], h.Counts[1], h.Counts[2]
 	if nParts < 0 || nEntries < 0 || nTops < 0 {
 		return fmt.Errorf("negative counts in the header")
 	}
@@ -381,7 +382,7 @@ func (t *TopN) restore(r io.Reader) error {
 	for _, f := range t.sortFields {
 		needPre = needPre || l.inPart[f.col]
 	}
-	err = readStream(cr, t.mem, "partitions", l.partS, func(rec arrow.RecordBatch) error {
+	err = ckptio.ReadStream(cr, t.mem, "partitions", l.partS, func(rec arrow.RecordBatch) error {
 		for k, f := range t.partFields {
 			t.rd[f.col].reset(rec.Column(k))
 		}
@@ -454,7 +455,7 @@ func (t *TopN) restore(r io.Reader) error {
 			return true
 		}
 		nr := len(l.restCols)
-		err := readStream(cr, t.mem, name, schema, func(rec arrow.RecordBatch) error {
+		err := ckptio.ReadStream(cr, t.mem, name, schema, func(rec arrow.RecordBatch) error {
 			for j, c := range l.restCols {
 				t.rd[c].reset(rec.Column(j))
 			}

@@ -3,6 +3,7 @@ package topn
 import (
 	"bytes"
 	"fmt"
+	"github.com/sluicedb/sluice/operators/ckptio"
 	"hash/crc32"
 	"math/rand/v2"
 	"slices"
@@ -317,8 +318,8 @@ func TestTopNCheckpointConfigMismatch(t *testing.T) {
 	rn := newRunner(t, mem, spec)
 	defer rn.op.Close()
 	var hb bytes.Buffer
-	h := header{format: ckptFormat, version: ckptVersion, config: rn.op.config(), names: []string{"partitions", "entries", "tops"}, counts: []int64{0, 0, 0}}
-	if err := h.write(&hb, mem); err != nil {
+	h := ckptio.Header{Format: ckptFormat, Version: ckptVersion, Config: rn.op.config(), Names: []string{"partitions", "entries", "tops"}, Counts: []int64{0, 0, 0}}
+	if err := h.Write(&hb, mem); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
@@ -328,8 +329,8 @@ func TestTopNCheckpointConfigMismatch(t *testing.T) {
 	}{{ckptFormat, 2, "version 2"}, {"sluice.agg", 1, "not a sluice.topn checkpoint"}} {
 		var buf bytes.Buffer
 		h2 := h
-		h2.format, h2.version = c.format, c.version
-		if err := h2.write(&buf, mem); err != nil {
+		h2.Format, h2.Version = c.format, c.version
+		if err := h2.Write(&buf, mem); err != nil {
 			t.Fatal(err)
 		}
 		buf.Write(snap[hb.Len() : len(snap)-mustTrailerLen(t)])
@@ -406,7 +407,7 @@ func TestTopNCheckpointCorrupt(t *testing.T) {
 }
 
 func mustTrailerLen(t *testing.T) int {
-	n, err := trailerLen()
+	n, err := ckptio.TrailerLen()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -415,7 +416,7 @@ func mustTrailerLen(t *testing.T) int {
 
 // reseal appends a valid trailer to body.
 func reseal(t *testing.T, mem memory.Allocator, body []byte) []byte {
-	tr, err := trailerBytes(mem, int64(len(body)), crc32.Update(0, crcTable, body))
+	tr, err := ckptio.TrailerBytes(mem, int64(len(body)), crc32.Update(0, ckptio.CRCTable, body))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,9 @@
-package temporal
+// Package ckptio frames operator checkpoints that are written as Arrow IPC
+// streams back to back: a Header with the format, version and a
+// configuration fingerprint, the operator's data streams, and a trailer
+// with the byte count and CRC-32C of everything before it, verified
+// before any byte reaches the IPC decoder.
+package ckptio
 
 import (
 	"bytes"
@@ -19,7 +24,7 @@ import (
 // marker), so every part is a plain Arrow stream that Arrow tools can
 // read one after the other:
 //
-//	header   one row: format (utf8), version (uint32), config (utf8), then
+//	Header   one row: format (utf8), version (uint32), config (utf8), then
 //	         the operator's int64 values (counts and scalars)
 //	...      the operator's data streams
 //	trailer  one row: bytes (int64) and crc32c (uint32, Castagnoli) of
@@ -34,7 +39,8 @@ import (
 // for a checkpoint of another operator), then the data, and commits the
 // state only when all of it is consistent.
 
-var crcTable = crc32.MakeTable(crc32.Castagnoli)
+// CRCTable is the CRC-32C (Castagnoli) table of the trailer checksum.
+var CRCTable = crc32.MakeTable(crc32.Castagnoli)
 
 // Limits on one IPC message when reading, so a corrupt length cannot make
 // the reader allocate without bound. The writers cut record batches well
@@ -44,16 +50,20 @@ const (
 	ckptMaxBody     = 256 << 20
 )
 
-// crcWriter counts and checksums the bytes written through it.
-type crcWriter struct {
+// CRCWriter counts and checksums the bytes written through it.
+type CRCWriter struct {
 	w   io.Writer
 	n   int64
 	crc uint32
 }
 
-func (c *crcWriter) Write(p []byte) (int, error) {
+// NewCRCWriter returns a writer that counts and checksums what passes.
+func NewCRCWriter(w io.Writer) *CRCWriter { return &CRCWriter{w: w} }
+
+// Write implements io.Writer.
+func (c *CRCWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
-	c.crc = crc32.Update(c.crc, crcTable, p[:n])
+	c.crc = crc32.Update(c.crc, CRCTable, p[:n])
 	c.n += int64(n)
 	return n, err
 }
@@ -74,14 +84,14 @@ func (e *eofReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// newStreamReader opens one IPC stream of r with bounded message sizes.
-func newStreamReader(r io.Reader, mem memory.Allocator) (*ipc.Reader, error) {
+// NewStreamReader opens one IPC stream of r with bounded message sizes.
+func NewStreamReader(r io.Reader, mem memory.Allocator) (*ipc.Reader, error) {
 	mr := ipc.NewMessageReader(r, ipc.WithAllocator(mem), ipc.WithMetadataSizeLimit(ckptMaxMetadata), ipc.WithBodySizeLimit(ckptMaxBody))
 	return ipc.NewReaderFromMessageReader(mr, ipc.WithAllocator(mem))
 }
 
-// writeStream writes one IPC stream of schema; fill writes its records.
-func writeStream(w io.Writer, mem memory.Allocator, schema *arrow.Schema, fill func(*ipc.Writer) error) (err error) {
+// WriteStream writes one IPC stream of schema; fill writes its records.
+func WriteStream(w io.Writer, mem memory.Allocator, schema *arrow.Schema, fill func(*ipc.Writer) error) (err error) {
 	iw := ipc.NewWriter(w, ipc.WithSchema(schema), ipc.WithAllocator(mem))
 	defer func() {
 		if cerr := iw.Close(); err == nil && cerr != nil {
@@ -91,19 +101,19 @@ func writeStream(w io.Writer, mem memory.Allocator, schema *arrow.Schema, fill f
 	return fill(iw)
 }
 
-// writeRecord builds a record from rb, writes it and releases it.
-func writeRecord(iw *ipc.Writer, rb *array.RecordBuilder) error {
+// WriteRecord builds a record from rb, writes it and releases it.
+func WriteRecord(iw *ipc.Writer, rb *array.RecordBuilder) error {
 	rec := rb.NewRecordBatch()
 	defer rec.Release()
 	return iw.Write(rec)
 }
 
-// readStream reads one IPC stream whose field types must be those of want
+// ReadStream reads one IPC stream whose field types must be those of want
 // (names are not checked), validating every record fully before fn sees
 // it. name says which stream, for errors.
-func readStream(r io.Reader, mem memory.Allocator, name string, want *arrow.Schema, fn func(arrow.RecordBatch) error) error {
+func ReadStream(r io.Reader, mem memory.Allocator, name string, want *arrow.Schema, fn func(arrow.RecordBatch) error) error {
 	er := &eofReader{r: r}
-	rd, err := newStreamReader(er, mem)
+	rd, err := NewStreamReader(er, mem)
 	if err != nil {
 		return fmt.Errorf("%s stream: %w", name, err)
 	}
@@ -138,106 +148,106 @@ func readStream(r io.Reader, mem memory.Allocator, name string, want *arrow.Sche
 	return nil
 }
 
-// header is the first stream of a checkpoint.
-type header struct {
-	format  string
-	version uint32
-	config  string
-	names   []string // of counts
-	counts  []int64
+// Header is the first stream of a checkpoint.
+type Header struct {
+	Format  string
+	Version uint32
+	Config  string
+	Names   []string // of Counts
+	Counts  []int64
 }
 
-func (h *header) schema() *arrow.Schema {
+func (h *Header) schema() *arrow.Schema {
 	fields := []arrow.Field{
 		{Name: "format", Type: arrow.BinaryTypes.String},
 		{Name: "version", Type: arrow.PrimitiveTypes.Uint32},
 		{Name: "config", Type: arrow.BinaryTypes.String},
 	}
-	for _, n := range h.names {
+	for _, n := range h.Names {
 		fields = append(fields, arrow.Field{Name: n, Type: arrow.PrimitiveTypes.Int64})
 	}
 	return arrow.NewSchema(fields, nil)
 }
 
-func (h *header) write(w io.Writer, mem memory.Allocator) error {
+func (h *Header) Write(w io.Writer, mem memory.Allocator) error {
 	schema := h.schema()
-	return writeStream(w, mem, schema, func(iw *ipc.Writer) error {
+	return WriteStream(w, mem, schema, func(iw *ipc.Writer) error {
 		rb := array.NewRecordBuilder(mem, schema)
 		defer rb.Release()
-		rb.Field(0).(*array.StringBuilder).Append(h.format)
-		rb.Field(1).(*array.Uint32Builder).Append(h.version)
-		rb.Field(2).(*array.StringBuilder).Append(h.config)
-		for i, c := range h.counts {
+		rb.Field(0).(*array.StringBuilder).Append(h.Format)
+		rb.Field(1).(*array.Uint32Builder).Append(h.Version)
+		rb.Field(2).(*array.StringBuilder).Append(h.Config)
+		for i, c := range h.Counts {
 			rb.Field(3 + i).(*array.Int64Builder).Append(c)
 		}
-		return writeRecord(iw, rb)
+		return WriteRecord(iw, rb)
 	})
 }
 
-// read reads a header and checks it against h's format, version and
-// config, then fills h.counts.
-func (h *header) read(r io.Reader, mem memory.Allocator) error {
+// read reads a Header and checks it against h's format, version and
+// config, then fills h.Counts.
+func (h *Header) Read(r io.Reader, mem memory.Allocator) error {
 	// The format and version are checked before the rest of the schema,
 	// so a checkpoint of another format or version says so.
 	want := h.schema()
 	rows := 0
 	er := &eofReader{r: r}
-	rd, err := newStreamReader(er, mem)
+	rd, err := NewStreamReader(er, mem)
 	if err != nil {
-		return fmt.Errorf("header stream: %w", err)
+		return fmt.Errorf("Header stream: %w", err)
 	}
 	defer rd.Release()
 	schema := rd.Schema()
 	if schema == nil {
-		return fmt.Errorf("header stream: no schema: %w", rd.Err())
+		return fmt.Errorf("Header stream: no schema: %w", rd.Err())
 	}
 	if schema.NumFields() < 3 || schema.Field(0).Name != "format" || !arrow.TypeEqual(schema.Field(0).Type, arrow.BinaryTypes.String) ||
 		schema.Field(1).Name != "version" || !arrow.TypeEqual(schema.Field(1).Type, arrow.PrimitiveTypes.Uint32) {
-		return fmt.Errorf("not a %s checkpoint: header schema %s", h.format, schema)
+		return fmt.Errorf("not a %s checkpoint: Header schema %s", h.Format, schema)
 	}
 	for rd.Next() {
 		rec := rd.RecordBatch()
 		if err := array.ValidateRecordFull(rec); err != nil {
-			return fmt.Errorf("header stream: %w", err)
+			return fmt.Errorf("Header stream: %w", err)
 		}
 		if rec.NumRows() == 0 {
 			continue
 		}
 		rows += int(rec.NumRows())
 		if rows > 1 {
-			return errors.New("header stream has more than one row")
+			return errors.New("Header stream has more than one row")
 		}
 		format := rec.Column(0).(*array.String).Value(0)
 		version := rec.Column(1).(*array.Uint32).Value(0)
-		if format != h.format {
-			return fmt.Errorf("not a %s checkpoint: format %q", h.format, format)
+		if format != h.Format {
+			return fmt.Errorf("not a %s checkpoint: format %q", h.Format, format)
 		}
-		if version != h.version {
-			return fmt.Errorf("%s checkpoint version %d, this build reads version %d", h.format, version, h.version)
+		if version != h.Version {
+			return fmt.Errorf("%s checkpoint version %d, this build reads version %d", h.Format, version, h.Version)
 		}
 		if !schema.Equal(want) {
-			return fmt.Errorf("%s checkpoint header schema %s, want %s", h.format, schema, want)
+			return fmt.Errorf("%s checkpoint Header schema %s, want %s", h.Format, schema, want)
 		}
-		if config := rec.Column(2).(*array.String).Value(0); config != h.config {
-			return fmt.Errorf("checkpoint of a differently configured operator: checkpoint has %q, operator is %q", config, h.config)
+		if config := rec.Column(2).(*array.String).Value(0); config != h.Config {
+			return fmt.Errorf("checkpoint of a differently configured operator: checkpoint has %q, operator is %q", config, h.Config)
 		}
-		h.counts = make([]int64, len(h.names))
-		for i := range h.names {
+		h.Counts = make([]int64, len(h.Names))
+		for i := range h.Names {
 			col := rec.Column(3 + i).(*array.Int64)
 			if col.IsNull(0) {
-				return fmt.Errorf("header: %s is NULL", h.names[i])
+				return fmt.Errorf("Header: %s is NULL", h.Names[i])
 			}
-			h.counts[i] = col.Value(0)
+			h.Counts[i] = col.Value(0)
 		}
 	}
 	if err := rd.Err(); err != nil {
-		return fmt.Errorf("header stream: %w", err)
+		return fmt.Errorf("Header stream: %w", err)
 	}
 	if er.eof {
-		return fmt.Errorf("header stream: truncated: %w", io.ErrUnexpectedEOF)
+		return fmt.Errorf("Header stream: truncated: %w", io.ErrUnexpectedEOF)
 	}
 	if rows != 1 {
-		return errors.New("header stream has no row")
+		return errors.New("Header stream has no row")
 	}
 	return nil
 }
@@ -247,41 +257,43 @@ var trailerSchema = arrow.NewSchema([]arrow.Field{
 	{Name: "crc32c", Type: arrow.PrimitiveTypes.Uint32},
 }, nil)
 
-// writeTrailer writes the trailer for the bytes cw has seen.
-func writeTrailer(cw *crcWriter, mem memory.Allocator) error {
+// WriteTrailer writes the trailer for the bytes cw has seen.
+func WriteTrailer(cw *CRCWriter, mem memory.Allocator) error {
 	n, crc := cw.n, cw.crc
-	return writeStream(cw.w, mem, trailerSchema, func(iw *ipc.Writer) error {
+	return WriteStream(cw.w, mem, trailerSchema, func(iw *ipc.Writer) error {
 		rb := array.NewRecordBuilder(mem, trailerSchema)
 		defer rb.Release()
 		rb.Field(0).(*array.Int64Builder).Append(n)
 		rb.Field(1).(*array.Uint32Builder).Append(crc)
-		return writeRecord(iw, rb)
+		return WriteRecord(iw, rb)
 	})
 }
 
-// trailerBytes is the trailer for n bytes with checksum crc.
-func trailerBytes(mem memory.Allocator, n int64, crc uint32) ([]byte, error) {
+// TrailerBytes is the trailer for n bytes with checksum crc.
+// TrailerBytes encodes a trailer for n bytes with checksum crc.
+func TrailerBytes(mem memory.Allocator, n int64, crc uint32) ([]byte, error) {
 	var buf bytes.Buffer
-	if err := writeTrailer(&crcWriter{w: &buf, n: n, crc: crc}, mem); err != nil {
+	if err := WriteTrailer(&CRCWriter{w: &buf, n: n, crc: crc}, mem); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
 }
 
-// trailerLen is the length of every trailer (its values are fixed-width).
-var trailerLen = sync.OnceValues(func() (int, error) {
-	b, err := trailerBytes(memory.DefaultAllocator, 0, 0)
+// TrailerLen is the length of every trailer (its values are fixed-width).
+// TrailerLen is the encoded length of a trailer (fixed).
+var TrailerLen = sync.OnceValues(func() (int, error) {
+	b, err := TrailerBytes(memory.DefaultAllocator, 0, 0)
 	return len(b), err
 })
 
-// readVerified reads r to its end and checks the trailer: it returns the
+// ReadVerified reads r to its end and checks the trailer: it returns the
 // checkpoint without its trailer, every byte covered by the checksum.
-func readVerified(r io.Reader, mem memory.Allocator) ([]byte, error) {
+func ReadVerified(r io.Reader, mem memory.Allocator) ([]byte, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
 		return nil, fmt.Errorf("reading the checkpoint: %w", err)
 	}
-	tl, err := trailerLen()
+	tl, err := TrailerLen()
 	if err != nil {
 		return nil, err
 	}
@@ -289,7 +301,7 @@ func readVerified(r io.Reader, mem memory.Allocator) ([]byte, error) {
 		return nil, fmt.Errorf("checkpoint of %d bytes is truncated (the trailer alone is %d)", len(data), tl)
 	}
 	body := data[:len(data)-tl]
-	want, err := trailerBytes(mem, int64(len(body)), crc32.Update(0, crcTable, body))
+	want, err := TrailerBytes(mem, int64(len(body)), crc32.Update(0, CRCTable, body))
 	if err != nil {
 		return nil, err
 	}
