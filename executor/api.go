@@ -89,6 +89,14 @@ func (e *Engine) ExecutePrepared(ctx context.Context, p *Prepared, params []type
 // The columns must match the table's columns in order and type. The
 // caller keeps its reference to rec.
 func (e *Engine) Append(ctx context.Context, table string, rec arrow.RecordBatch) error {
+	return e.AppendAll(ctx, table, []arrow.RecordBatch{rec})
+}
+
+// AppendAll adds several batches to a table as ONE statement: they are
+// logged as one record and enter the same epoch, so after a crash they
+// are there whole or not at all (a COPY uses it). The caller keeps its
+// references to the records.
+func (e *Engine) AppendAll(ctx context.Context, table string, recs []arrow.RecordBatch) error {
 	o, ok := e.cat.get(table)
 	if !ok || !o.isTable() {
 		if ok {
@@ -97,17 +105,27 @@ func (e *Engine) Append(ctx context.Context, table string, rec arrow.RecordBatch
 		return sqlerr.Planf(sqlerr.UndefinedTable, "table %q does not exist", table)
 	}
 	want := o.rel.Schema.Arrow()
-	if int(rec.NumCols()) != len(want.Fields()) {
-		return sqlerr.Execf(sqlerr.DatatypeMismatch, "table %q has %d columns, the batch %d", table, len(want.Fields()), rec.NumCols())
-	}
-	for i, f := range want.Fields() {
-		if !arrow.TypeEqual(f.Type, rec.Column(i).DataType()) {
-			return sqlerr.Execf(sqlerr.DatatypeMismatch, "column %q of table %q is %s, the batch has %s", f.Name, table, f.Type, rec.Column(i).DataType())
+	chunks := make([]*operators.Chunk, 0, len(recs))
+	for _, rec := range recs {
+		if rec.NumRows() == 0 {
+			continue
 		}
+		if int(rec.NumCols()) != len(want.Fields()) {
+			return sqlerr.Execf(sqlerr.DatatypeMismatch, "table %q has %d columns, the batch %d", table, len(want.Fields()), rec.NumCols())
+		}
+		for i, f := range want.Fields() {
+			if !arrow.TypeEqual(f.Type, rec.Column(i).DataType()) {
+				return sqlerr.Execf(sqlerr.DatatypeMismatch, "column %q of table %q is %s, the batch has %s", f.Name, table, f.Type, rec.Column(i).DataType())
+			}
+		}
+		c := &operators.Chunk{Rec: rec}
+		if err := checkChunk(o.rel, c); err != nil {
+			return err
+		}
+		chunks = append(chunks, c)
 	}
-	c := &operators.Chunk{Rec: rec}
-	if err := checkChunk(o.rel, c); err != nil {
-		return err
+	if len(chunks) == 0 {
+		return nil
 	}
 	if err := ctx.Err(); err != nil {
 		return err
@@ -121,16 +139,21 @@ func (e *Engine) Append(ctx context.Context, table string, rec arrow.RecordBatch
 	}
 	if o.rel.Keyed {
 		ch := newChangeSet(o)
-		for _, row := range chunksToRows([]*operators.Chunk{c}, o.rel.Schema) {
+		for _, row := range chunksToRows(chunks, o.rel.Schema) {
 			ch.upsert(row)
 		}
 		return ch.commit(e)
 	}
-	if err := e.logChange(ctx, o, c); err != nil {
+	if err := e.logChange(ctx, o, chunks...); err != nil {
 		return err
 	}
-	rec.Retain()
-	return o.ingest(e.mem, c)
+	for _, c := range chunks {
+		c.Rec.Retain()
+		if err := o.ingest(e.mem, c); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Relations lists every table and materialized view, by name.

@@ -49,22 +49,37 @@ func (ss *session) copyFrom(ctx context.Context, p *parser.CopyFrom) error {
 	if err := ss.flush(); err != nil {
 		return err
 	}
-	flushBatch := func() error {
-		if ld.rows == 0 {
-			return nil
+	// The batches are kept until the end and stored as one statement, so a
+	// COPY is atomic: after a crash it is there whole or not at all (it
+	// costs the COPY's rows in memory until it ends).
+	var batches []arrow.RecordBatch
+	defer func() {
+		for _, b := range batches {
+			b.Release()
 		}
-		rec := ld.rb.NewRecordBatch()
-		defer rec.Release()
+	}()
+	cutBatch := func() {
+		if ld.rows == 0 {
+			return
+		}
+		batches = append(batches, ld.rb.NewRecordBatch())
 		ld.total += int64(ld.rows)
 		ld.rows = 0
-		if err := eng.Append(ctx, rel.Name, rec); err != nil {
+	}
+	commit := func() error {
+		cutBatch()
+		if err := eng.AppendAll(ctx, rel.Name, batches); err != nil {
 			return fmt.Errorf("COPY %s: %w", rel.Name, err)
 		}
 		return nil
 	}
-	// fail appends the rows before a bad one and returns its error.
+	flushBatch := func() error {
+		cutBatch()
+		return nil
+	}
+	// fail stores the rows before a bad one and returns its error.
 	fail := func(err error) error {
-		if ferr := flushBatch(); ferr != nil {
+		if ferr := commit(); ferr != nil {
 			return ferr
 		}
 		return err
@@ -97,7 +112,7 @@ func (ss *session) copyFrom(ctx context.Context, p *parser.CopyFrom) error {
 					return fail(err)
 				}
 			}
-			if err := flushBatch(); err != nil {
+			if err := commit(); err != nil {
 				return err
 			}
 			ss.send(&pgproto3.CommandComplete{CommandTag: []byte("COPY " + strconv.FormatInt(ld.total, 10))})
