@@ -31,6 +31,16 @@ type durability struct {
 	log *wal.Log
 	// replaying is set while Open replays the log: nothing is logged again.
 	replaying bool
+	// startLater starts the sources created while recovering.
+	startLater []func()
+}
+
+// startSources starts the sources created while recovering.
+func (d *durability) startSources() {
+	for _, start := range d.startLater {
+		start()
+	}
+	d.startLater = nil
 }
 
 // openDurability opens the log in dir and replays it into e.
@@ -44,6 +54,10 @@ func (e *Engine) openDurability(ctx context.Context, dir string) error {
 	}
 	e.dur = &durability{log: log, replaying: true}
 	defer func() { e.dur.replaying = false }()
+	// Sources start once the whole catalog exists again: a source running
+	// before the views that read it would drop the events it reads. (On
+	// failure too, so that Close can stop them.)
+	defer e.dur.startSources()
 	from, err := e.restoreCheckpoint(ctx, dir)
 	if err != nil {
 		log.Close()

@@ -39,11 +39,15 @@ func (e *Engine) ExecuteStatement(ctx context.Context, stmt parser.Statement, pa
 	if err != nil {
 		return nil, err
 	}
-	res, err := e.executePlan(ctx, p, params)
-	if err == nil && isDDL(p) {
-		err = e.logDDL(ctx, stmt.Text())
+	if isDDL(p) {
+		// Logged before it runs, so no change to a new object can reach
+		// the log ahead of the statement creating it. A statement that
+		// then fails fails the same way when the log is replayed.
+		if err := e.logDDL(ctx, stmt.Text()); err != nil {
+			return nil, err
+		}
 	}
-	return res, err
+	return e.executePlan(ctx, p, params)
 }
 
 // isDDL reports whether a plan changes the catalog (and must be logged).

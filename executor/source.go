@@ -104,7 +104,12 @@ func (e *Engine) createSource(p *planner.CreateSourcePlan) (*Result, error) {
 			return nil, err
 		}
 	}
-	go r.run(ctx)
+	if e.dur != nil && e.dur.replaying {
+		// Recovering: start once every view reading the source exists.
+		e.dur.startLater = append(e.dur.startLater, func() { go r.run(ctx) })
+	} else {
+		go r.run(ctx)
+	}
 	return &Result{Tag: "CREATE SOURCE"}, nil
 }
 
