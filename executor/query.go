@@ -22,6 +22,13 @@ type arrowRecord = arrow.RecordBatch
 const scanBatch = 4096
 
 func newStore(rel *planner.Relation) *state.Store {
+	// An APPEND ONLY table without a key is only ever inserted into (the
+	// planner refuses UPDATE and DELETE on it), so its store needs no
+	// index. A keyed one keeps its index: Insert of a present key must
+	// fail and point lookups read it.
+	if rel.Kind == planner.TableRelation && rel.AppendOnly && !rel.Keyed {
+		return state.NewAppendStore(rel.Schema)
+	}
 	return state.NewStore(rel.Schema, rel.Key, rel.Keyed)
 }
 

@@ -100,6 +100,27 @@ func (g *gen) leaf(t types.T) expr.Expr {
 	return lit(g.datum(t), t)
 }
 
+// interval draws an interval for TIMESTAMP ± INTERVAL: half the time
+// without months (the vectorized path), sometimes large enough to leave
+// years 1..9999 or the bounds addInterval accepts.
+func (g *gen) interval() types.Datum {
+	months := int32(g.r.Int64N(30) - 15)
+	if g.pick(2) == 0 {
+		months = 0
+	}
+	days := int32(g.r.Int64N(70) - 35)
+	us := g.r.Int64N(1e11) - 5e10
+	switch g.pick(8) {
+	case 0:
+		days = int32(g.r.Int64N(8e6) - 4e6)
+	case 1:
+		days = []int32{5_000_000, -5_000_000, 5_000_001, -5_000_001, math.MinInt32}[g.pick(5)]
+	case 2:
+		us = []int64{5_000_000 * usPerDay, -5_000_000*usPerDay - 1, math.MinInt64, g.r.Int64N(6e17) - 3e17}[g.pick(4)]
+	}
+	return types.NewInterval(months, days, us)
+}
+
 var numFuncs = []expr.Func{expr.Add, expr.Sub, expr.Mul, expr.IntDiv, expr.Mod, expr.Div}
 var cmpFuncs = []expr.Func{expr.Eq, expr.Ne, expr.Lt, expr.Le, expr.Gt, expr.Ge}
 
@@ -231,7 +252,7 @@ func (g *gen) expr(t types.T, depth int) expr.Expr {
 	case types.Timestamp:
 		switch g.pick(4) {
 		case 0:
-			iv := types.NewInterval(int32(g.r.Int64N(30)-15), int32(g.r.Int64N(70)-35), g.r.Int64N(1e11)-5e10)
+			iv := g.interval()
 			f := []expr.Func{expr.AddInterval, expr.SubInterval}[g.pick(2)]
 			return call(f, t, g.expr([]types.T{ts6, types.DateType}[g.pick(2)], d), lit(iv, types.IntervalType))
 		case 1:

@@ -62,6 +62,10 @@ func buildCall(c *expr.Call) (node, error) {
 		if n, ok, err := buildLike(c); ok || err != nil {
 			return n, err
 		}
+	case expr.AddInterval, expr.SubInterval:
+		if n, ok, err := buildTsInterval(c); ok || err != nil {
+			return n, err
+		}
 	}
 	return newRowNode(c, nil)
 }

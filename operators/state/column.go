@@ -2,6 +2,7 @@ package state
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -315,4 +316,57 @@ func (c *column) appendSlots(b array.Builder, slots []uint32) error {
 		return fmt.Errorf("column of type %s cannot fill a %s builder", c.t, b.Type())
 	}
 	return nil
+}
+
+// appendRows appends rows 0..n-1 of r as slots base..base+n-1, base being
+// the column's current length: a bulk copy for fixed-width storage, and
+// for VARCHAR one copy of the chunk's string data that the slots share
+// (slots of an append-only store are never freed, so nothing is pinned
+// that would otherwise be collected). NULL slots hold the zero value.
+func (c *column) appendRows(r *reader, base, n int) {
+	switch c.st {
+	case stI64:
+		c.i64 = appendValues(c.i64, r.i64, n)
+	case stI32:
+		c.i32 = appendValues(c.i32, r.i32, n)
+	case stF64:
+		c.f64 = appendValues(c.f64, r.f64, n)
+	case stDec:
+		c.decs = appendValues(c.decs, r.dec, n)
+	case stBool:
+		c.bools = slices.Grow(c.bools, n)
+		for i := range n {
+			c.bools = append(c.bools, !(r.nulls && r.arr.IsNull(i)) && r.b.Value(i))
+		}
+	case stStr:
+		if r.arr.NullN() == n { // all NULL: there may be no offsets buffer
+			c.strs = append(c.strs, make([]string, n)...)
+			break
+		}
+		offs := r.str.ValueOffsets()
+		data := string(r.str.ValueBytes())
+		o0 := offs[0]
+		c.strs = slices.Grow(c.strs, n)
+		for i := range n {
+			c.strs = append(c.strs, data[offs[i]-o0:offs[i+1]-o0])
+		}
+	}
+	if !r.nulls {
+		return
+	}
+	for i := range n {
+		if r.arr.IsNull(i) {
+			c.setNull(base+i, true)
+			c.zero(base + i)
+		}
+	}
+}
+
+// appendValues appends src[:n] to dst, or n zero values when src is
+// shorter (an all-NULL array may have no value buffer).
+func appendValues[T any](dst, src []T, n int) []T {
+	if len(src) >= n {
+		return append(dst, src[:n]...)
+	}
+	return append(dst, make([]T, n)...)
 }

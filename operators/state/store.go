@@ -38,10 +38,14 @@ type Store struct {
 	keyed  bool
 	key    []int
 	cols   []column
-	count  []uint32 // copies per slot; 0 marks a free slot
+	count  []uint32 // copies per slot; 0 marks a free slot (nil when appendOnly)
 	free   []uint32
 	rows   int64 // live rows, counting multiset copies
 	bad    error // the schema or key cannot be stored
+
+	// appendOnly stores take inserts only and keep no index and no
+	// counts: slots 0..rows-1 each hold one row (see NewAppendStore).
+	appendOnly bool
 
 	// Exactly one index is used: iidx (with nullSlot) for a single
 	// integer-like key, else idx on encoded key bytes.
@@ -114,6 +118,22 @@ func NewStore(schema types.Schema, key []int, keyed bool) *Store {
 	return s
 }
 
+// NewAppendStore makes an empty append-only store: a multiset that only
+// ever receives inserts, as for an APPEND ONLY table. It keeps no index,
+// so Apply appends each chunk's columns to the slots in bulk; a retraction
+// is an error (and no change is applied), and Lookup and Row find
+// nothing. Scan, Rows, Len and Snapshot/Restore work as for NewStore.
+func NewAppendStore(schema types.Schema) *Store {
+	s := NewStore(schema, nil, false)
+	s.appendOnly = true
+	s.idx = nil
+	s.enc = nil
+	return s
+}
+
+// AppendOnly reports whether the store was made by NewAppendStore.
+func (s *Store) AppendOnly() bool { return s.appendOnly }
+
 // Schema returns the store's columns.
 func (s *Store) Schema() types.Schema { return s.schema }
 
@@ -154,6 +174,9 @@ func (s *Store) Apply(c *operators.Chunk) error {
 	for i := range s.rd {
 		s.rd[i].reset(rec.Column(i))
 	}
+	if s.appendOnly {
+		return s.appendChunk(c)
+	}
 	if !s.intKey {
 		for k, col := range s.key {
 			s.enc[k].Reset(rec.Column(col))
@@ -180,6 +203,32 @@ func (s *Store) Apply(c *operators.Chunk) error {
 		s.free = append(s.free, slot)
 	}
 	s.pending = s.pending[:0]
+	return nil
+}
+
+// appendChunk is Apply for an append-only store: after checking that no
+// row is a retraction, it appends every column's values in one pass per
+// column. The readers must already point at the chunk's columns.
+func (s *Store) appendChunk(c *operators.Chunk) error {
+	n := c.Len()
+	for i, op := range c.Ops {
+		if op.IsRetract() {
+			return sqlerr.New(sqlerr.Internal, sqlerr.InternalError,
+				"store: append-only store cannot apply a retraction (%s): %s (row %d of the chunk; no change applied)",
+				op, s.rowString(c.Rec, i), i)
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	if s.rows+int64(n) > math.MaxUint32 {
+		return sqlerr.New(sqlerr.Resource, sqlerr.ProgramLimitExceeded, "store: more than %d rows in an append-only store", uint32(math.MaxUint32))
+	}
+	base := int(s.rows)
+	for col := range s.cols {
+		s.cols[col].appendRows(&s.rd[col], base, n)
+	}
+	s.rows += int64(n)
 	return nil
 }
 
@@ -352,7 +401,7 @@ func (s *Store) inconsistent(what string, rec arrow.RecordBatch, i int) error {
 // lookupSlot finds the row whose key equals key. A NULL in key matches
 // nothing (SQL equality), although the store may hold a NULL-keyed row.
 func (s *Store) lookupSlot(key []types.Datum) (uint32, bool) {
-	if s.bad != nil || len(key) != len(s.key) {
+	if s.bad != nil || s.appendOnly || len(key) != len(s.key) {
 		return 0, false
 	}
 	for _, d := range key {
@@ -383,7 +432,8 @@ func (s *Store) lookupSlot(key []types.Datum) (uint32, bool) {
 
 // Lookup returns the row with the given key (one value per key column,
 // each of that column's type), restricted to cols, appended to dst. A NULL
-// key value matches no row. Lookup on an unkeyed store matches whole rows.
+// key value matches no row. Lookup on an unkeyed store matches whole rows;
+// on an append-only store (no index) it finds nothing.
 func (s *Store) Lookup(key []types.Datum, cols []int, dst []types.Datum) ([]types.Datum, bool) {
 	slot, ok := s.lookupSlot(key)
 	if !ok {
@@ -455,6 +505,17 @@ func (s *Store) Scan(mem memory.Allocator, cols []int, batchSize int, fn func(ar
 		slots = slots[:0]
 		return fn(rec)
 	}
+	if s.appendOnly {
+		for slot := range uint32(s.rows) {
+			slots = append(slots, slot)
+			if len(slots) >= batchSize {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
+		return flush()
+	}
 	for slot, cnt := range s.count {
 		for ; cnt > 0; cnt-- {
 			slots = append(slots, uint32(slot))
@@ -473,6 +534,17 @@ func (s *Store) Scan(mem memory.Allocator, cols []int, batchSize int, fn func(ar
 // keyed tables, not hot loops.
 func (s *Store) Rows(fn func(row []types.Datum) error) error {
 	row := make([]types.Datum, len(s.schema))
+	if s.appendOnly {
+		for slot := range int(s.rows) {
+			for c := range s.cols {
+				row[c] = s.cols[c].datum(slot)
+			}
+			if err := fn(row); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	for slot, cnt := range s.count {
 		if cnt == 0 {
 			continue

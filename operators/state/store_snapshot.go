@@ -13,7 +13,9 @@ import (
 // Store snapshots: a header (format "sluice.state.Store", version, the
 // column types and key), then the rows as a slot section "rows" in the
 // store's schema (see slot sections) with a "copies" column for a
-// multiset store, then "rows.free". Restore rebuilds the index.
+// multiset store, then "rows.free". Restore rebuilds the index. An
+// append-only store (config "append-only") writes no "copies" column:
+// every live slot holds one row.
 
 const (
 	storeFormat  = "sluice.state.Store"
@@ -30,13 +32,19 @@ func (s *Store) config() string {
 		}
 		b.WriteString(c.Type.String())
 	}
-	if s.keyed {
+	switch {
+	case s.appendOnly:
+		b.WriteString(") append-only")
+	case s.keyed:
 		fmt.Fprintf(&b, ") keyed key=%v", s.key)
-	} else {
+	default:
 		b.WriteString(") multiset")
 	}
 	return b.String()
 }
+
+// multiset reports whether the snapshot's rows carry a copies column.
+func (s *Store) multiset() bool { return !s.keyed && !s.appendOnly }
 
 func (s *Store) names() []string {
 	names := make([]string, len(s.schema))
@@ -73,17 +81,25 @@ func (s *Store) SnapshotWith(mem memory.Allocator, w io.Writer) error {
 	if err := sw.Header(storeFormat, storeVersion, s.config()); err != nil {
 		return err
 	}
-	live := make([]uint32, 0, len(s.count)-len(s.free))
-	for slot, c := range s.count {
-		if c > 0 {
-			live = append(live, uint32(slot))
+	var live []uint32
+	if s.appendOnly {
+		live = make([]uint32, s.rows)
+		for slot := range live {
+			live[slot] = uint32(slot)
+		}
+	} else {
+		live = make([]uint32, 0, len(s.count)-len(s.free))
+		for slot, c := range s.count {
+			if c > 0 {
+				live = append(live, uint32(slot))
+			}
 		}
 	}
 	var copies []uint32
-	if !s.keyed {
+	if s.multiset() {
 		copies = s.count
 	}
-	return writeSlots(sw, "rows", slotSchema(s.names(), s.colTypes(), !s.keyed), s.cols, live, copies, s.free)
+	return writeSlots(sw, "rows", slotSchema(s.names(), s.colTypes(), s.multiset()), s.cols, live, copies, s.free)
 }
 
 // Restore replaces the store's rows with a snapshot's (see RestoreWith),
@@ -105,15 +121,29 @@ func (s *Store) RestoreWith(mem memory.Allocator, r io.Reader) error {
 		return fmt.Errorf("store: restore: %w", err)
 	}
 	ts := s.colTypes()
-	m, err := readSlots(sr, "rows", slotSchema(s.names(), ts, !s.keyed), ts, !s.keyed)
+	m, err := readSlots(sr, "rows", slotSchema(s.names(), ts, s.multiset()), ts, s.multiset())
 	if err != nil {
 		return fmt.Errorf("store: restore: %w", err)
 	}
-	n := NewStore(s.schema, s.key, s.keyed)
+	var n *Store
+	if s.appendOnly {
+		n = NewAppendStore(s.schema)
+	} else {
+		n = NewStore(s.schema, s.key, s.keyed)
+	}
 	if n.bad != nil {
 		return n.bad
 	}
 	copy(n.cols, m.cols) // in place: the int index points at n.cols[key]
+	if n.appendOnly {
+		// Every slot of an append-only store is live, one row each.
+		if len(m.free) > 0 || m.nLive != m.n {
+			return fmt.Errorf("store: restore: append-only store with %d free of %d slots: %w", m.n-m.nLive, m.n, ErrCorrupt)
+		}
+		n.rows = int64(m.n)
+		*s = *n
+		return nil
+	}
 	n.free = m.free
 	n.count = m.copies
 	if n.count == nil {
