@@ -3,6 +3,7 @@ package join
 
 import (
 	"fmt"
+	"hash/maphash"
 	"slices"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -76,6 +77,16 @@ type side struct {
 	rowTs []int64 // the rows' times
 	// scratch for a stored slot's encoded key
 	sbuf []byte
+
+	// The row index (see rowindex.go): by slot, the row's hash and
+	// whether the next slot of its key chain holds the same row; the
+	// table of representative slots; the bound record's row hashes.
+	rhash []uint32
+	same  []uint64
+	tab   []uint32
+	tabN  int
+	seed  maphash.Seed
+	rowH  []uint64
 }
 
 // link is a slot's place in its key chain, with the row's event time
@@ -222,7 +233,7 @@ func (j *HashJoin) fail(format string, args ...any) {
 
 func newSide(name string, ts []types.T, keys []int, bad *error) *side {
 	s := &side{name: name, types: ts, keys: keys, enc: make([]state.KeyEncoder, len(keys)),
-		ihead: map[int64]uint32{}, shead: map[string]uint32{}, tcol: -1}
+		ihead: map[int64]uint32{}, shead: map[string]uint32{}, tcol: -1, seed: maphash.MakeSeed()}
 	rows, err := state.NewColumns(ts)
 	if err != nil && *bad == nil {
 		*bad = sqlerr.New(sqlerr.Internal, sqlerr.InternalError, "join: %s input: %v", name, err)
@@ -280,6 +291,7 @@ func (s *side) reset() {
 	s.shead = map[string]uint32{}
 	s.nullKeyed = nil
 	s.gen, s.heap = nil, nil
+	s.rhash, s.same, s.tab, s.tabN = nil, nil, nil, 0
 }
 
 func (j *HashJoin) push(in int, m operators.Message) error {
@@ -320,6 +332,7 @@ func (j *HashJoin) builder() *array.RecordBuilder {
 // computeKeys fills s's per-row keys (and times) for rec, a column at a
 // time.
 func (j *HashJoin) computeKeys(s *side, rec arrow.RecordBatch, n int) {
+	s.computeRowHashes(rec, n)
 	s.valid = slices.Grow(s.valid[:0], n)[:n]
 	for i := range s.valid {
 		s.valid[i] = true
@@ -399,6 +412,7 @@ func (j *HashJoin) insert(s *side, i int) (slot uint32, ok bool) {
 	if int(slot) >= len(s.link) {
 		n := int(slot) + 1
 		s.link = append(s.link, make([]link, n-len(s.link))...)
+		s.rhash = append(s.rhash, make([]uint32, n-len(s.rhash))...)
 		if j.kind == StreamingLeftOuter && s == j.sides[0] {
 			s.cnt = append(s.cnt, make([]int32, n-len(s.cnt))...)
 		}
@@ -406,16 +420,35 @@ func (j *HashJoin) insert(s *side, i int) (slot uint32, ok bool) {
 			s.gen = append(s.gen, make([]uint32, n-len(s.gen))...)
 		}
 	}
-	h := j.chain(s, s, i)
-	s.link[slot].next = h
-	s.link[slot].prev = end
-	if h != end {
-		s.link[h].prev = slot
-	}
-	if j.intKey {
-		s.ihead[s.ikeys[i]] = slot
+	rh := s.rowHash(i)
+	s.rhash[slot] = rh
+	s.growTab()
+	if pos, r := s.lookupRow(rh, i); r != end {
+		// A copy of the row is stored: link the slot right after it, so
+		// identical copies stay adjacent in the key chain.
+		nx := s.link[r].next
+		s.link[slot].next, s.link[slot].prev = nx, r
+		s.link[r].next = slot
+		if nx != end {
+			s.link[nx].prev = slot
+		}
+		s.setSame(slot, s.isSame(r))
+		s.setSame(r, true)
 	} else {
-		s.shead[string(s.key(i))] = slot
+		s.tab[pos] = slot
+		s.tabN++
+		s.setSame(slot, false)
+		h := j.chain(s, s, i)
+		s.link[slot].next = h
+		s.link[slot].prev = end
+		if h != end {
+			s.link[h].prev = slot
+		}
+		if j.intKey {
+			s.ihead[s.ikeys[i]] = slot
+		} else {
+			s.shead[string(s.key(i))] = slot
+		}
 	}
 	if s.tcol >= 0 {
 		s.link[slot].ts = s.rowTs[i]
@@ -425,19 +458,23 @@ func (j *HashJoin) insert(s *side, i int) (slot uint32, ok bool) {
 	return slot, true
 }
 
-// remove deletes one stored copy of row i of s's bound record.
+// remove deletes one stored copy of row i of s's bound record, found
+// through the row index.
 func (j *HashJoin) remove(s *side, i int) bool {
-	for x := j.chain(s, s, i); x != end; x = s.link[x].next {
-		if s.rows.Equal(x, i) {
-			j.drop(s, x)
-			return true
-		}
+	_, r := s.lookupRow(s.rowHash(i), i)
+	if r == end {
+		return false
 	}
-	return false
+	if s.isSame(r) {
+		r = s.link[r].next // a copy that is not in the table
+	}
+	j.drop(s, r)
+	return true
 }
 
 // drop unlinks slot x from its key chain and frees it.
 func (j *HashJoin) drop(s *side, x uint32) {
+	s.unindex(x)
 	p, nx := s.link[x].prev, s.link[x].next
 	if nx != end {
 		s.link[nx].prev = p
