@@ -250,11 +250,6 @@ func foldConstants(e expr.Expr) (expr.Expr, error) {
 		if !constant {
 			return x
 		}
-		if c, ok := x.(*expr.Case); ok && len(c.Whens) > 0 {
-			// Branches may hold errors that are never taken; leave CASE to
-			// the evaluator unless it is wholly constant and safe.
-			_ = c
-		}
 		v, ferr := eval.EvalScalar(x, nil)
 		if ferr != nil {
 			err = ferr

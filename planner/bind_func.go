@@ -6,6 +6,7 @@ import (
 
 	"github.com/pingcap/tidb/pkg/parser/ast"
 	"github.com/pingcap/tidb/pkg/parser/format"
+	"github.com/pingcap/tidb/pkg/parser/opcode"
 	"github.com/pingcap/tidb/pkg/parser/test_driver"
 
 	"github.com/sluicedb/sluice/expr"
@@ -75,7 +76,7 @@ func (b *exprBinder) call(x *ast.FuncCallExpr) (expr.Expr, error) {
 			return nil, argCountError(name, len(x.Args))
 		}
 		return b.caseExpr(&ast.CaseExpr{
-			WhenClauses: []*ast.WhenClause{{Expr: &ast.BinaryOperationExpr{Op: 7 /* EQ */, L: x.Args[0], R: x.Args[1]}, Result: ast.NewValueExpr(nil, "", "")}},
+			WhenClauses: []*ast.WhenClause{{Expr: &ast.BinaryOperationExpr{Op: opcode.EQ, L: x.Args[0], R: x.Args[1]}, Result: ast.NewValueExpr(nil, "", "")}},
 			ElseClause:  x.Args[0]})
 	}
 	sig, ok := scalarFuncs[name]

@@ -1,11 +1,9 @@
 package planner
 
 import (
-	"strconv"
 	"strings"
 
 	"github.com/pingcap/tidb/pkg/parser/ast"
-	"github.com/pingcap/tidb/pkg/parser/opcode"
 	"github.com/pingcap/tidb/pkg/parser/test_driver"
 
 	"github.com/sluicedb/sluice/expr"
@@ -924,6 +922,3 @@ func (ac *aggContext) postBinder(b *binder) *exprBinder {
 	}
 	return eb
 }
-
-var _ = opcode.EQ
-var _ = strconv.Itoa

@@ -3,8 +3,6 @@ package planner
 import (
 	"fmt"
 
-	"github.com/pingcap/tidb/pkg/parser/ast"
-
 	"github.com/sluicedb/sluice/parser"
 
 	"github.com/sluicedb/sluice/expr"
@@ -410,8 +408,6 @@ func hasWatermark(n Node, col int) bool {
 		}
 	}
 }
-
-var _ = ast.TimeUnitSecond
 
 // joinTimeBound finds a bound on the right side's event time relative to
 // the left's in a join condition: equal window columns (a window join) or
