@@ -330,6 +330,49 @@ func refSimilar(cooc map[[2]int64]int64, evs []click) map[int64][]scored {
 	return out
 }
 
+// refCoocTop: per item, the first similarTop other items by count DESC,
+// other ASC, as "item other n" lines sorted.
+func refCoocTop(cooc map[[2]int64]int64) []string {
+	by := map[int64][][2]int64{}
+	for p, n := range cooc {
+		by[p[0]] = append(by[p[0]], [2]int64{p[1], n})
+	}
+	var out []string
+	for item, l := range by {
+		slices.SortFunc(l, func(a, b [2]int64) int { return cmp.Or(cmp.Compare(b[1], a[1]), cmp.Compare(a[0], b[0])) })
+		for _, x := range l[:min(similarTop, len(l))] {
+			out = append(out, fmt.Sprintf("%d %d %d", item, x[0], x[1]))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// checkCoocTop compares the cooc_top view with refCoocTop's rows.
+func checkCoocTop(got [][]types.Datum, want []string) []string {
+	lines := make([]string, len(got))
+	for i, r := range got {
+		lines[i] = fmt.Sprintf("%d %d %d", r[0].I, r[1].I, r[2].I)
+	}
+	slices.Sort(lines)
+	if slices.Equal(lines, want) {
+		return nil
+	}
+	for i := 0; i < max(len(lines), len(want)); i++ {
+		g, w := "(none)", "(none)"
+		if i < len(lines) {
+			g = lines[i]
+		}
+		if i < len(want) {
+			w = want[i]
+		}
+		if g != w {
+			return []string{fmt.Sprintf("cooc_top: %d rows, want %d; first difference at row %d: got %s, want %s", len(lines), len(want), i, g, w)}
+		}
+	}
+	return nil
+}
+
 func closeScore(a, b float64) bool { return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(b)) }
 
 // checkSimilar compares the similar view with the reference: every row's
@@ -452,6 +495,7 @@ func checkRecsViews(t *testing.T, e *Engine, accepted []click, late int) []strin
 	users := byUser(accepted)
 	cooc := refCooc(users)
 	errs = append(errs, diffCounts("cooc", pairCounts(queryRows(t, e, "SELECT item, other, n FROM cooc")), cooc)...)
+	errs = append(errs, checkCoocTop(queryRows(t, e, "SELECT item, other, n FROM cooc_top"), refCoocTop(cooc))...)
 
 	views := map[int64]int64{}
 	for _, c := range accepted {

@@ -16,3 +16,15 @@ CREATE MATERIALIZED VIEW IF NOT EXISTS cooc AS
    AND a.item_id <> b.item_id
    AND b.ts BETWEEN a.ts - INTERVAL 30 MINUTE AND a.ts + INTERVAL 30 MINUTE
   GROUP BY a.item_id, b.item_id;
+
+-- The 20 items most often co-viewed with each item (ties broken by the
+-- other item's id, so the list is deterministic): the "people who viewed X
+-- also viewed" list an app reads with one key lookup on item. The Top-N
+-- is maintained incrementally: a pair's new count revisits only its
+-- item's list.
+CREATE MATERIALIZED VIEW IF NOT EXISTS cooc_top AS
+  SELECT item, other, n FROM (
+    SELECT item, other, n,
+           ROW_NUMBER() OVER (PARTITION BY item ORDER BY n DESC, other) AS rn
+    FROM cooc) ranked
+  WHERE rn <= 20;
