@@ -347,7 +347,10 @@ func (e *Engine) dropObject(o *object) {
 	e.snapMu.Unlock()
 	if o.frag != nil {
 		for _, dep := range o.deps {
-			kept := dep.subs[:0]
+			// A new slice: filtering in place would leave the dropped
+			// fragment (and through it the view's operators and rows)
+			// reachable from the old backing array's tail.
+			kept := make([]subscription, 0, len(dep.subs))
 			for _, s := range dep.subs {
 				if s.frag != o.frag {
 					kept = append(kept, s)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"math/rand/v2"
 	"os"
+	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"sync/atomic"
@@ -132,7 +134,8 @@ func countRows(b *testing.B, e *Engine, sql string) int64 {
 // 4096-row batches, a FLUSH every 64 batches. The first 30 minutes of
 // event time (2M events) fill the join's window before the timer starts;
 // b.N is the number of timed batches (SLUICE_COOC_WARM_BATCHES overrides
-// the 488 warm-up batches). It reports the live heap per pair count held
+// the 488 warm-up batches; SLUICE_COOC_HEAPPROFILE=file writes a heap
+// profile of the live state at the end). It reports the live heap per pair count held
 // (rows of cooc): B/pair-views is the heap of the views and their
 // operators (measured by dropping them), B/pair everything including the
 // clicks table, which keeps its rows. Sub-benchmarks: "cooc+top20" (the
@@ -175,6 +178,9 @@ func benchCooc(b *testing.B, top, similar bool) {
 	pairs := countRows(b, e, "SELECT COUNT(*) FROM cooc")
 	events := countRows(b, e, "SELECT COUNT(*) FROM clicks")
 	all := liveHeap()
+	if path := os.Getenv("SLUICE_COOC_HEAPPROFILE"); path != "" {
+		writeHeapProfile(b, path)
+	}
 	heap := map[string]int64{}
 	last := all
 	drop := func(view string) {
@@ -196,6 +202,20 @@ func benchCooc(b *testing.B, top, similar bool) {
 	b.ReportMetric(float64(pairs), "pairs")
 	b.Logf("%d events (%v of event time), %d pairs; live heap: all %d MB; cooc and its join %d MB, cooc_top %d MB, similar + item_views %d MB; clicks table %d MB",
 		events, time.Duration(g.n*g.gap)*time.Microsecond, pairs, (all-before-poolBytes)>>20, heap["cooc"]>>20, heap["cooc_top"]>>20, (heap["similar"]+heap["item_views"])>>20, (last-before-poolBytes)>>20)
+}
+
+// writeHeapProfile writes the live heap's profile (after a GC) to path,
+// for `go tool pprof -sample_index=inuse_space`.
+func writeHeapProfile(b *testing.B, path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	runtime.GC()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		b.Fatal(err)
+	}
 }
 
 // BenchmarkHopCountPerItemEngine measures events/s through
