@@ -265,6 +265,30 @@ type Join struct {
 type TimeBound struct {
 	LeftCol, RightCol int
 	Lo, Hi            int64
+	// Exact lists the residual's conjuncts the bound enforces exactly
+	// (non-strict comparisons of the plain columns): a join that applies
+	// the bound need not evaluate them again (see ResidualBeyondTime).
+	Exact []expr.Expr
+}
+
+// ResidualBeyondTime is the residual without the conjuncts the time bound
+// enforces exactly: what is left to check on the pairs of a join that
+// applies the bound. Without a time bound it is the residual.
+func (j *Join) ResidualBeyondTime() expr.Expr {
+	if j.Time == nil || len(j.Time.Exact) == 0 || j.Residual == nil {
+		return j.Residual
+	}
+	var keep []expr.Expr
+	for _, c := range splitConjuncts(j.Residual) {
+		enforced := false
+		for _, x := range j.Time.Exact {
+			enforced = enforced || expr.Equal(c, x)
+		}
+		if !enforced {
+			keep = append(keep, c)
+		}
+	}
+	return conjoin(keep)
 }
 
 // Schema implements Node.

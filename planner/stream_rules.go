@@ -428,6 +428,7 @@ func joinTimeBound(j *Join) *TimeBound {
 	type bound struct {
 		lc, rc int
 		v      int64
+		conj   expr.Expr // the conjunct, when the bound is exactly it
 	}
 	var los, his []bound
 	for _, c := range splitConjuncts(j.Residual) {
@@ -437,7 +438,9 @@ func joinTimeBound(j *Join) *TimeBound {
 		}
 		f := call.Func
 		a, b := call.Args[0], call.Args[1]
-		// Normalise to "a <op> b" with op one of >=, <=.
+		// Normalise to "a <op> b" with op one of >=, <=. A strict
+		// comparison makes the bound wider than the conjunct.
+		exact := f == expr.Ge || f == expr.Le
 		switch f {
 		case expr.Gt:
 			f = expr.Ge
@@ -447,10 +450,14 @@ func joinTimeBound(j *Join) *TimeBound {
 		if f != expr.Ge && f != expr.Le {
 			continue
 		}
-		ac, aoff, ok1 := timeTerm(a)
-		bc, boff, ok2 := timeTerm(b)
+		ac, aoff, aExact, ok1 := timeTerm(a)
+		bc, boff, bExact, ok2 := timeTerm(b)
 		if !ok1 || !ok2 {
 			continue
+		}
+		var conj expr.Expr
+		if exact && aExact && bExact {
+			conj = c
 		}
 		// a + aoff <op> b + boff, one column on each side.
 		var rc, lc int
@@ -467,24 +474,30 @@ func joinTimeBound(j *Join) *TimeBound {
 			// right + aoff >= left + boff  =>  right >= left + (boff - aoff)
 			v := boff - aoff
 			if f == expr.Ge {
-				los = append(los, bound{lc, rc, v})
+				los = append(los, bound{lc, rc, v, conj})
 			} else {
-				his = append(his, bound{lc, rc, v})
+				his = append(his, bound{lc, rc, v, conj})
 			}
 		} else {
 			// left + aoff >= right + boff  =>  right <= left + (aoff - boff)
 			v := aoff - boff
 			if f == expr.Ge {
-				his = append(his, bound{lc, rc, v})
+				his = append(his, bound{lc, rc, v, conj})
 			} else {
-				los = append(los, bound{lc, rc, v})
+				los = append(los, bound{lc, rc, v, conj})
 			}
 		}
 	}
 	for _, lo := range los {
 		for _, hi := range his {
 			if lo.lc == hi.lc && lo.rc == hi.rc && lo.v <= hi.v {
-				return &TimeBound{LeftCol: lo.lc, RightCol: lo.rc, Lo: lo.v, Hi: hi.v}
+				tb := &TimeBound{LeftCol: lo.lc, RightCol: lo.rc, Lo: lo.v, Hi: hi.v}
+				for _, c := range []expr.Expr{lo.conj, hi.conj} {
+					if c != nil {
+						tb.Exact = append(tb.Exact, c)
+					}
+				}
+				return tb
 			}
 		}
 	}
@@ -492,13 +505,13 @@ func joinTimeBound(j *Join) *TimeBound {
 }
 
 // timeTerm matches a timestamp column, possibly cast, plus or minus a
-// constant interval of fixed length: it returns the column and the offset.
-func timeTerm(e expr.Expr) (int, int64, bool) {
-	var off int64
-	if c, ok := e.(*expr.Call); ok && (c.Func == expr.AddInterval || c.Func == expr.SubInterval) {
-		iv, ok := c.Args[1].(*expr.Literal)
-		if !ok || iv.Value.Null || iv.Value.Months != 0 {
-			return 0, 0, false
+// constant interval of fixed length: it returns the column and the
+// offset, and whether the term is exactly column + offset (no cast).
+func timeTerm(e expr.Expr) (col int, off int64, exact bool, ok bool) {
+	if c, isCall := e.(*expr.Call); isCall && (c.Func == expr.AddInterval || c.Func == expr.SubInterval) {
+		iv, isLit := c.Args[1].(*expr.Literal)
+		if !isLit || iv.Value.Null || iv.Value.Months != 0 {
+			return 0, 0, false, false
 		}
 		off = int64(iv.Value.Days)*86400e6 + iv.Value.I
 		if c.Func == expr.SubInterval {
@@ -506,12 +519,14 @@ func timeTerm(e expr.Expr) (int, int64, bool) {
 		}
 		e = c.Args[0]
 	}
-	if cast, ok := e.(*expr.Cast); ok && cast.To.Kind == types.Timestamp {
+	exact = true
+	if cast, isCast := e.(*expr.Cast); isCast && cast.To.Kind == types.Timestamp {
 		e = cast.Arg
+		exact = false
 	}
-	col, ok := e.(*expr.ColumnRef)
-	if !ok || col.T.Kind != types.Timestamp {
-		return 0, 0, false
+	ref, isRef := e.(*expr.ColumnRef)
+	if !isRef || ref.T.Kind != types.Timestamp {
+		return 0, 0, false, false
 	}
-	return col.Index, off, true
+	return ref.Index, off, exact, true
 }
