@@ -27,17 +27,23 @@ func (x *intIndex) home(k int64) uint64 { return (uint64(k) * fib) >> x.shift }
 
 // find returns the slot holding key k.
 func (x *intIndex) find(k int64) (uint32, bool) {
+	_, slot, ok := x.findPos(k)
+	return slot, ok
+}
+
+// findPos returns the slot holding key k and the position of its entry.
+func (x *intIndex) findPos(k int64) (pos int, slot uint32, ok bool) {
 	if x.n == 0 {
-		return 0, false
+		return -1, 0, false
 	}
 	mask := uint64(len(x.tab) - 1)
 	for i := x.home(k); ; i = (i + 1) & mask {
 		v := x.tab[i]
 		if v == 0 {
-			return 0, false
+			return -1, 0, false
 		}
 		if x.keyAt(v-1) == k {
-			return v - 1, true
+			return int(i), v - 1, true
 		}
 	}
 }
@@ -81,25 +87,20 @@ func log2(n int) int {
 
 // remove deletes key k; it reports whether k was present.
 func (x *intIndex) remove(k int64) bool {
-	if x.n == 0 {
-		return false
+	pos, _, ok := x.findPos(k)
+	if ok {
+		x.removeAt(pos)
 	}
+	return ok
+}
+
+// removeAt deletes the entry at pos. Backward shift: each following entry
+// of the run moves into the hole when the hole lies on its probe path
+// (between its home and it).
+func (x *intIndex) removeAt(pos int) {
 	mask := uint64(len(x.tab) - 1)
-	i := x.home(k)
-	for {
-		v := x.tab[i]
-		if v == 0 {
-			return false
-		}
-		if x.keyAt(v-1) == k {
-			break
-		}
-		i = (i + 1) & mask
-	}
-	// Backward-shift: move each following entry of the run into the hole
-	// when the hole lies on its probe path (between its home and it).
-	hole := i
-	for j := (i + 1) & mask; ; j = (j + 1) & mask {
+	hole := uint64(pos)
+	for j := (hole + 1) & mask; ; j = (j + 1) & mask {
 		v := x.tab[j]
 		if v == 0 {
 			break
@@ -112,7 +113,6 @@ func (x *intIndex) remove(k int64) bool {
 	}
 	x.tab[hole] = 0
 	x.n--
-	return true
 }
 
 func (x *intIndex) reset() { *x = intIndex{col: x.col} }

@@ -154,37 +154,11 @@ func (s *Store) RestoreWith(mem memory.Allocator, r io.Reader) error {
 			}
 		}
 	}
-	if n.intKey && m.nLive > 0 {
-		n.iidx.rehash(1 << log2(m.nLive*4/3+1)) // sized once, not doubled
-	}
-	var buf []byte
-	for slot, c := range n.count {
-		if c == 0 {
-			continue
-		}
+	for _, c := range n.count {
 		n.rows += int64(c)
-		if n.intKey {
-			if n.iidx.col.isNull(slot) {
-				if n.nullSlot >= 0 {
-					return fmt.Errorf("store: restore: two rows with a NULL key: %w", ErrCorrupt)
-				}
-				n.nullSlot = int64(slot)
-				continue
-			}
-			if _, dup := n.iidx.find(n.iidx.keyAt(uint32(slot))); dup {
-				return fmt.Errorf("store: restore: key of slot %d repeated: %w", slot, ErrCorrupt)
-			}
-			n.iidx.insert(uint32(slot))
-			continue
-		}
-		buf = buf[:0]
-		for _, col := range n.key {
-			buf = AppendDatum(buf, n.cols[col].datum(slot), n.schema[col].Type)
-		}
-		if _, dup := n.idx[string(buf)]; dup {
-			return fmt.Errorf("store: restore: key of slot %d repeated: %w", slot, ErrCorrupt)
-		}
-		n.idx[string(buf)] = uint32(slot)
+	}
+	if err := n.buildIndex(m.nLive); err != nil {
+		return fmt.Errorf("store: restore: %w", err)
 	}
 	if n.keyed && len(n.key) == 0 && n.rows > 1 {
 		return fmt.Errorf("store: restore: %d rows in a store with an empty key: %w", n.rows, ErrCorrupt)

@@ -1,0 +1,283 @@
+package state
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/sluicedb/sluice/operators"
+	"github.com/sluicedb/sluice/types"
+)
+
+// pairSchema is the co-occurrence view's row: (item, other) -> n.
+var pairSchema = types.Schema{
+	{Name: "item", Type: types.BigIntType},
+	{Name: "other", Type: types.BigIntType},
+	{Name: "n", Type: types.BigIntType},
+}
+
+// pairChunks builds n distinct (item, other, 1) rows in chunks of 1024,
+// item and other drawn so that pairs spread like item ids do.
+func pairChunks(mem memory.Allocator, n int) []*operators.Chunk {
+	b := array.NewRecordBuilder(mem, pairSchema.Arrow())
+	defer b.Release()
+	var out []*operators.Chunk
+	for lo := 0; lo < n; lo += 1024 {
+		for i := lo; i < min(lo+1024, n); i++ {
+			b.Field(0).(*array.Int64Builder).Append(int64(i%4099) * 17)
+			b.Field(1).(*array.Int64Builder).Append(int64(i/4099)*31 + 5)
+			b.Field(2).(*array.Int64Builder).Append(1)
+		}
+		out = append(out, &operators.Chunk{Rec: b.NewRecordBatch()})
+	}
+	return out
+}
+
+func releaseChunks(cs []*operators.Chunk) {
+	for _, c := range cs {
+		c.Rec.Release()
+	}
+}
+
+// BenchmarkStoreMemoryPerRow2Key reports the heap bytes per row of a store
+// of the co-occurrence view's shape: three BIGINT columns keyed on the
+// first two, at 1M rows and at 800K (just past an index doubling).
+func BenchmarkStoreMemoryPerRow2Key(b *testing.B) {
+	for _, n := range []int{1 << 20, 800_000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			mem := memory.NewGoAllocator()
+			chunks := pairChunks(mem, n)
+			defer releaseChunks(chunks)
+			var perRow float64
+			for b.Loop() {
+				var before, after runtime.MemStats
+				runtime.GC()
+				runtime.ReadMemStats(&before)
+				s := NewStore(pairSchema, []int{0, 1}, true)
+				for _, c := range chunks {
+					if err := s.Apply(c); err != nil {
+						b.Fatal(err)
+					}
+				}
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				perRow = float64(after.HeapAlloc-before.HeapAlloc) / float64(n)
+				runtime.KeepAlive(s)
+			}
+			b.ReportMetric(perRow, "B/row")
+		})
+	}
+}
+
+// applyCase is a store and the chunks one benchmark iteration applies to
+// it, leaving it as it was.
+type applyCase struct {
+	name   string
+	schema types.Schema
+	key    []int
+	keyed  bool
+	rows   func(i int) []types.Datum
+	update bool // update pairs (as an aggregate emits) rather than insert+delete
+}
+
+// BenchmarkStoreApplyKeys measures Apply with keys the int index does not
+// take: two BIGINT columns, a VARCHAR, and a multiset (the whole row is
+// the key). "ins-del" inserts 64K rows then deletes them; "update" sends
+// an update pair for each of 64K present rows (rows/s counts every row of
+// the chunks).
+func BenchmarkStoreApplyKeys(b *testing.B) {
+	textSchema := types.Schema{{Name: "k", Type: types.TextType}, {Name: "v", Type: types.BigIntType}}
+	cases := []applyCase{
+		{name: "2bigint/ins-del", schema: pairSchema, key: []int{0, 1}, keyed: true,
+			rows: func(i int) []types.Datum {
+				return []types.Datum{types.NewBigInt(int64(i%4099) * 17), types.NewBigInt(int64(i/4099)*31 + 5), types.NewBigInt(1)}
+			}},
+		{name: "2bigint/update", schema: pairSchema, key: []int{0, 1}, keyed: true, update: true,
+			rows: func(i int) []types.Datum {
+				return []types.Datum{types.NewBigInt(int64(i%4099) * 17), types.NewBigInt(int64(i/4099)*31 + 5), types.NewBigInt(1)}
+			}},
+		{name: "bigint/update", schema: pairSchema, key: []int{0}, keyed: true, update: true,
+			rows: func(i int) []types.Datum {
+				return []types.Datum{types.NewBigInt(int64(i) * 17), types.NewBigInt(5), types.NewBigInt(1)}
+			}},
+		{name: "varchar/ins-del", schema: textSchema, key: []int{0}, keyed: true,
+			rows: func(i int) []types.Datum {
+				return []types.Datum{types.NewText(fmt.Sprintf("user-%07d", i*7)), types.NewBigInt(int64(i))}
+			}},
+		{name: "multiset/ins-del", schema: pairSchema, keyed: false,
+			rows: func(i int) []types.Datum {
+				return []types.Datum{types.NewBigInt(int64(i % 1000)), types.NewBigInt(int64(i % 3000)), types.NewBigInt(int64(i % 7))}
+			}},
+	}
+	for _, tc := range cases {
+		b.Run(tc.name, func(b *testing.B) { benchApply(b, tc) })
+	}
+}
+
+func benchApply(b *testing.B, tc applyCase) {
+	mem := memory.NewGoAllocator()
+	const n = 1 << 16
+	var rows [][]types.Datum
+	for i := range n {
+		rows = append(rows, tc.rows(i))
+	}
+	var first, second []*operators.Chunk
+	var upd [][]types.Datum
+	var updOps []operators.Op
+	for lo := 0; lo < n; lo += 1024 {
+		part := rows[lo : lo+1024]
+		first = append(first, mkChunk(b, mem, tc.schema, part, nil))
+		if !tc.update {
+			del := make([]operators.Op, len(part))
+			for i := range del {
+				del[i] = operators.Delete
+			}
+			second = append(second, mkChunk(b, mem, tc.schema, part, del))
+			continue
+		}
+		upd, updOps = upd[:0], updOps[:0]
+		for _, r := range part[:512] {
+			nw := append([]types.Datum(nil), r...)
+			nw[2] = types.NewBigInt(r[2].I + 1)
+			upd = append(upd, r, nw)
+			updOps = append(updOps, operators.UpdateBefore, operators.UpdateAfter)
+		}
+		second = append(second, mkChunk(b, mem, tc.schema, upd, updOps))
+		upd, updOps = upd[:0], updOps[:0]
+		for _, r := range part[:512] {
+			nw := append([]types.Datum(nil), r...)
+			nw[2] = types.NewBigInt(r[2].I + 1)
+			upd = append(upd, nw, r)
+			updOps = append(updOps, operators.UpdateBefore, operators.UpdateAfter)
+		}
+		second = append(second, mkChunk(b, mem, tc.schema, upd, updOps))
+	}
+	defer releaseChunks(append(append([]*operators.Chunk(nil), first...), second...))
+	s := NewStore(tc.schema, tc.key, tc.keyed)
+	if tc.update {
+		for _, c := range first {
+			if err := s.Apply(c); err != nil {
+				b.Fatal(err)
+			}
+		}
+		first = nil
+	}
+	for b.Loop() {
+		for _, c := range first {
+			if err := s.Apply(c); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for _, c := range second {
+			if err := s.Apply(c); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	perIter := 0
+	for _, c := range append(first, second...) {
+		perIter += c.Len()
+	}
+	b.ReportMetric(float64(perIter*b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// BenchmarkStoreApplyLarge measures update pairs (as an aggregate emits
+// them) on random keys of a store of 1M (item, other, n) rows, keyed on
+// (item, other) as the co-occurrence view is, and on a single BIGINT: the
+// index and columns are far bigger than the caches, as in the
+// recommendation workload.
+func BenchmarkStoreApplyLarge(b *testing.B) {
+	pair := func(i int) (int64, int64) { return int64(i%4099) * 17, int64(i/4099)*31 + 5 }
+	single := func(i int) (int64, int64) { return int64(i) * 7919, 5 }
+	b.Run("2key", func(b *testing.B) { benchApplyLarge(b, []int{0, 1}, pair) })
+	b.Run("1key", func(b *testing.B) { benchApplyLarge(b, []int{0}, single) })
+}
+
+func benchApplyLarge(b *testing.B, key []int, kv func(i int) (int64, int64)) {
+	mem := memory.NewGoAllocator()
+	const n = 1 << 20
+	s := NewStore(pairSchema, key, true)
+	bld := array.NewRecordBuilder(mem, pairSchema.Arrow())
+	defer bld.Release()
+	for lo := 0; lo < n; lo += 1024 {
+		for i := lo; i < lo+1024; i++ {
+			item, other := kv(i)
+			bld.Field(0).(*array.Int64Builder).Append(item)
+			bld.Field(1).(*array.Int64Builder).Append(other)
+			bld.Field(2).(*array.Int64Builder).Append(1)
+		}
+		rec := bld.NewRecordBatch()
+		err := s.Apply(&operators.Chunk{Rec: rec})
+		rec.Release()
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	// 64 chunks of 512 update pairs over a random permutation's keys,
+	// then 64 that undo them.
+	r := rand.New(rand.NewPCG(5, 6))
+	perm := r.Perm(n)[:64*512]
+	var upd []*operators.Chunk
+	for _, back := range []bool{false, true} {
+		for lo := 0; lo < len(perm); lo += 512 {
+			var rows [][]types.Datum
+			var ops []operators.Op
+			for _, i := range perm[lo : lo+512] {
+				item, other := kv(i)
+				before := []types.Datum{types.NewBigInt(item), types.NewBigInt(other), types.NewBigInt(1)}
+				after := []types.Datum{types.NewBigInt(item), types.NewBigInt(other), types.NewBigInt(2)}
+				if back {
+					before, after = after, before
+				}
+				rows = append(rows, before, after)
+				ops = append(ops, operators.UpdateBefore, operators.UpdateAfter)
+			}
+			upd = append(upd, mkChunk(b, mem, pairSchema, rows, ops))
+		}
+	}
+	defer releaseChunks(upd)
+	for b.Loop() {
+		for _, c := range upd {
+			if err := s.Apply(c); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(len(upd)*512*b.N)/b.Elapsed().Seconds(), "pairs/s")
+}
+
+// BenchmarkStoreLookup2Key measures a point lookup by random (item,
+// other) key in a store of 1M co-occurrence rows, returning the count.
+func BenchmarkStoreLookup2Key(b *testing.B) {
+	const n = 1 << 20
+	mem := memory.NewGoAllocator()
+	chunks := pairChunks(mem, n)
+	defer releaseChunks(chunks)
+	s := NewStore(pairSchema, []int{0, 1}, true)
+	for _, c := range chunks {
+		if err := s.Apply(c); err != nil {
+			b.Fatal(err)
+		}
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	keys := make([][]types.Datum, 4096)
+	for i := range keys {
+		j := r.IntN(n)
+		keys[i] = []types.Datum{types.NewBigInt(int64(j%4099) * 17), types.NewBigInt(int64(j/4099)*31 + 5)}
+	}
+	cols := []int{2}
+	dst := make([]types.Datum, 0, 1)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		row, ok := s.Lookup(keys[i&4095], cols, dst[:0])
+		i++
+		if !ok || len(row) != 1 {
+			b.Fatal("lookup missed")
+		}
+	}
+}
