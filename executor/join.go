@@ -11,7 +11,8 @@ import (
 // bounded left outer join in queries and the incremental one in views.
 // A view's join gets its time bound (rows freed by the watermarks) only
 // when both inputs are append-only: freeing rows of a retracting input
-// would lose the retractions of their pairs.
+// would lose the retractions of their pairs. An input that never retracts
+// is passed as append-only, so its side keeps no row index.
 func (b *builder) buildJoin(j *planner.Join, out operators.Output) error {
 	kind := join.Inner
 	if j.Kind == planner.LeftJoin {
@@ -34,6 +35,7 @@ func (b *builder) buildJoin(j *planner.Join, out operators.Output) error {
 	if t := j.Time; t != nil && b.mode == streaming && planner.IsAppendOnly(j.Left) && planner.IsAppendOnly(j.Right) {
 		opts.Time = &join.TimeBound{LeftCol: t.LeftCol, RightCol: t.RightCol, Lo: t.Lo, Hi: t.Hi}
 	}
+	opts.AppendOnly = [2]bool{b.insertsOnly(j.Left), b.insertsOnly(j.Right)}
 	ls, rs := j.Left.Schema(), j.Right.Schema()
 	op := join.NewWithOptions(b.mem, kind, schemaTypes(ls), schemaTypes(rs), j.LeftKeys, j.RightKeys, j.Residual, schema.Arrow(), opts, next)
 	b.ops = append(b.ops, op)
@@ -41,4 +43,24 @@ func (b *builder) buildJoin(j *planner.Join, out operators.Output) error {
 		return err
 	}
 	return b.build(j.Right, op.Right())
+}
+
+// insertsOnly reports whether the operators built for n only ever emit
+// inserts. In a view that is planner.IsAppendOnly; in a query every leaf
+// pushes its snapshot's rows as inserts, and the stateless operators and
+// the joins above them keep that (a query's aggregate emits once, at its
+// only barrier, but is not counted on).
+func (b *builder) insertsOnly(n planner.Node) bool {
+	if b.mode == streaming {
+		return planner.IsAppendOnly(n)
+	}
+	switch x := n.(type) {
+	case *planner.Scan, *planner.Lookup, *planner.Values:
+		return true
+	case *planner.Filter, *planner.Project:
+		return b.insertsOnly(n.Children()[0])
+	case *planner.Join:
+		return b.insertsOnly(x.Left) && b.insertsOnly(x.Right)
+	}
+	return false
 }

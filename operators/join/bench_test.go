@@ -2,6 +2,7 @@ package join
 
 import (
 	"math/rand/v2"
+	"runtime"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -15,13 +16,17 @@ import (
 // BenchmarkHashJoinInner streams inserts into both sides of an inner join
 // on a BIGINT key (about 4 rows per key per side, so each input row finds
 // a few matches) and reports input and output rows per second.
-func BenchmarkHashJoinInner(b *testing.B) { runJoinBench(b, false) }
+func BenchmarkHashJoinInner(b *testing.B) { runJoinBench(b, false, false) }
+
+// BenchmarkHashJoinInnerAppendOnly is BenchmarkHashJoinInner with both
+// inputs declared append-only (Options.AppendOnly): no row index.
+func BenchmarkHashJoinInnerAppendOnly(b *testing.B) { runJoinBench(b, false, true) }
 
 // BenchmarkHashJoinInnerChurn inserts every row into both sides and then
 // deletes it again, so half the input rows are retractions.
-func BenchmarkHashJoinInnerChurn(b *testing.B) { runJoinBench(b, true) }
+func BenchmarkHashJoinInnerChurn(b *testing.B) { runJoinBench(b, true, false) }
 
-func runJoinBench(b *testing.B, churn bool) {
+func runJoinBench(b *testing.B, churn, appendOnly bool) {
 	const batch = 1024
 	const batches = 64
 	lt := []types.T{types.BigIntType, types.BigIntType, types.TextType}
@@ -67,7 +72,7 @@ func runJoinBench(b *testing.B, churn bool) {
 		return nil
 	})
 	for b.Loop() {
-		j := New(mem, Inner, lt, rt, []int{0}, []int{0}, nil, out, sink)
+		j := NewWithOptions(mem, Inner, lt, rt, []int{0}, []int{0}, nil, out, Options{AppendOnly: [2]bool{appendOnly, appendOnly}}, sink)
 		for i := range lrecs {
 			if err := j.Left().Push(&operators.Chunk{Rec: lrecs[i]}); err != nil {
 				b.Fatal(err)
@@ -116,9 +121,17 @@ func outSchema(lt, rt []types.T) *arrow.Schema {
 // the user within ±30 minutes, watermarks 5 seconds behind the newest
 // click. The state is warmed up to its steady size (the last 30 minutes)
 // before timing; each iteration is one batch of 1024 clicks pushed to both
-// ports plus the watermarks. It reports clicks (events) and output pairs
-// per second and the rows held.
-func BenchmarkIntervalJoin(b *testing.B) {
+// ports plus the watermarks. Both inputs are append-only, as the executor
+// builds the view. It reports clicks (events) and output pairs per second
+// and the rows held, and the live heap per row held (B/row, measured
+// after the warm-up).
+func BenchmarkIntervalJoin(b *testing.B) { runIntervalBench(b, true) }
+
+// BenchmarkIntervalJoinIndexed is BenchmarkIntervalJoin with inputs that
+// are not declared append-only, so each side keeps its row index.
+func BenchmarkIntervalJoinIndexed(b *testing.B) { runIntervalBench(b, false) }
+
+func runIntervalBench(b *testing.B, appendOnly bool) {
 	const (
 		batch = 1024
 		users = 100_000
@@ -137,7 +150,8 @@ func BenchmarkIntervalJoin(b *testing.B) {
 		return nil
 	})
 	tb := TimeBound{LeftCol: 2, RightCol: 2, Lo: -1800 * sec, Hi: 1800 * sec}
-	j := NewWithOptions(mem, Inner, ts, ts, []int{0}, []int{0}, nil, outSchema(ts, ts), Options{Time: &tb}, sink)
+	heap0 := liveHeap()
+	j := NewWithOptions(mem, Inner, ts, ts, []int{0}, []int{0}, nil, outSchema(ts, ts), Options{Time: &tb, AppendOnly: [2]bool{appendOnly, appendOnly}}, sink)
 	defer j.Close()
 	bld := array.NewRecordBuilder(mem, schema)
 	defer bld.Release()
@@ -169,6 +183,7 @@ func BenchmarkIntervalJoin(b *testing.B) {
 	for range int(31*60*sec/gap/batch) + 1 {
 		step()
 	}
+	perRow := float64(liveHeap()-heap0) / float64(j.StateRows())
 	outRows = 0
 	var events int64
 	for b.Loop() {
@@ -178,4 +193,13 @@ func BenchmarkIntervalJoin(b *testing.B) {
 	b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
 	b.ReportMetric(float64(outRows)/b.Elapsed().Seconds(), "out-pairs/s")
 	b.ReportMetric(float64(j.StateRows()), "state-rows")
+	b.ReportMetric(perRow, "B/row")
+}
+
+// liveHeap is the live heap after a collection.
+func liveHeap() int64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapAlloc)
 }

@@ -55,7 +55,8 @@ func b2i(b bool) int64 {
 
 // Snapshot implements operators.Checkpointer: each side's stored rows
 // (and match counts), and the watermarks and eviction horizons. The key
-// chains and the time heaps are rebuilt on Restore.
+// chains, row indexes and eviction queues (time heaps, or the buckets of
+// an append-only side) are rebuilt on Restore.
 func (j *HashJoin) Snapshot(w io.Writer) error {
 	if j.bad != nil {
 		return j.bad
@@ -145,7 +146,7 @@ func (j *HashJoin) Restore(r io.Reader) error {
 }
 
 // restoreRows stores the rows of a snapshot batch again, rebuilding key
-// chains and the time heap as inserts do.
+// chains, row indexes and eviction queues as inserts do.
 func (j *HashJoin) restoreRows(in int, rec arrow.RecordBatch) error {
 	s := j.sides[in]
 	n := int(rec.NumRows())

@@ -35,6 +35,7 @@ type TimeBound struct {
 
 // tsEntry is a stored row in a side's time-ordered heap; gen tells a
 // live entry from one whose slot was removed (and maybe reused) since.
+// An append-only side keeps a tsBuckets queue instead.
 type tsEntry struct {
 	ts   int64
 	slot uint32
@@ -161,6 +162,10 @@ func (j *HashJoin) evict(s *side, h int64) {
 		return
 	}
 	s.horizon, s.evicted = h, true
+	if s.appendOnly {
+		j.evictBuckets(s, h)
+		return
+	}
 	for len(s.heap) > 0 && s.heap[0].ts < h {
 		e := s.heap[0]
 		s.pop()

@@ -1,6 +1,7 @@
 package join
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -27,10 +28,14 @@ func pushRows(t testing.TB, mem memory.Allocator, p operators.Output, ts []types
 // TestIntervalJoinEvictionDifferential streams random append-only rows
 // into both inputs of a time-bounded join (interval and window joins,
 // inner and streaming left outer), each row at or above its input's
-// latest watermark, with watermarks advancing at random. After every step
+// latest watermark, with watermarks advancing at random, and the state
+// round-tripped through a checkpoint now and then. Seeds 3 and 4 declare
+// both inputs append-only (seed 2 the left one only); seeds 2 and 4 scale
+// every time by 1000, so an append-only side's rows spread over many
+// eviction buckets. After every step
 // the output must equal a nested-loop join over every row ever sent (no
 // eviction), and the state must hold exactly the rows that can still
-// match a future row.
+// match a future row; an append-only side keeps no row index.
 func TestIntervalJoinEvictionDifferential(t *testing.T) {
 	type tcase struct {
 		kind   Kind
@@ -38,20 +43,25 @@ func TestIntervalJoinEvictionDifferential(t *testing.T) {
 	}
 	for _, tc := range []tcase{{Inner, false}, {StreamingLeftOuter, false}, {Inner, true}, {StreamingLeftOuter, true}} {
 		for seed := uint64(1); seed <= 4; seed++ {
-			name := fmt.Sprintf("kind%d/window=%v/seed%d", tc.kind, tc.window, seed)
+			ao := [2]bool{seed >= 2, seed >= 3}
+			name := fmt.Sprintf("kind%d/window=%v/appendonly=%v/seed%d", tc.kind, tc.window, ao, seed)
 			t.Run(name, func(t *testing.T) {
 				mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 				defer mem.AssertSize(t, 0)
 				r := rand.New(rand.NewPCG(seed, 5))
 				tb := TimeBound{LeftCol: 2, RightCol: 2}
 				lk, rk := []int{0}, []int{0}
-				step := int64(1) // window starts are multiples of step
+				scale := int64(1)
+				if seed%2 == 0 {
+					scale = 1000
+				}
+				step := scale // window starts are multiples of step
 				if tc.window {
 					lk, rk = []int{0, 2}, []int{0, 2}
-					step = 10
+					step = 10 * scale
 				} else {
-					tb.Lo = int64(r.IntN(41) - 20)
-					tb.Hi = tb.Lo + int64(r.IntN(30))
+					tb.Lo = int64(r.IntN(41)-20) * scale
+					tb.Hi = tb.Lo + int64(r.IntN(30))*scale
 				}
 				outTypes := append(slices.Clone(evTypes), evTypes...)
 				s := &sink{t: t, ts: outTypes, schema: typesSchema(outTypes), rows: multiset{}}
@@ -64,8 +74,9 @@ func TestIntervalJoinEvictionDifferential(t *testing.T) {
 						&expr.ColumnRef{Index: 4, Name: "item", T: types.BigIntType},
 					}}
 				}
-				j := NewWithOptions(mem, tc.kind, evTypes, evTypes, lk, rk, residual, s.schema, Options{Time: &tb}, s)
-				defer j.Close()
+				opts := Options{Time: &tb, AppendOnly: ao}
+				j := NewWithOptions(mem, tc.kind, evTypes, evTypes, lk, rk, residual, s.schema, opts, s)
+				defer func() { j.Close() }()
 				match := func(l, rr row) bool {
 					if !keysEqual(l, rr, lk, rk) || l[2].Null || rr[2].Null {
 						return false
@@ -85,7 +96,7 @@ func TestIntervalJoinEvictionDifferential(t *testing.T) {
 						port = j.Right()
 					}
 					if r.IntN(3) == 0 {
-						wm[in] += int64(r.IntN(15))
+						wm[in] += int64(r.IntN(15)) * scale
 						hasWM[in] = true
 						if err := port.Push(operators.Watermark{Column: 2, Time: wm[in]}); err != nil {
 							t.Fatal(err)
@@ -98,7 +109,7 @@ func TestIntervalJoinEvictionDifferential(t *testing.T) {
 					}
 					rows := make([]row, 1+r.IntN(5))
 					for i := range rows {
-						ts := wm[in] + int64(r.IntN(40))
+						ts := wm[in] + int64(r.IntN(40))*scale
 						ts = (ts + step - 1) / step * step // at or above the watermark
 						rows[i] = row{types.NewBigInt(int64(r.IntN(4))), types.NewBigInt(int64(r.IntN(3))), types.NewTimestamp(ts)}
 						if r.IntN(20) == 0 {
@@ -115,6 +126,25 @@ func TestIntervalJoinEvictionDifferential(t *testing.T) {
 					want := refJoin(all[0], all[1], match, outer)
 					if d := diff(s.rows, want); d != "" {
 						t.Fatalf("step %d (side %d):\n%s", st, in, d)
+					}
+					if r.IntN(25) == 0 {
+						var buf bytes.Buffer
+						if err := j.Snapshot(&buf); err != nil {
+							t.Fatal(err)
+						}
+						j.Close()
+						j = NewWithOptions(mem, tc.kind, evTypes, evTypes, lk, rk, residual, s.schema, opts, s)
+						if err := j.Restore(&buf); err != nil {
+							t.Fatalf("step %d: restore: %v", st, err)
+						}
+					}
+					for k, sd := range j.sides {
+						if ao[k] && (len(sd.rhash) > 0 || len(sd.tab) > 0 || len(sd.gen) > 0 || len(sd.same) > 0 || len(sd.heap) > 0) {
+							t.Fatalf("step %d: append-only %s side keeps a row index or a heap", st, sd.name)
+						}
+						if ao[k] && sd.tsq.len() != sd.rows.Len() {
+							t.Fatalf("step %d: %s side: %d slots queued for eviction, %d held", st, sd.name, sd.tsq.len(), sd.rows.Len())
+						}
 					}
 					// Exactly the rows that may still match are held.
 					held := 0
@@ -209,8 +239,8 @@ func TestIntervalJoinStateStaysFlat(t *testing.T) {
 		}
 		sizes = append(sizes, j.StateRows())
 		for _, s := range j.sides {
-			if len(s.heap) > s.rows.Len() || len(s.ihead) > 1000 || s.rows.Len() > 1900 {
-				t.Fatalf("hour %d: %d rows, %d heap entries, %d keys on the %s side", hour, s.rows.Len(), len(s.heap), len(s.ihead), s.name)
+			if len(s.heap) > s.rows.Len() || s.ihead.len() > 1000 || s.rows.Len() > 1900 {
+				t.Fatalf("hour %d: %d rows, %d heap entries, %d keys on the %s side", hour, s.rows.Len(), len(s.heap), s.ihead.len(), s.name)
 			}
 		}
 	}

@@ -50,7 +50,7 @@ type side struct {
 	keys  []int
 	rows  *state.Columns
 	link  []link // by slot: its key chain neighbours (and time)
-	ihead map[int64]uint32
+	ihead heads  // chain heads by a single integer-like key
 	shead map[string]uint32
 	// nullKeyed holds the left rows of a bounded LeftOuter join whose key
 	// has a NULL: they match nothing but are emitted padded.
@@ -59,11 +59,16 @@ type side struct {
 	// number of right rows the row matches (residual included).
 	cnt []int32
 
+	// appendOnly says the input never retracts (Options.AppendOnly): the
+	// side keeps no row index, and a stored row leaves only when evicted.
+	appendOnly bool
+
 	// Event time, when the join has a TimeBound (see evict.go).
-	tcol    int      // the time column, or -1
-	gen     []uint32 // by slot: bumped on every add and remove
-	heap    []tsEntry
-	wm      int64 // the latest watermark on tcol
+	tcol    int       // the time column, or -1
+	gen     []uint32  // by slot: bumped on every add and remove (not kept when appendOnly)
+	heap    []tsEntry // stored rows by time (not kept when appendOnly)
+	tsq     tsBuckets // stored rows by time, when appendOnly
+	wm      int64     // the latest watermark on tcol
 	hasWM   bool
 	horizon int64 // no stored row has a time below it
 	evicted bool  // horizon is set
@@ -78,9 +83,10 @@ type side struct {
 	// scratch for a stored slot's encoded key
 	sbuf []byte
 
-	// The row index (see rowindex.go): by slot, the row's hash and
-	// whether the next slot of its key chain holds the same row; the
-	// table of representative slots; the bound record's row hashes.
+	// The row index (see rowindex.go), not kept when appendOnly: by
+	// slot, the row's hash and whether the next slot of its key chain
+	// holds the same row; the table of representative slots; the bound
+	// record's row hashes.
 	rhash []uint32
 	same  []uint64
 	tab   []uint32
@@ -103,6 +109,12 @@ type Options struct {
 	// other (see TimeBound): pairs outside the bound are never emitted,
 	// and rows that can no longer match are freed as watermarks advance.
 	Time *TimeBound
+	// AppendOnly says, by input (left, right), that the input only ever
+	// inserts rows. Such a side keeps no row index (the hash of every
+	// stored row and a table to find a row's copies, which only a
+	// retraction needs), and a retraction arriving on it is an internal
+	// error.
+	AppendOnly [2]bool
 }
 
 // HashJoin is an equi-join of two inputs, exposed as two ports (Left and
@@ -143,13 +155,19 @@ type HashJoin struct {
 	out      operators.Output
 	seen     [2]bool
 	bad      error // a construction error, returned by every push
-	b        *array.RecordBuilder
 
 	// Pending output pairs of the chunk being processed: a row of the
-	// bound record of input side in, and a slot of the other side.
+	// bound record of input side in, and a slot of the other side (and,
+	// with a TimeBound, the slot's time).
 	pin   []int32
 	pslot []uint32
 	pops  []operators.Op
+	pts   []int64
+
+	// keyFrom is, by side and column, the column of the other side's
+	// input whose value every pair shares with it (a key column of the
+	// same type, compared exactly), or -1.
+	keyFrom [2][]int
 
 	// StreamingLeftOuter: candidate pairs awaiting the residual (same
 	// layout as the pending pairs), padded rows awaiting output (rows of
@@ -164,6 +182,12 @@ type HashJoin struct {
 	passCnt  []int32
 	keep     []bool
 	nulls    []uint32
+	arrs     []arrow.Array // output columns being gathered
+
+	// Inner join chunks: each row's op (noWalk: the row matches
+	// nothing), and the interleaved walks' state (walk.go).
+	rowOps []operators.Op
+	walk   walkers
 }
 
 // New returns a HashJoin without options; see NewWithOptions.
@@ -182,6 +206,7 @@ func NewWithOptions(mem memory.Allocator, kind Kind, leftTypes, rightTypes []typ
 	j := &HashJoin{mem: mem, kind: kind, schema: outSchema, out: out}
 	j.sides[0] = newSide("left", leftTypes, leftKeys, &j.bad)
 	j.sides[1] = newSide("right", rightTypes, rightKeys, &j.bad)
+	j.sides[0].appendOnly, j.sides[1].appendOnly = opts.AppendOnly[0], opts.AppendOnly[1]
 	j.intKey = len(leftKeys) == 1
 	if kind != Inner && kind != LeftOuter && kind != StreamingLeftOuter {
 		j.fail("join: unknown kind %d", kind)
@@ -205,6 +230,15 @@ func NewWithOptions(mem memory.Allocator, kind Kind, leftTypes, rightTypes []typ
 			}
 		}
 	}
+	j.keyFrom = [2][]int{noKeyFrom(len(leftTypes)), noKeyFrom(len(rightTypes))}
+	if j.bad == nil {
+		for k := range leftKeys {
+			lc, rc := leftKeys[k], rightKeys[k]
+			if exactKey(leftTypes[lc], rightTypes[rc]) {
+				j.keyFrom[0][lc], j.keyFrom[1][rc] = rc, lc
+			}
+		}
+	}
 	if outSchema.NumFields() != len(leftTypes)+len(rightTypes) {
 		j.fail("join: output schema has %d fields, want %d", outSchema.NumFields(), len(leftTypes)+len(rightTypes))
 	}
@@ -220,6 +254,8 @@ func NewWithOptions(mem memory.Allocator, kind Kind, leftTypes, rightTypes []typ
 			tb := *t
 			j.time = &tb
 			j.sides[0].tcol, j.sides[1].tcol = t.LeftCol, t.RightCol
+			j.sides[0].tsq.shift = bucketShift(t.Lo, t.Hi)
+			j.sides[1].tsq.shift = j.sides[0].tsq.shift
 		}
 	}
 	return j
@@ -233,7 +269,7 @@ func (j *HashJoin) fail(format string, args ...any) {
 
 func newSide(name string, ts []types.T, keys []int, bad *error) *side {
 	s := &side{name: name, types: ts, keys: keys, enc: make([]state.KeyEncoder, len(keys)),
-		ihead: map[int64]uint32{}, shead: map[string]uint32{}, tcol: -1, seed: maphash.MakeSeed()}
+		shead: map[string]uint32{}, tcol: -1, seed: maphash.MakeSeed()}
 	rows, err := state.NewColumns(ts)
 	if err != nil && *bad == nil {
 		*bad = sqlerr.New(sqlerr.Internal, sqlerr.InternalError, "join: %s input: %v", name, err)
@@ -243,6 +279,28 @@ func newSide(name string, ts []types.T, keys []int, bad *error) *side {
 	}
 	s.rows = rows
 	return s
+}
+
+func noKeyFrom(n int) []int {
+	k := make([]int, n)
+	for i := range k {
+		k[i] = -1
+	}
+	return k
+}
+
+// exactKey reports whether key columns of types l and r are equal as keys
+// only when their values are identical (not so for doubles: -0 and 0,
+// or for integers of different widths).
+func exactKey(l, r types.T) bool {
+	if l.Kind != r.Kind || l.Scale != r.Scale || !arrow.TypeEqual(l.Arrow(), r.Arrow()) {
+		return false
+	}
+	switch l.Kind {
+	case types.BigInt, types.Int, types.Date, types.Timestamp, types.Varchar, types.Decimal, types.Boolean:
+		return true
+	}
+	return false
 }
 
 func intLike(k types.Kind) bool {
@@ -277,20 +335,17 @@ func (j *HashJoin) Close() error {
 	for _, s := range j.sides {
 		s.reset()
 	}
-	if j.b != nil {
-		j.b.Release()
-		j.b = nil
-	}
 	return nil
 }
 
 func (s *side) reset() {
 	s.rows.Reset()
 	s.link, s.cnt = nil, nil
-	s.ihead = map[int64]uint32{}
+	s.ihead = heads{}
 	s.shead = map[string]uint32{}
 	s.nullKeyed = nil
 	s.gen, s.heap = nil, nil
+	s.tsq = tsBuckets{shift: s.tsq.shift}
 	s.rhash, s.same, s.tab, s.tabN = nil, nil, nil, 0
 }
 
@@ -322,17 +377,12 @@ func (j *HashJoin) push(in int, m operators.Message) error {
 	return j.out.Push(m)
 }
 
-func (j *HashJoin) builder() *array.RecordBuilder {
-	if j.b == nil {
-		j.b = array.NewRecordBuilder(j.mem, j.schema)
-	}
-	return j.b
-}
-
 // computeKeys fills s's per-row keys (and times) for rec, a column at a
 // time.
 func (j *HashJoin) computeKeys(s *side, rec arrow.RecordBatch, n int) {
-	s.computeRowHashes(rec, n)
+	if !s.appendOnly {
+		s.computeRowHashes(rec, n)
+	}
 	s.valid = slices.Grow(s.valid[:0], n)[:n]
 	for i := range s.valid {
 		s.valid[i] = true
@@ -388,13 +438,10 @@ func (s *side) key(i int) []byte { return s.kbuf[s.koff[i]:s.koff[i+1]] }
 // chain returns the first slot of t whose key equals row i of s's bound
 // record, or end.
 func (j *HashJoin) chain(t, s *side, i int) uint32 {
-	var h uint32
-	var ok bool
 	if j.intKey {
-		h, ok = t.ihead[s.ikeys[i]]
-	} else {
-		h, ok = t.shead[string(s.key(i))]
+		return t.ihead.get(s.ikeys[i])
 	}
+	h, ok := t.shead[string(s.key(i))]
 	if !ok {
 		return end
 	}
@@ -412,14 +459,54 @@ func (j *HashJoin) insert(s *side, i int) (slot uint32, ok bool) {
 	if int(slot) >= len(s.link) {
 		n := int(slot) + 1
 		s.link = append(s.link, make([]link, n-len(s.link))...)
-		s.rhash = append(s.rhash, make([]uint32, n-len(s.rhash))...)
+		if !s.appendOnly {
+			s.rhash = append(s.rhash, make([]uint32, n-len(s.rhash))...)
+		}
 		if j.kind == StreamingLeftOuter && s == j.sides[0] {
 			s.cnt = append(s.cnt, make([]int32, n-len(s.cnt))...)
 		}
-		if s.tcol >= 0 {
+		if s.tcol >= 0 && !s.appendOnly {
 			s.gen = append(s.gen, make([]uint32, n-len(s.gen))...)
 		}
 	}
+	if s.appendOnly {
+		j.linkHead(s, slot, i)
+	} else {
+		j.insertIndexed(s, slot, i)
+	}
+	if s.tcol >= 0 {
+		s.link[slot].ts = s.rowTs[i]
+		if s.appendOnly {
+			s.tsq.push(slot, s.rowTs[i])
+		} else {
+			s.gen[slot]++
+			s.push(tsEntry{ts: s.rowTs[i], slot: slot, gen: s.gen[slot]})
+		}
+	}
+	return slot, true
+}
+
+// linkHead puts slot, holding row i of s's bound record, at the head of
+// its key chain.
+func (j *HashJoin) linkHead(s *side, slot uint32, i int) {
+	var h uint32
+	if j.intKey {
+		h = s.ihead.swap(s.ikeys[i], slot)
+	} else {
+		h = j.chain(s, s, i)
+		s.shead[string(s.key(i))] = slot
+	}
+	s.link[slot].next = h
+	s.link[slot].prev = end
+	if h != end {
+		s.link[h].prev = slot
+	}
+}
+
+// insertIndexed enters slot, holding row i of s's bound record, in the
+// row index and its key chain: right after a stored copy of the row, or
+// at the head of the chain.
+func (j *HashJoin) insertIndexed(s *side, slot uint32, i int) {
 	rh := s.rowHash(i)
 	s.rhash[slot] = rh
 	s.growTab()
@@ -438,24 +525,8 @@ func (j *HashJoin) insert(s *side, i int) (slot uint32, ok bool) {
 		s.tab[pos] = slot
 		s.tabN++
 		s.setSame(slot, false)
-		h := j.chain(s, s, i)
-		s.link[slot].next = h
-		s.link[slot].prev = end
-		if h != end {
-			s.link[h].prev = slot
-		}
-		if j.intKey {
-			s.ihead[s.ikeys[i]] = slot
-		} else {
-			s.shead[string(s.key(i))] = slot
-		}
+		j.linkHead(s, slot, i)
 	}
-	if s.tcol >= 0 {
-		s.link[slot].ts = s.rowTs[i]
-		s.gen[slot]++
-		s.push(tsEntry{ts: s.rowTs[i], slot: slot, gen: s.gen[slot]})
-	}
-	return slot, true
 }
 
 // remove deletes one stored copy of row i of s's bound record, found
@@ -474,7 +545,9 @@ func (j *HashJoin) remove(s *side, i int) bool {
 
 // drop unlinks slot x from its key chain and frees it.
 func (j *HashJoin) drop(s *side, x uint32) {
-	s.unindex(x)
+	if !s.appendOnly {
+		s.unindex(x)
+	}
 	p, nx := s.link[x].prev, s.link[x].next
 	if nx != end {
 		s.link[nx].prev = p
@@ -484,9 +557,9 @@ func (j *HashJoin) drop(s *side, x uint32) {
 	} else if j.intKey {
 		k := s.rows.Datum(x, s.keys[0]).I
 		if nx != end {
-			s.ihead[k] = nx
+			s.ihead.set(k, nx)
 		} else {
-			delete(s.ihead, k)
+			s.ihead.del(k)
 		}
 	} else {
 		s.sbuf = s.sbuf[:0]
@@ -500,13 +573,24 @@ func (j *HashJoin) drop(s *side, x uint32) {
 		}
 	}
 	s.link[x].next, s.link[x].prev = end, end
-	if s.tcol >= 0 {
+	if s.tcol >= 0 && !s.appendOnly {
 		s.gen[x]++ // the heap entry of x is stale now
 	}
 	s.rows.Remove(x)
 }
 
 func (j *HashJoin) missing(s *side, rec arrow.RecordBatch, i int) error {
+	return sqlerr.New(sqlerr.Internal, sqlerr.InternalError, "join: %s input: delete of a row that is not present: %s", s.name, rowString(s, rec, i))
+}
+
+// retractAppendOnly is the error for a retraction, row i of rec, arriving
+// on append-only side s.
+func (j *HashJoin) retractAppendOnly(s *side, rec arrow.RecordBatch, i int) error {
+	return sqlerr.New(sqlerr.Internal, sqlerr.InternalError, "join: %s input is append-only but retracts a row: %s", s.name, rowString(s, rec, i))
+}
+
+// rowString formats row i of rec, a record of s's input.
+func rowString(s *side, rec arrow.RecordBatch, i int) []byte {
 	parts := make([]byte, 0, 64)
 	parts = append(parts, '(')
 	for c, t := range s.types {
@@ -515,12 +599,11 @@ func (j *HashJoin) missing(s *side, rec arrow.RecordBatch, i int) error {
 		}
 		parts = append(parts, types.DatumAt(rec.Column(c), i, t).String()...)
 	}
-	parts = append(parts, ')')
-	return sqlerr.New(sqlerr.Internal, sqlerr.InternalError, "join: %s input: delete of a row that is not present: %s", s.name, parts)
+	return append(parts, ')')
 }
 
 func (j *HashJoin) chunk(in int, c *operators.Chunk) error {
-	s, other := j.sides[in], j.sides[1-in]
+	s := j.sides[in]
 	rec := c.Rec
 	if err := s.rows.Bind(rec); err != nil {
 		return sqlerr.New(sqlerr.Internal, sqlerr.InternalError, "join: %s input: %v", s.name, err)
@@ -529,6 +612,13 @@ func (j *HashJoin) chunk(in int, c *operators.Chunk) error {
 	n := c.Len()
 	if c.Ops != nil && len(c.Ops) != n {
 		return sqlerr.New(sqlerr.Internal, sqlerr.InternalError, "join: %s input: %d rows but %d ops", s.name, n, len(c.Ops))
+	}
+	if s.appendOnly && c.Ops != nil {
+		for i, op := range c.Ops {
+			if op.IsRetract() {
+				return j.retractAppendOnly(s, rec, i)
+			}
+		}
 	}
 	j.computeKeys(s, rec, n)
 	switch j.kind {
@@ -540,8 +630,12 @@ func (j *HashJoin) chunk(in int, c *operators.Chunk) error {
 		}
 		return j.outerRightChunk(c)
 	}
-	timed := j.time != nil
+	// Apply the chunk to s first, then match it against the other side:
+	// the chunk changes only s, so every row sees the same other side
+	// either way, and the walks can then run side by side (walk.go).
+	j.rowOps = slices.Grow(j.rowOps[:0], n)[:n]
 	for i := 0; i < n; i++ {
+		j.rowOps[i] = noWalk
 		if !s.valid[i] {
 			continue // a NULL key (or time) matches nothing
 		}
@@ -557,47 +651,79 @@ func (j *HashJoin) chunk(in int, c *operators.Chunk) error {
 		} else {
 			j.insert(s, i)
 		}
-		for x := j.chain(other, s, i); x != end; x = other.link[x].next {
-			if timed && !j.pairInBound(in, s.rowTs[i], other.link[x].ts) {
-				continue
-			}
-			j.pin = append(j.pin, int32(i))
-			j.pslot = append(j.pslot, x)
-			j.pops = append(j.pops, op)
-			if len(j.pin) >= maxOut {
-				if err := j.flush(in); err != nil {
-					return err
-				}
-			}
-		}
+		j.rowOps[i] = op
+	}
+	if err := j.walkChunk(in, j.rowOps); err != nil {
+		return err
 	}
 	return j.flush(in)
 }
 
 // buildPairs builds a record of rows of the bound record of input in
-// beside slots of the other input, left columns first.
-func (j *HashJoin) buildPairs(in int, rows []int32, slots []uint32) (arrow.RecordBatch, error) {
-	b := j.builder()
-	nl := len(j.sides[0].types)
-	own, other := j.sides[in].rows, j.sides[1-in].rows
-	var err error
-	if in == 0 {
-		err = own.AppendRows(b, 0, rows)
-		if err == nil {
-			err = other.AppendSlots(b, nl, slots)
+// beside slots of the other input, left columns first, gathering each
+// output column in bulk. otherTs, when not nil, is the other side's time
+// at each slot (from its links), which saves gathering its time column;
+// a key column of the other side whose values equal the input row's key
+// (see keyFrom) is gathered from the input record instead of the stored
+// slots, which reads it in order rather than at random.
+func (j *HashJoin) buildPairs(in int, rows []int32, slots []uint32, otherTs []int64) (arrow.RecordBatch, error) {
+	arrs := j.arrs[:0]
+	first := 0
+	for out, sd := range j.sides {
+		for c := range sd.types {
+			dt := j.schema.Field(first + c).Type
+			var a arrow.Array
+			var err error
+			switch {
+			case out == in:
+				a, err = sd.rows.GatherRowsColumn(j.mem, dt, c, rows)
+			case c == sd.tcol && otherTs != nil:
+				a = int64Array(j.mem, dt, otherTs)
+			case j.keyFrom[out][c] >= 0:
+				a, err = j.sides[in].rows.GatherRowsColumn(j.mem, dt, j.keyFrom[out][c], rows)
+			default:
+				a, err = sd.rows.GatherSlotsColumn(j.mem, dt, c, slots)
+			}
+			if err != nil {
+				releaseArrays(arrs)
+				return nil, sqlerr.New(sqlerr.Internal, sqlerr.InternalError, "join: output: %s input: %v", sd.name, err)
+			}
+			arrs = append(arrs, a)
 		}
-	} else {
-		err = other.AppendSlots(b, 0, slots)
-		if err == nil {
-			err = own.AppendRows(b, nl, rows)
-		}
+		first += len(sd.types)
 	}
-	rec := b.NewRecordBatch() // also resets the builder after an error
-	if err != nil {
-		rec.Release()
-		return nil, sqlerr.New(sqlerr.Internal, sqlerr.InternalError, "join: output: %v", err)
+	return j.record(arrs, len(rows)), nil
+}
+
+func releaseArrays(as []arrow.Array) {
+	for _, a := range as {
+		a.Release()
 	}
-	return rec, nil
+}
+
+// int64Array returns a new array of dt (an Int64 or Timestamp type) with
+// vals, none NULL.
+func int64Array(mem memory.Allocator, dt arrow.DataType, vals []int64) arrow.Array {
+	buf := memory.NewResizableBuffer(mem)
+	buf.Resize(8 * len(vals))
+	copy(arrow.Int64Traits.CastFromBytes(buf.Bytes()), vals)
+	d := array.NewData(dt, len(vals), []*memory.Buffer{nil, buf}, nil, 0, 0)
+	a := array.MakeFromData(d)
+	d.Release()
+	buf.Release()
+	return a
+}
+
+// record makes a record of the output schema from arrs (n rows each),
+// releasing them, and keeps arrs' backing array for the next gather.
+func (j *HashJoin) record(arrs []arrow.Array, n int) arrow.RecordBatch {
+	rec := array.NewRecordBatch(j.schema, arrs, int64(n))
+	for k, a := range arrs {
+		a.Release()
+		arrs[k] = nil
+	}
+	j.arrs = arrs[:0]
+	return rec
 }
 
 // flush emits the pending pairs of input rows (of side in) and stored
@@ -607,9 +733,13 @@ func (j *HashJoin) flush(in int) error {
 		return nil
 	}
 	defer func() {
-		j.pin, j.pslot, j.pops = j.pin[:0], j.pslot[:0], j.pops[:0]
+		j.pin, j.pslot, j.pops, j.pts = j.pin[:0], j.pslot[:0], j.pops[:0], j.pts[:0]
 	}()
-	rec, err := j.buildPairs(in, j.pin, j.pslot)
+	var ts []int64
+	if j.time != nil {
+		ts = j.pts
+	}
+	rec, err := j.buildPairs(in, j.pin, j.pslot, ts)
 	if err != nil {
 		return err
 	}

@@ -145,7 +145,7 @@ func (j *HashJoin) processCands(in int) error {
 	}()
 	var keep []bool
 	if j.residual != nil {
-		rec, err := j.buildPairs(in, j.cin, j.cslot)
+		rec, err := j.buildPairs(in, j.cin, j.cslot, nil)
 		if err != nil {
 			return err
 		}
@@ -183,6 +183,9 @@ func (j *HashJoin) processCands(in int) error {
 		}
 		j.pin = append(j.pin, i)
 		j.pslot = append(j.pslot, x)
+		if j.time != nil {
+			j.pts = append(j.pts, j.sides[1-in].link[x].ts)
+		}
 		j.pops = append(j.pops, op)
 		if len(j.pin) >= maxOut {
 			if err := j.flush(in); err != nil {
@@ -215,22 +218,22 @@ func (j *HashJoin) flushPads(in int) error {
 	defer func() {
 		j.padRows, j.padSlots, j.padOps = j.padRows[:0], j.padSlots[:0], j.padOps[:0]
 	}()
-	b := j.builder()
 	l := j.sides[0].rows
+	arrs := j.arrs[:0]
 	var err error
 	if in == 0 {
-		err = l.AppendRows(b, 0, j.padRows)
+		arrs, err = l.GatherRows(j.mem, j.schema, 0, j.padRows, arrs)
 	} else {
-		err = l.AppendSlots(b, 0, j.padSlots)
+		arrs, err = l.GatherSlots(j.mem, j.schema, 0, j.padSlots, arrs)
 	}
 	if err == nil {
-		err = j.sides[1].rows.AppendSlots(b, len(j.sides[0].types), j.nullSlots(n))
+		arrs, err = j.sides[1].rows.GatherSlots(j.mem, j.schema, len(j.sides[0].types), j.nullSlots(n), arrs)
 	}
-	rec := b.NewRecordBatch()
-	defer rec.Release()
 	if err != nil {
 		return sqlerr.New(sqlerr.Internal, sqlerr.InternalError, "join: output: %v", err)
 	}
+	rec := j.record(arrs, n)
+	defer rec.Release()
 	return j.out.Push(&operators.Chunk{Rec: rec, Ops: opsOf(j.padOps)})
 }
 
@@ -326,12 +329,14 @@ func (j *HashJoin) finishLeftOuter() error {
 		return nil
 	}
 	if j.intKey {
-		for k, lh := range l.ihead {
-			if rh, ok := r.ihead[k]; ok {
-				if err := pairs(lh, rh); err != nil {
-					return err
-				}
+		err := l.ihead.each(func(k int64, lh uint32) error {
+			if rh := r.ihead.get(k); rh != end {
+				return pairs(lh, rh)
 			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 	} else {
 		for k, lh := range l.shead {
@@ -359,12 +364,16 @@ func (j *HashJoin) finishLeftOuter() error {
 		}
 		return nil
 	}
-	for _, h := range l.ihead {
+	err := l.ihead.each(func(_ int64, h uint32) error {
 		for x := h; x != end; x = l.link[x].next {
 			if err := addUnmatched(x); err != nil {
 				return err
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	for _, h := range l.shead {
 		for x := h; x != end; x = l.link[x].next {
@@ -387,17 +396,14 @@ func (j *HashJoin) finishLeftOuter() error {
 
 // buildSlots builds a record of left slots ls beside right slots rs.
 func (j *HashJoin) buildSlots(ls, rs []uint32) (arrow.RecordBatch, error) {
-	b := j.builder()
-	err := j.sides[0].rows.AppendSlots(b, 0, ls)
+	arrs, err := j.sides[0].rows.GatherSlots(j.mem, j.schema, 0, ls, j.arrs[:0])
 	if err == nil {
-		err = j.sides[1].rows.AppendSlots(b, len(j.sides[0].types), rs)
+		arrs, err = j.sides[1].rows.GatherSlots(j.mem, j.schema, len(j.sides[0].types), rs, arrs)
 	}
-	rec := b.NewRecordBatch()
 	if err != nil {
-		rec.Release()
 		return nil, sqlerr.New(sqlerr.Internal, sqlerr.InternalError, "join: output: %v", err)
 	}
-	return rec, nil
+	return j.record(arrs, len(ls)), nil
 }
 
 func (j *HashJoin) emitSlots(ls, rs []uint32) error {

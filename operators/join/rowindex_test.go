@@ -99,7 +99,12 @@ func checkIndex(t *testing.T, s *side) {
 		t.Fatalf("table load %d/%d", s.tabN, len(s.tab))
 	}
 	linked, runs := 0, 0
-	for _, h := range s.ihead {
+	var chains []uint32
+	s.ihead.each(func(_ int64, h uint32) error {
+		chains = append(chains, h)
+		return nil
+	})
+	for _, h := range chains {
 		seen := map[string]bool{}
 		prev := ""
 		for x := h; x != end; x = s.link[x].next {

@@ -235,44 +235,23 @@ func (c *column) equalReader(slot int, r *reader, i int) bool {
 	}
 }
 
-// appendSlots appends the values at slots (NoSlot: NULL) to b, a builder of the column's
-// Arrow type, with one type switch for the whole run.
+// appendSlots appends the values at slots (NoSlot: NULL) to b, a builder
+// of the column's Arrow type, with one type switch for the whole run:
+// fixed-width values are gathered a chunk at a time and appended in bulk.
 func (c *column) appendSlots(b array.Builder, slots []uint32) error {
 	b.Reserve(len(slots))
 	hasNulls := len(c.nulls) > 0 // else no slot is NULL: skip the bit tests
 	switch bb := b.(type) {
 	case *array.Int64Builder:
-		for _, s := range slots {
-			if s == NoSlot || hasNulls && c.isNull(int(s)) {
-				bb.UnsafeAppendBoolToBitmap(false)
-				continue
-			}
-			bb.UnsafeAppend(c.i64[s])
-		}
+		appendSlotVals(c, c.i64, slots, bb.AppendValues)
 	case *array.TimestampBuilder:
-		for _, s := range slots {
-			if s == NoSlot || hasNulls && c.isNull(int(s)) {
-				bb.UnsafeAppendBoolToBitmap(false)
-				continue
-			}
-			bb.UnsafeAppend(arrow.Timestamp(c.i64[s]))
-		}
+		appendSlotVals(c, c.i64, slots, bb.AppendValues)
 	case *array.Int32Builder:
-		for _, s := range slots {
-			if s == NoSlot || hasNulls && c.isNull(int(s)) {
-				bb.UnsafeAppendBoolToBitmap(false)
-				continue
-			}
-			bb.UnsafeAppend(c.i32[s])
-		}
+		appendSlotVals(c, c.i32, slots, bb.AppendValues)
 	case *array.Date32Builder:
-		for _, s := range slots {
-			if s == NoSlot || hasNulls && c.isNull(int(s)) {
-				bb.UnsafeAppendBoolToBitmap(false)
-				continue
-			}
-			bb.UnsafeAppend(arrow.Date32(c.i32[s]))
-		}
+		appendSlotVals(c, c.i32, slots, bb.AppendValues)
+	case *array.Float64Builder:
+		appendSlotVals(c, c.f64, slots, bb.AppendValues)
 	case *array.BooleanBuilder:
 		for _, s := range slots {
 			if s == NoSlot || hasNulls && c.isNull(int(s)) {
@@ -280,14 +259,6 @@ func (c *column) appendSlots(b array.Builder, slots []uint32) error {
 				continue
 			}
 			bb.UnsafeAppend(c.bools[s])
-		}
-	case *array.Float64Builder:
-		for _, s := range slots {
-			if s == NoSlot || hasNulls && c.isNull(int(s)) {
-				bb.UnsafeAppendBoolToBitmap(false)
-				continue
-			}
-			bb.UnsafeAppend(c.f64[s])
 		}
 	case *array.StringBuilder:
 		n := 0
@@ -369,4 +340,72 @@ func appendValues[T any](dst, src []T, n int) []T {
 		return append(dst, src[:n]...)
 	}
 	return append(dst, make([]T, n)...)
+}
+
+// gatherChunk is how many values the builder paths gather before one bulk
+// append.
+const gatherChunk = 256
+
+// number is a fixed-width value a column stores and a builder takes.
+type number interface {
+	~int64 | ~int32 | ~float64
+}
+
+// appendSlotVals appends src at slots (NoSlot or a NULL slot of c: NULL)
+// through app, a builder's AppendValues, a chunk at a time.
+func appendSlotVals[S, T number](c *column, src []S, slots []uint32, app func([]T, []bool)) {
+	var vals [gatherChunk]T
+	var valid [gatherChunk]bool
+	hasNulls := len(c.nulls) > 0
+	for len(slots) > 0 {
+		part := slots[:min(len(slots), gatherChunk)]
+		slots = slots[len(part):]
+		v := vals[:len(part)]
+		anyNull := false
+		for i, s := range part {
+			if s == NoSlot || hasNulls && c.isNull(int(s)) {
+				anyNull = true
+				v[i] = 0
+				continue
+			}
+			v[i] = T(src[s])
+		}
+		if !anyNull {
+			app(v, nil)
+			continue
+		}
+		ok := valid[:len(part)]
+		for i, s := range part {
+			ok[i] = s != NoSlot && !(hasNulls && c.isNull(int(s)))
+		}
+		app(v, ok)
+	}
+}
+
+// appendRowVals appends src at rows of r's array through app, a builder's
+// AppendValues, a chunk at a time.
+func appendRowVals[S, T number](r *reader, src []S, rows []int32, app func([]T, []bool)) {
+	var vals [gatherChunk]T
+	var valid [gatherChunk]bool
+	for len(rows) > 0 {
+		part := rows[:min(len(rows), gatherChunk)]
+		rows = rows[len(part):]
+		v := vals[:len(part)]
+		if !r.nulls {
+			for i, x := range part {
+				v[i] = T(src[x])
+			}
+			app(v, nil)
+			continue
+		}
+		ok := valid[:len(part)]
+		for i, x := range part {
+			if r.arr.IsNull(int(x)) {
+				v[i], ok[i] = 0, false
+				continue
+			}
+			v[i], ok[i] = T(src[x]), true
+		}
+		app(v, ok)
+	}
 }

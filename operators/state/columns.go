@@ -158,37 +158,15 @@ func (r *reader) appendRows(b array.Builder, rows []int32) error {
 	a := r.arr
 	switch bb := b.(type) {
 	case *array.Int64Builder:
-		for _, i := range rows {
-			if nulls && a.IsNull(int(i)) {
-				bb.UnsafeAppendBoolToBitmap(false)
-				continue
-			}
-			bb.UnsafeAppend(r.i64[i])
-		}
+		appendRowVals(r, r.i64, rows, bb.AppendValues)
 	case *array.TimestampBuilder:
-		for _, i := range rows {
-			if nulls && a.IsNull(int(i)) {
-				bb.UnsafeAppendBoolToBitmap(false)
-				continue
-			}
-			bb.UnsafeAppend(arrow.Timestamp(r.i64[i]))
-		}
+		appendRowVals(r, r.i64, rows, bb.AppendValues)
 	case *array.Int32Builder:
-		for _, i := range rows {
-			if nulls && a.IsNull(int(i)) {
-				bb.UnsafeAppendBoolToBitmap(false)
-				continue
-			}
-			bb.UnsafeAppend(r.i32[i])
-		}
+		appendRowVals(r, r.i32, rows, bb.AppendValues)
 	case *array.Date32Builder:
-		for _, i := range rows {
-			if nulls && a.IsNull(int(i)) {
-				bb.UnsafeAppendBoolToBitmap(false)
-				continue
-			}
-			bb.UnsafeAppend(arrow.Date32(r.i32[i]))
-		}
+		appendRowVals(r, r.i32, rows, bb.AppendValues)
+	case *array.Float64Builder:
+		appendRowVals(r, r.f64, rows, bb.AppendValues)
 	case *array.BooleanBuilder:
 		for _, i := range rows {
 			if nulls && a.IsNull(int(i)) {
@@ -196,14 +174,6 @@ func (r *reader) appendRows(b array.Builder, rows []int32) error {
 				continue
 			}
 			bb.UnsafeAppend(r.b.Value(int(i)))
-		}
-	case *array.Float64Builder:
-		for _, i := range rows {
-			if nulls && a.IsNull(int(i)) {
-				bb.UnsafeAppendBoolToBitmap(false)
-				continue
-			}
-			bb.UnsafeAppend(r.f64[i])
 		}
 	case *array.StringBuilder:
 		n := 0
