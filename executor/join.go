@@ -22,22 +22,26 @@ func (b *builder) buildJoin(j *planner.Join, out operators.Output) error {
 		}
 	}
 	schema := j.Schema()
+	var opts join.Options
+	residual := j.Residual
+	if t := j.Time; t != nil && b.mode == streaming && planner.IsAppendOnly(j.Left) && planner.IsAppendOnly(j.Right) {
+		opts.Time = &join.TimeBound{LeftCol: t.LeftCol, RightCol: t.RightCol, Lo: t.Lo, Hi: t.Hi}
+		// The join emits only pairs within the bound: the conjuncts
+		// the bound is exactly need no second check.
+		residual = j.ResidualBeyondTime()
+	}
+	opts.AppendOnly = [2]bool{b.insertsOnly(j.Left), b.insertsOnly(j.Right)}
 	next := out
-	if j.Residual != nil && kind == join.Inner {
-		f, err := operators.NewFilter(b.mem, schema.Arrow(), j.Residual, out)
+	if residual != nil && kind == join.Inner {
+		f, err := operators.NewFilter(b.mem, schema.Arrow(), residual, out)
 		if err != nil {
 			return err
 		}
 		b.ops = append(b.ops, f)
 		next = f
 	}
-	var opts join.Options
-	if t := j.Time; t != nil && b.mode == streaming && planner.IsAppendOnly(j.Left) && planner.IsAppendOnly(j.Right) {
-		opts.Time = &join.TimeBound{LeftCol: t.LeftCol, RightCol: t.RightCol, Lo: t.Lo, Hi: t.Hi}
-	}
-	opts.AppendOnly = [2]bool{b.insertsOnly(j.Left), b.insertsOnly(j.Right)}
 	ls, rs := j.Left.Schema(), j.Right.Schema()
-	op := join.NewWithOptions(b.mem, kind, schemaTypes(ls), schemaTypes(rs), j.LeftKeys, j.RightKeys, j.Residual, schema.Arrow(), opts, next)
+	op := join.NewWithOptions(b.mem, kind, schemaTypes(ls), schemaTypes(rs), j.LeftKeys, j.RightKeys, residual, schema.Arrow(), opts, next)
 	b.ops = append(b.ops, op)
 	if err := b.build(j.Left, op.Left()); err != nil {
 		return err
