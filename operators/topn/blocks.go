@@ -171,6 +171,41 @@ type tree struct {
 	w      int // fixed key width, 0 if keys vary
 	blocks []*block
 	rows   int64 // total multiplicity
+	ent    int   // distinct keys
+}
+
+// last is the greatest key held; the tree must not be empty.
+func (t *tree) last() []byte {
+	b := t.blocks[len(t.blocks)-1]
+	return b.key(b.len() - 1)
+}
+
+// truncate deletes the keys after the first keep, passing each with its
+// count to fn, greatest first (the key is valid during the call); it
+// stops early, returning false, when fn does.
+func (t *tree) truncate(keep int, fn func(k []byte, c uint32) bool) bool {
+	for t.ent > keep {
+		bi := len(t.blocks) - 1
+		b := t.blocks[bi]
+		i0 := max(0, b.len()-(t.ent-keep))
+		for i := b.len() - 1; i >= i0; i-- {
+			if !fn(b.key(i), b.cnt[i]) {
+				return false
+			}
+			t.rows -= int64(b.cnt[i])
+			t.ent--
+			b.data = b.data[:b.start(i)]
+			if b.w == 0 {
+				b.ends = b.ends[:i]
+			}
+			b.cnt = b.cnt[:i]
+		}
+		if b.len() == 0 {
+			t.blocks[bi] = nil
+			t.blocks = t.blocks[:bi]
+		}
+	}
+	return true
 }
 
 // find returns the block that holds k, or would hold it.
@@ -194,6 +229,7 @@ func (t *tree) add(k []byte) bool {
 		b.insertAt(0, k, 1)
 		t.blocks = append(t.blocks, b)
 		t.rows++
+		t.ent++
 		return true
 	}
 	bi := t.find(k)
@@ -209,6 +245,7 @@ func (t *tree) add(k []byte) bool {
 	}
 	b.insertAt(i, k, 1)
 	t.rows++
+	t.ent++
 	if n := b.len(); n > 1 && (n > maxEntries || len(b.data) > maxBytes) {
 		nb := b.splitOff(n / 2)
 		t.blocks = append(t.blocks, nil)
@@ -235,6 +272,7 @@ func (t *tree) remove(k []byte) bool {
 		return true
 	}
 	b.removeAt(i)
+	t.ent--
 	switch {
 	case b.len() == 0:
 		copy(t.blocks[bi:], t.blocks[bi+1:])

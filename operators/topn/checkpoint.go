@@ -30,12 +30,15 @@ import (
 //	            none; empty after a barrier)
 //	rows        the distinct rows held: the input columns that are not
 //	            partition columns (typed), then count (uint32, ≥ 1), each
-//	            partition's rows in ORDER BY order
+//	            partition's rows in ORDER BY order (its sorted head, then
+//	            its rest, sorted for the checkpoint)
 //	tops        the top last emitted: the same columns, then mult (uint32)
 //	            and rank (int64, 0 without EmitRank), in (row, rank) order
 //
 // Rows are stored decoded, so the checkpoint is readable with any Arrow
-// tool and does not depend on the key encoding; Restore re-encodes them.
+// tool and does not depend on the key encoding or on how a partition's
+// rows are split between its head and its rest; Restore re-encodes them
+// and splits them afresh.
 const (
 	ckptFormat  = "sluice.topn"
 	ckptVersion = 1
@@ -171,9 +174,7 @@ func (t *TopN) snapshot(w io.Writer) error {
 	}
 	var entries, tops int64
 	for _, p := range parts {
-		for _, b := range p.rows.blocks {
-			entries += int64(b.len())
-		}
+		entries += p.entries()
 		tops += int64(p.snap.len())
 	}
 	cw := ckptio.NewCRCWriter(w)
@@ -206,11 +207,7 @@ func (t *TopN) snapshot(w io.Writer) error {
 					return internalf("partition key: %v", err)
 				}
 			}
-			var ne int64
-			for _, b := range p.rows.blocks {
-				ne += int64(b.len())
-			}
-			ent.Append(ne)
+			ent.Append(p.entries())
 			tp.Append(int64(p.snap.len()))
 			full.Append(p.snap.full)
 			bound.Append(p.snap.bound)
@@ -290,12 +287,8 @@ func (t *TopN) snapshot(w io.Writer) error {
 	}
 	err = writeKeys(l.rowS, false, func(yield func([]byte, uint32, int64) error) error {
 		for _, p := range parts {
-			for _, b := range p.rows.blocks {
-				for i := 0; i < b.len(); i++ {
-					if err := yield(b.key(i), b.cnt[i], 0); err != nil {
-						return err
-					}
-				}
+			if err := t.eachRow(p, func(k []byte, c uint32) error { return yield(k, c, 0) }); err != nil {
+				return err
 			}
 		}
 		return nil
@@ -409,7 +402,7 @@ func (t *TopN) restore(r io.Reader) error {
 			}
 			id := int32(len(parts))
 			rp := &restorePart{
-				p:       &partition{key: string(pb), id: id, rows: tree{w: t.keyWidth}},
+				p:       &partition{key: string(pb), id: id, keep: int32(t.headKeep), rows: tree{w: t.keyWidth}},
 				entries: ent.Value(i), tops: tp.Value(i), touched: touched.Value(i),
 			}
 			if rp.entries < 0 || rp.entries > nEntries || rp.tops < 0 || rp.tops > nTops || rp.touched < -1 {
@@ -508,9 +501,33 @@ func (t *TopN) restore(r io.Reader) error {
 		}
 		return nil
 	}
+	var prev []byte // the last key added to a rest
 	err = readKeys("rows", l.rowS, nEntries, func(rp *restorePart) int64 { return rp.entries },
 		func(rp *restorePart, key []byte, c uint32, _ int64) error {
-			return rp.p.rows.appendSorted(key, c)
+			p := rp.p
+			if p.rest == nil && p.rows.ent < int(p.keep) {
+				return p.rows.appendSorted(key, c)
+			}
+			if p.rest == nil {
+				prev = append(prev[:0], p.rows.last()...)
+				p.rest = newRestSet(t.restWidth)
+				p.rest.reserve(int(min(rp.entries, math.MaxInt32)) - p.rows.ent)
+				p.syncLast()
+			}
+			if t.keyWidth > 0 && len(key) != t.keyWidth {
+				return fmt.Errorf("key of %d bytes, want %d", len(key), t.keyWidth)
+			}
+			if compareKeys(prev, key) >= 0 {
+				return errors.New("rows out of order or repeated")
+			}
+			if p.count() > math.MaxInt64-int64(c) {
+				return errors.New("row count overflow")
+			}
+			if !p.rest.add(key, c) {
+				return errors.New("a partition's keys over 4 GB")
+			}
+			prev = append(prev[:0], key...)
+			return nil
 		})
 	if err != nil {
 		return err
@@ -557,6 +574,39 @@ func (t *TopN) restore(r io.Reader) error {
 	return nil
 }
 
+// entries is the number of distinct rows p holds.
+func (p *partition) entries() int64 {
+	n := int64(p.rows.ent)
+	if p.rest != nil {
+		n += int64(p.rest.n)
+	}
+	return n
+}
+
+// eachRow calls fn with every distinct row key of p and its count, in
+// order; the key is valid during the call.
+func (t *TopN) eachRow(p *partition, fn func(k []byte, c uint32) error) error {
+	for _, b := range p.rows.blocks {
+		for i := 0; i < b.len(); i++ {
+			if err := fn(b.key(i), b.cnt[i]); err != nil {
+				return err
+			}
+		}
+	}
+	r := p.rest
+	if r == nil {
+		return nil
+	}
+	t.heap = r.sorted(t.heap)
+	for _, i := range t.heap {
+		t.ebuf = r.expand(t.ebuf[:0], int(i))
+		if err := fn(t.ebuf, r.count(int(i))); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // appendSorted appends key k with count c after every key held (a bulk
 // load in order); it fails if k is not above the last key.
 func (t *tree) appendSorted(k []byte, c uint32) error {
@@ -595,5 +645,6 @@ func (t *tree) appendSorted(k []byte, c uint32) error {
 		return errors.New("row count overflow")
 	}
 	t.rows += int64(c)
+	t.ent++
 	return nil
 }

@@ -87,11 +87,12 @@ func referenceTop(spec Spec, rows [][]types.Datum) map[string]int {
 	}
 	out := map[string]int{}
 	for _, pr := range parts {
-		slices.SortFunc(pr, func(x, y []types.Datum) int { return refCompare(spec, len(diffCols), x, y, false) })
+		ncols := len(pr[0])
+		slices.SortFunc(pr, func(x, y []types.Datum) int { return refCompare(spec, ncols, x, y, false) })
 		var rank int64
 		for i, r := range pr {
 			pos := int64(i + 1)
-			if spec.Kind == RowNumber || i == 0 || refCompare(spec, len(diffCols), pr[i-1], r, true) != 0 {
+			if spec.Kind == RowNumber || i == 0 || refCompare(spec, ncols, pr[i-1], r, true) != 0 {
 				rank = pos
 			}
 			if rank <= spec.Offset || rank > spec.Offset+spec.N {
@@ -194,4 +195,246 @@ func TestTopNNoChangeNoEmit(t *testing.T) {
 	f.push(operators.Insert, row(bi(1), bi(5), bi(9)))
 	f.push(operators.Delete, row(bi(1), bi(5), bi(9)))
 	f.expect()
+}
+
+// fixedCols is diffCols with b a BIGINT: every key of fixed width (the
+// rest sets compress them).
+var fixedCols = []types.Column{{Name: "p", Type: tBig}, {Name: "a", Type: tBig}, {Name: "b", Type: tBig}, {Name: "c", Type: tDbl}}
+
+// refillRow makes a row of diffCols (fixed: of fixedCols) for partitions
+// larger than the sorted head: 3 partitions (one NULL), 40 values of a,
+// NULLs in b and c.
+func refillRow(r *rand.Rand, fixed bool) []types.Datum {
+	p := bi(int64(r.IntN(2)))
+	if r.IntN(6) == 0 {
+		p = null(tBig)
+	}
+	var b types.Datum
+	if fixed {
+		b = bi(int64(r.IntN(6)))
+		if r.IntN(7) == 0 {
+			b = null(tBig)
+		}
+	} else {
+		b = []types.Datum{txt("x"), txt("y"), txt(""), txt("x\x00z"), txt("zz"), null(tTxt)}[r.IntN(6)]
+	}
+	c := []types.Datum{dbl(1.5), dbl(-2), dbl(0), dbl(7), dbl(3), null(tDbl)}[r.IntN(6)]
+	return row(p, bi(int64(r.IntN(40))), b, c)
+}
+
+// refillScript makes epochs that grow partitions well past the sorted
+// head (about 180 rows each), then retract their top rows again and again
+// (deleting a partition's best row, or moving it down or to another
+// partition; every third epoch mostly from one partition), mixed with
+// random inserts (some duplicates), deletes and updates. It returns the steps and the input multiset after each epoch.
+func refillScript(r *rand.Rand, spec Spec, fixed bool, epochs int) ([]step, [][][]types.Datum) {
+	var cur [][]types.Datum
+	partOf := func(x []types.Datum) string {
+		var k []types.Datum
+		for _, c := range spec.PartitionCols {
+			k = append(k, x[c])
+		}
+		return rowString(k)
+	}
+	// best is the index in cur of the best row of x's partition.
+	best := func(x []types.Datum) int {
+		pk, bi := partOf(x), -1
+		for i, y := range cur {
+			if partOf(y) == pk && (bi < 0 || refCompare(spec, len(y), y, cur[bi], false) < 0) {
+				bi = i
+			}
+		}
+		return bi
+	}
+	var steps []step
+	var after [][][]types.Datum
+	for e := range epochs {
+		var rows [][]types.Datum
+		var ops []operators.Op
+		n := 5 + r.IntN(25)
+		if e < 4 {
+			n = 140
+		}
+		// Every third epoch drains one partition's top.
+		drain := e >= 4 && e%3 == 0
+		var victim []types.Datum
+		if len(cur) > 0 {
+			victim = cur[r.IntN(len(cur))]
+		}
+		for ; n > 0; n-- {
+			k := r.IntN(20)
+			switch {
+			case e < 4 || len(cur) < 300 || len(cur) == 0:
+				k = 9
+			case drain && k < 18:
+				k = 0
+			}
+			switch {
+			case k < 7: // retract the best row of a partition
+				x := cur[r.IntN(len(cur))]
+				if drain {
+					x = victim
+				}
+				i := best(x)
+				if i < 0 { // the victim's partition is empty
+					victim = cur[r.IntN(len(cur))]
+					i = best(victim)
+				}
+				rows, ops = append(rows, cur[i]), append(ops, operators.Delete)
+				cur = slices.Delete(cur, i, i+1)
+			case k < 9: // move it
+				i := best(cur[r.IntN(len(cur))])
+				x := slices.Clone(cur[i])
+				x[1] = bi(x[1].I + int64(r.IntN(61)) - 30)
+				if r.IntN(5) == 0 {
+					x[0] = bi(int64(r.IntN(2)))
+				}
+				rows, ops = append(rows, cur[i], x), append(ops, operators.UpdateBefore, operators.UpdateAfter)
+				cur[i] = x
+			case k < 14:
+				x := refillRow(r, fixed)
+				rows, ops = append(rows, x), append(ops, operators.Insert)
+				cur = append(cur, x)
+				if r.IntN(6) == 0 {
+					rows, ops = append(rows, x), append(ops, operators.Insert)
+					cur = append(cur, x)
+				}
+			case k < 17:
+				i := r.IntN(len(cur))
+				rows, ops = append(rows, cur[i]), append(ops, operators.Delete)
+				cur = slices.Delete(cur, i, i+1)
+			default:
+				i := r.IntN(len(cur))
+				x := slices.Clone(cur[i])
+				x[1] = bi(x[1].I + int64(r.IntN(3)) - 1)
+				rows, ops = append(rows, cur[i], x), append(ops, operators.UpdateBefore, operators.UpdateAfter)
+				cur[i] = x
+			}
+		}
+		for start := 0; start < len(rows); {
+			end := min(len(rows), start+1+r.IntN(40))
+			if end < len(rows) && ops[end] == operators.UpdateAfter {
+				end++ // keep pairs in one chunk
+			}
+			steps = append(steps, step{rows: rows[start:end], ops: ops[start:end]})
+			start = end
+		}
+		steps = append(steps, step{barrier: true})
+		after = append(after, slices.Clone(cur))
+	}
+	return steps, after
+}
+
+// smallHead makes op's sorted heads hold Offset+N+1 keys plus a slack of
+// 2, so that partitions of a few rows already have a rest and the top is
+// refilled often.
+func smallHead(op *TopN) {
+	op.headSlack = 2
+	op.headKeep = int(op.spec.Offset+op.spec.N) + 1
+}
+
+// TestTopNDifferentialRefill checks the top against the reference over
+// partitions larger than the sorted head whose top rows are retracted
+// again and again, so that heads give rows to their rests and are
+// refilled from them: with the default head and with a small one, for
+// fixed-width keys (compressed in the rests) and variable-width ones.
+func TestTopNDifferentialRefill(t *testing.T) {
+	specs := []Spec{
+		{PartitionCols: []int{0}, Order: []OrderKey{{Col: 1, Desc: true}}, N: 2},
+		{PartitionCols: []int{0}, Order: []OrderKey{{Col: 3, NullsFirst: true}, {Col: 2, Desc: true}}, N: 3},
+		{Order: []OrderKey{{Col: 2}, {Col: 1, Desc: true}}, N: 4, Offset: 2},
+		{PartitionCols: []int{0}, Order: []OrderKey{{Col: 1}}, N: 5, Offset: 3},
+		{PartitionCols: []int{0}, Order: []OrderKey{{Col: 3, Desc: true, NullsFirst: true}}, N: 3, Offset: 1},
+		{PartitionCols: []int{0}, N: 2}, // no ORDER BY: all ties
+	}
+	for si, base := range specs {
+		for _, kind := range []RankKind{RowNumber, Rank} {
+			for _, emit := range []bool{false, true} {
+				for _, fixed := range []bool{false, true} {
+					for _, small := range []bool{false, true} {
+						spec := base
+						spec.Kind, spec.EmitRank = kind, emit
+						name := fmt.Sprintf("spec%d/%s/rank=%v/fixed=%v/small=%v", si, kind, emit, fixed, small)
+						t.Run(name, func(t *testing.T) {
+							seed := uint64(si*1000 + int(kind)*100 + len(name))
+							runRefill(t, spec, fixed, small, seed)
+						})
+					}
+				}
+			}
+		}
+	}
+}
+
+func runRefill(t *testing.T, spec Spec, fixed, small bool, seed uint64) {
+	r := rand.New(rand.NewPCG(seed, 43))
+	cols := diffCols
+	if fixed {
+		cols = fixedCols
+	}
+	f := newFixture(t, cols, spec, 1)
+	if small {
+		smallHead(f.op)
+	}
+	steps, after := refillScript(r, spec, fixed, 40)
+	folded := map[string]int{}
+	epoch := 0
+	for _, s := range steps {
+		if !s.barrier {
+			if err := feed(f.mem, f.op, f.in, s.rows, s.ops, len(s.rows)); err != nil {
+				t.Fatalf("epoch %d: %v", epoch, err)
+			}
+			continue
+		}
+		f.epoch++
+		if err := f.op.Push(operators.Barrier{Epoch: f.epoch}); err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range f.c.epochs[len(f.c.epochs)-1] {
+			k := rowString(o.vals)
+			folded[k] += int(o.op.Sign())
+			if folded[k] < 0 {
+				t.Fatalf("epoch %d: retraction of %s, not in the output", epoch, k)
+			}
+			if folded[k] == 0 {
+				delete(folded, k)
+			}
+		}
+		want := referenceTop(spec, slices.Clone(after[epoch]))
+		if fmt.Sprint(want) != fmt.Sprint(folded) {
+			t.Fatalf("epoch %d: output\n got %v\nwant %v", epoch, folded, want)
+		}
+		var held int64
+		for _, p := range f.op.parts {
+			if p != nil {
+				held += p.count()
+				if p.rest != nil && p.rows.ent > 0 && p.rest.n > 0 {
+					checkSplit(t, f.op, p)
+				}
+			}
+		}
+		if held != int64(len(after[epoch])) {
+			t.Fatalf("epoch %d: %d rows held, want %d", epoch, held, len(after[epoch]))
+		}
+		epoch++
+	}
+	// The script must have made the heads give rows to their rests and
+	// take them back (except where all rows tie under RANK: then they
+	// are all in the top, and the default head keeps them all).
+	allTie := spec.Kind == Rank && len(spec.Order) == 0 && !small
+	if !allTie && (f.op.evictions == 0 || f.op.refills == 0) {
+		t.Errorf("%d evictions and %d refills: the rests were not exercised", f.op.evictions, f.op.refills)
+	}
+}
+
+// checkSplit checks every key of p's rest orders after every key of its
+// head.
+func checkSplit(t *testing.T, op *TopN, p *partition) {
+	t.Helper()
+	last := p.rows.last()
+	for _, i := range p.rest.sorted(nil) {
+		if k := p.rest.expand(nil, int(i)); compareKeys(k, last) <= 0 {
+			t.Fatalf("rest key %x not after the head's last %x", k, last)
+		}
+	}
 }

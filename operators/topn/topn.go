@@ -4,15 +4,23 @@
 // correct over a changelog input and emitted as the net change per touched
 // partition at each barrier.
 //
-// State: per partition, every input row (a multiset) in an ordered
-// structure of sorted blocks of encoded row keys (see codec.go, blocks.go),
-// so that when a row in the top leaves, the next one is known. The key is
-// the only copy of a row: the ORDER BY fields, then the columns that are
-// neither partition nor order columns (ascending, NULLs first) as the
-// deterministic tie-break, and it decodes back into the row; the partition
-// columns are kept once per partition. Per partition the operator also
-// keeps what it last emitted (the top's keys and ranks), and diffs the new
-// top against it at the barrier.
+// State: per partition, every input row (a multiset) as an encoded row
+// key (see codec.go). The key is the only copy of a row: the ORDER BY
+// fields, then the columns that are neither partition nor order columns
+// (ascending, NULLs first) as the deterministic tie-break, and it decodes
+// back into the row; the partition columns are kept once per partition.
+// The best rows of a partition, a little more than Offset+N, are its
+// sorted head (sorted blocks, blocks.go); the others are its rest, an
+// unsorted hash set of compressed keys (rest.go) ordered after every key
+// of the head. A change to a row below the head, the common case when
+// partitions are much larger than N, is a hash insert or delete. The head
+// grows as better rows arrive and gives its worst rows back to the rest
+// past a limit; when it shrinks so that the top cannot be decided, it is
+// refilled at the barrier with the best rows of the rest (one partial
+// selection over the rest brings it back to its full size, so that a run
+// of retractions from the top does not rescan the rest each time). Per
+// partition the operator also keeps what it last emitted (the top's keys
+// and ranks), and diffs the new top against it at the barrier.
 //
 // Checkpoints: TopN implements operators.Checkpointer; the format is in
 // checkpoint.go.
@@ -84,13 +92,61 @@ type Spec struct {
 // MaxChunkRows bounds the rows of a Chunk the Top-N emits.
 const MaxChunkRows = 4096
 
+// maxHead bounds Offset+N for which partitions split into a sorted head
+// and a rest; past it every row stays in the sorted part.
+const maxHead = 1 << 24
+
 // partition is one partition's rows and what was last emitted for it.
+// Every key of rest is ordered after every key of rows.
 type partition struct {
 	key     string // encoded partition values
 	id      int32
-	rows    tree
+	keep    int32    // keys rows keeps when it gives rows back to rest
+	rows    tree     // the sorted head: the best rows
+	rest    *restSet // the other rows; nil when there are none
 	snap    snapshot
 	touched bool
+	// While rest is not nil and lastOK, the head's greatest key is
+	// lastBuf[:lastN]: a copy next to the partition, so that telling the
+	// head from the rest costs no walk to the head's last block.
+	lastOK  bool
+	lastN   uint8
+	lastBuf [32]byte
+}
+
+// syncLast refreshes the copy of the head's greatest key.
+func (p *partition) syncLast() {
+	p.lastOK = false
+	if p.rows.ent == 0 {
+		return
+	}
+	if l := p.rows.last(); len(l) <= len(p.lastBuf) {
+		p.lastN = uint8(copy(p.lastBuf[:], l))
+		p.lastOK = true
+	}
+}
+
+// count is the number of rows held (with multiplicity).
+func (p *partition) count() int64 {
+	if p.rest != nil {
+		return p.rows.rows + p.rest.rows
+	}
+	return p.rows.rows
+}
+
+// inRest reports whether key k is, or would be, in p's rest: it orders
+// after every key of the head (all of which then order before the rest's).
+func (p *partition) inRest(k []byte) bool {
+	if p.rest == nil {
+		return false
+	}
+	if p.rows.ent == 0 {
+		return true
+	}
+	if p.lastOK {
+		return compareKeys(k, p.lastBuf[:p.lastN]) > 0
+	}
+	return compareKeys(k, p.rows.last()) > 0
 }
 
 // snapshot is a partition's emitted top: entries sorted by (key, rank).
@@ -151,6 +207,15 @@ type change struct {
 	op   operators.Op
 }
 
+// pendingChange is a change of partition part kept for emission, its key
+// at pendData[start:end].
+type pendingChange struct {
+	part       int32
+	start, end uint32
+	rank       int64
+	op         operators.Op
+}
+
 // TopN is the streaming Top-N operator. It implements operators.Operator;
 // see New.
 type TopN struct {
@@ -165,24 +230,42 @@ type TopN struct {
 	sortFields []field
 	nPrefix    int // ORDER BY fields at the head of sortFields
 	keyWidth   int // the fixed width of row keys, 0 if they vary
+	restWidth  int // the key width the rest sets compress, 0: none
 	usedCols   []int
 	rd         []reader // by input column
 
-	parts    []*partition
-	index    map[string]int32
-	freeIDs  []int32
-	touched  []int32
-	kbuf     []byte
-	pbuf     []byte
-	scratch  []byte
-	newSnap  snapshot
-	changes  []change
-	rb       *array.RecordBuilder
-	sinks    []sink // by output column
-	partSink []*sink
-	sortSink []*sink
-	ops      []operators.Op
-	closed   bool
+	// The sorted head of a partition keeps headKeep keys (more when ties
+	// under RANK need them) and gives the worst back to the rest once it
+	// holds headSlack more; a refill brings it to headKeep rows.
+	headKeep  int
+	headSlack int
+
+	parts   []*partition
+	index   map[string]int32
+	freeIDs []int32
+	touched []int32
+	kbuf    []byte
+	pbuf    []byte
+	lastPB  []byte // the key of the partition of the chunk's last row
+	scratch []byte
+	ebuf    []byte   // a key expanded from a rest set
+	heap    []int32  // rest slots being selected or sorted
+	heapX   []uint64 // their keys, when packed
+	mvData  []byte   // keys moving from a rest set to a head
+	mvEnds  []uint32 // their ends in mvData
+	mvCnt   []uint32 // their counts
+
+	evictions, refills int64 // moves between heads and rests, for tests
+	newSnap            snapshot
+	changes            []change
+	pend               []pendingChange
+	pendData           []byte
+	rb                 *array.RecordBuilder
+	sinks              []sink // by output column
+	partSink           []*sink
+	sortSink           []*sink
+	ops                []operators.Op
+	closed             bool
 }
 
 // unsafeBytes views s as bytes, read only.
@@ -266,6 +349,15 @@ func New(mem memory.Allocator, in *arrow.Schema, inTypes []types.T, spec Spec, o
 			t.usedCols = append(t.usedCols, c)
 		}
 	}
+	if t.keyWidth <= math.MaxUint16 {
+		t.restWidth = t.keyWidth
+	}
+	t.headKeep, t.headSlack = math.MaxInt32, 16
+	if hi := spec.N; spec.Offset <= maxHead-hi {
+		hi += spec.Offset
+		t.headSlack = max(16, int(hi/4))
+		t.headKeep = int(hi) + t.headSlack
+	}
 	fields := append([]arrow.Field(nil), in.Fields()...)
 	if spec.EmitRank {
 		name := spec.RankName
@@ -293,7 +385,10 @@ func (t *TopN) StateBytes() int64 {
 		if p == nil {
 			continue
 		}
-		n += int64(p.rows.bytes()+p.snap.bytes()+len(p.key)) + 64
+		n += int64(p.rows.bytes()+p.snap.bytes()+len(p.key)) + 72
+		if p.rest != nil {
+			n += int64(p.rest.bytes())
+		}
 	}
 	return n
 }
@@ -343,14 +438,17 @@ func (t *TopN) chunk(c *operators.Chunk) error {
 			pb = appendField(pb, f, &t.rd[f.col], i)
 		}
 		t.pbuf = pb
+		// last's key is compared as copied to lastPB, next to the
+		// operator, not as p.key, on the heap with the partition.
 		p := last
-		if p == nil || p.key != string(pb) {
+		if p == nil || !bytes.Equal(t.lastPB, pb) {
 			id, ok := t.index[string(pb)]
 			if !ok {
 				id = t.newPartition(string(pb))
 			}
 			p = t.parts[id]
 			last = p
+			t.lastPB = append(t.lastPB[:0], pb...)
 		}
 		kb := t.kbuf[:0]
 		for k := range t.sortFields {
@@ -359,11 +457,11 @@ func (t *TopN) chunk(c *operators.Chunk) error {
 		}
 		t.kbuf = kb
 		if c.Ops != nil && c.Ops[i].IsRetract() {
-			if !p.rows.remove(kb) {
+			if !t.removeRow(p, kb) {
 				return internalf("retraction of a row that is not held (row %d of the chunk)", i)
 			}
-		} else if !p.rows.add(kb) {
-			return sqlerr.New(sqlerr.Resource, sqlerr.ProgramLimitExceeded, "topn: more than %d copies of one row", uint32(math.MaxUint32))
+		} else if err := t.addRow(p, kb); err != nil {
+			return err
 		}
 		if !p.touched {
 			touch, err := t.touches(p, kb)
@@ -388,9 +486,100 @@ func (t *TopN) newPartition(key string) int32 {
 		id = int32(len(t.parts))
 		t.parts = append(t.parts, nil)
 	}
-	t.parts[id] = &partition{key: key, id: id, rows: tree{w: t.keyWidth}}
+	t.parts[id] = &partition{key: key, id: id, keep: int32(t.headKeep), rows: tree{w: t.keyWidth}}
 	t.index[key] = id
 	return id
+}
+
+// errLimit is the error of a row held too many times over.
+func errLimit() error {
+	return sqlerr.New(sqlerr.Resource, sqlerr.ProgramLimitExceeded, "topn: more than %d copies of one row (or 4 GB of keys in one partition)", uint32(math.MaxUint32))
+}
+
+// addRow adds one copy of key k to p.
+func (t *TopN) addRow(p *partition, k []byte) error {
+	if p.inRest(k) {
+		if !p.rest.add(k, 1) {
+			return errLimit()
+		}
+		return nil
+	}
+	if !p.rows.add(k) {
+		return errLimit()
+	}
+	if p.rows.ent > int(p.keep)+t.headSlack {
+		return t.evict(p)
+	}
+	if p.rest != nil {
+		p.syncLast()
+	}
+	return nil
+}
+
+// removeRow deletes one copy of key k from p; it reports false when k is
+// not held.
+func (t *TopN) removeRow(p *partition, k []byte) bool {
+	if p.inRest(k) {
+		if p.rest.remove(k, false) == 0 {
+			return false
+		}
+		if p.rest.n == 0 {
+			p.rest = nil
+		}
+		return true
+	}
+	if !p.rows.remove(k) {
+		return false
+	}
+	if p.rest != nil {
+		p.syncLast()
+	}
+	return true
+}
+
+// evict moves the head's keys after its first p.keep to the rest.
+func (t *TopN) evict(p *partition) error {
+	if p.rest == nil {
+		p.rest = newRestSet(t.restWidth)
+	}
+	r := p.rest
+	t.evictions++
+	ok := p.rows.truncate(int(p.keep), func(k []byte, c uint32) bool { return r.add(k, c) })
+	p.syncLast()
+	if !ok {
+		return errLimit()
+	}
+	return nil
+}
+
+// refill moves the m best keys of p's rest (all if fewer) to the end of
+// its head.
+func (t *TopN) refill(p *partition, m int) error {
+	r := p.rest
+	t.refills++
+	t.heap = r.smallest(m, t.heap, &t.heapX)
+	t.mvData, t.mvEnds, t.mvCnt = t.mvData[:0], t.mvEnds[:0], t.mvCnt[:0]
+	for _, i := range t.heap {
+		t.mvData = r.expand(t.mvData, int(i))
+		t.mvEnds = append(t.mvEnds, uint32(len(t.mvData)))
+		t.mvCnt = append(t.mvCnt, r.count(int(i)))
+	}
+	start := uint32(0)
+	for j, end := range t.mvEnds {
+		k, c := t.mvData[start:end], t.mvCnt[j]
+		start = end
+		if r.remove(k, true) != c {
+			return internalf("refill: a key of the rest is missing")
+		}
+		if err := p.rows.appendSorted(k, c); err != nil {
+			return internalf("refill: %v", err)
+		}
+	}
+	if r.n == 0 {
+		p.rest = nil
+	}
+	p.syncLast()
+	return nil
 }
 
 // prefixLen is the byte length of the ORDER BY fields at the head of key.
@@ -413,7 +602,7 @@ func (t *TopN) prefixLen(key []byte) (int, error) {
 func (t *TopN) touches(p *partition, key []byte) (bool, error) {
 	if t.spec.N == 0 {
 		// The top is always empty; touch only to drop an empty partition.
-		return p.rows.rows == 0, nil
+		return p.count() == 0, nil
 	}
 	if !p.snap.full {
 		return true, nil
@@ -428,8 +617,38 @@ func (t *TopN) touches(p *partition, key []byte) (bool, error) {
 	return bytes.Compare(key, p.snap.bound) <= 0, nil
 }
 
-// computeTop fills t.newSnap with p's current top.
+// computeTop fills t.newSnap with p's current top, refilling p's head
+// from its rest as long as the head cannot decide the top.
 func (t *TopN) computeTop(p *partition) error {
+	m := 0
+	for {
+		more, used, err := t.walkTop(p)
+		if err != nil {
+			return err
+		}
+		if !more {
+			if p.keep != math.MaxInt32 {
+				p.keep = int32(min(max(t.headKeep, used+t.headSlack), math.MaxInt32))
+			}
+			return nil
+		}
+		// Refill to headKeep rows, and by twice as many keys each
+		// time ties under RANK need more.
+		if m == 0 {
+			m = max(t.headKeep-int(min(p.rows.rows, math.MaxInt32)), t.headSlack)
+		} else {
+			m = min(2*m, math.MaxInt32)
+		}
+		if err := t.refill(p, m); err != nil {
+			return err
+		}
+	}
+}
+
+// walkTop fills t.newSnap with the top of p's head. It reports more when
+// the head cannot decide it (it ends before the top does, and p has a
+// rest), and the number of head keys it read.
+func (t *TopN) walkTop(p *partition) (more bool, used int, err error) {
 	s := &t.newSnap
 	s.reset()
 	lo, hi := t.spec.Offset, t.spec.Offset+t.spec.N // ranks in (lo, hi]
@@ -439,8 +658,9 @@ func (t *TopN) computeTop(p *partition) error {
 		for _, b := range p.rows.blocks {
 			for i := 0; i < b.len(); i++ {
 				if pos >= hi {
-					return nil
+					return false, used, nil
 				}
+				used++
 				k := b.key(i)
 				c := int64(b.cnt[i])
 				first, last := max(pos+1, lo+1), min(pos+c, hi) // positions in the top
@@ -460,16 +680,17 @@ func (t *TopN) computeTop(p *partition) error {
 				}
 			}
 		}
-		return nil
+		return p.rest != nil && pos < hi, used, nil
 	}
 	var rank, included int64
 	var prev []byte
 	for _, b := range p.rows.blocks {
 		for i := 0; i < b.len(); i++ {
+			used++
 			k := b.key(i)
 			n, err := t.prefixLen(k)
 			if err != nil {
-				return err
+				return false, used, err
 			}
 			if prev == nil || !bytes.Equal(prev, k[:n]) {
 				rank = pos + 1
@@ -477,7 +698,7 @@ func (t *TopN) computeTop(p *partition) error {
 			}
 			if rank > hi {
 				s.full = true
-				return nil
+				return false, used, nil
 			}
 			c := int64(b.cnt[i])
 			if rank > lo {
@@ -491,10 +712,14 @@ func (t *TopN) computeTop(p *partition) error {
 			}
 		}
 	}
+	if p.rest != nil {
+		// The next key, in the rest, may tie with the last.
+		return true, used, nil
+	}
 	if !s.full {
 		s.bound = s.bound[:0]
 	}
-	return nil
+	return false, used, nil
 }
 
 // diff appends to t.changes the changes that turn old into cur.
@@ -596,53 +821,71 @@ func (t *TopN) diffKey(k []byte, old *snapshot, i0, i1 int, cur *snapshot, j0, j
 	}
 }
 
-// flush emits the net change of every touched partition.
+// flush emits the net change of every touched partition: retractions of
+// every partition first, then rank moves, then arrivals, so that a row
+// that moves to another partition is deleted before it is inserted again
+// and a consumer keyed by the row (or by rank) never sees one key twice.
+// Each partition's top is diffed once: its retractions are emitted at
+// once, its other changes kept (keys copied, as the emitted top is
+// replaced) for the later passes.
 func (t *TopN) flush() error {
-	defer func() { t.touched = t.touched[:0] }()
-	// Retractions of every partition first, then rank moves, then
-	// arrivals: a row that moves to another partition is deleted before it
-	// is inserted again, so a consumer keyed by the row (or by rank) never
-	// sees one key twice. Each pass recomputes the partition's top (its
-	// state does not change between passes).
-	passes := [3]operators.Op{operators.Delete, operators.UpdateBefore, operators.Insert}
-	for pi, pass := range passes {
-		for _, id := range t.touched {
-			p := t.parts[id]
-			if err := t.computeTop(p); err != nil {
-				return err
-			}
-			t.changes = t.changes[:0]
-			t.diff(&p.snap, &t.newSnap)
-			for x := 0; x < len(t.changes); x++ {
-				ch := &t.changes[x]
-				if ch.op != pass {
-					continue
-				}
-				rows := 1
-				if ch.op == operators.UpdateBefore {
-					rows = 2
-				}
-				if err := t.ensureRoom(rows); err != nil {
+	defer func() {
+		t.touched, t.pend, t.pendData = t.touched[:0], t.pend[:0], t.pendData[:0]
+		if cap(t.pend) > 1<<16 || cap(t.pendData) > 1<<20 {
+			t.pend, t.pendData = nil, nil // a large epoch's: not kept
+		}
+	}()
+	for _, id := range t.touched {
+		p := t.parts[id]
+		if err := t.computeTop(p); err != nil {
+			return err
+		}
+		t.changes = t.changes[:0]
+		t.diff(&p.snap, &t.newSnap)
+		for _, ch := range t.changes {
+			if ch.op == operators.Delete {
+				if err := t.ensureRoom(1); err != nil {
 					return err
 				}
-				for r := 0; r < rows; r++ {
-					if err := t.appendRow(p.key, t.changes[x+r].key, t.changes[x+r].rank, t.changes[x+r].op); err != nil {
-						return err
-					}
+				if err := t.appendRow(p.key, ch.key, ch.rank, ch.op); err != nil {
+					return err
+				}
+				continue
+			}
+			start := len(t.pendData)
+			t.pendData = append(t.pendData, ch.key...)
+			t.pend = append(t.pend, pendingChange{part: id, start: uint32(start), end: uint32(len(t.pendData)), rank: ch.rank, op: ch.op})
+		}
+		p.touched = false
+		if p.count() > 0 {
+			p.snap.copyFrom(&t.newSnap)
+		}
+	}
+	for _, pass := range [2]operators.Op{operators.UpdateBefore, operators.Insert} {
+		for x := 0; x < len(t.pend); x++ {
+			if t.pend[x].op != pass {
+				continue
+			}
+			rows := 1
+			if pass == operators.UpdateBefore {
+				rows = 2 // the UpdateAfter follows
+			}
+			if err := t.ensureRoom(rows); err != nil {
+				return err
+			}
+			for r := 0; r < rows; r++ {
+				ch := &t.pend[x+r]
+				if err := t.appendRow(t.parts[ch.part].key, t.pendData[ch.start:ch.end], ch.rank, ch.op); err != nil {
+					return err
 				}
 			}
-			t.changes = t.changes[:0]
-			if pi < len(passes)-1 {
-				continue
-			}
-			p.touched = false
-			if p.rows.rows == 0 {
-				delete(t.index, p.key)
-				t.parts[id] = nil
-				t.freeIDs = append(t.freeIDs, id)
-				continue
-			}
-			p.snap.copyFrom(&t.newSnap)
+		}
+	}
+	for _, id := range t.touched {
+		if p := t.parts[id]; p.count() == 0 {
+			delete(t.index, p.key)
+			t.parts[id] = nil
+			t.freeIDs = append(t.freeIDs, id)
 		}
 	}
 	return t.emit()
