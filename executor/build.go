@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/sluicedb/sluice/expr"
 	"github.com/sluicedb/sluice/operators"
 	"github.com/sluicedb/sluice/operators/agg"
 	"github.com/sluicedb/sluice/operators/eval"
+	"github.com/sluicedb/sluice/operators/state"
 	"github.com/sluicedb/sluice/planner"
 	"github.com/sluicedb/sluice/sqlerr"
 	"github.com/sluicedb/sluice/types"
@@ -37,6 +39,16 @@ type builder struct {
 	mode   buildMode
 	ops    []operators.Operator
 	leaves []leaf
+
+	// view is the materialized view whose plan is being built (nil for
+	// a query). When its plan's root is an aggregate whose output is the
+	// view's rows (see viewBackedAgg), that aggregate is built
+	// committed-backed: backed, whose output column i is the view's
+	// column backedCols[i]. Found at the first build call, on the root.
+	view       *object
+	planned    bool
+	backed     *planner.Aggregate
+	backedCols []int
 }
 
 func (b *builder) closeAll() {
@@ -48,6 +60,12 @@ func (b *builder) closeAll() {
 
 // build wires the operators of n so that their output goes to out.
 func (b *builder) build(n planner.Node, out operators.Output) error {
+	if b.view != nil && !b.planned {
+		b.planned = true
+		if b.mode == streaming {
+			b.backed, b.backedCols = viewBackedAgg(n, b.view)
+		}
+	}
 	switch x := n.(type) {
 	case *planner.Scan:
 		entry := out
@@ -99,6 +117,9 @@ func (b *builder) build(n planner.Node, out operators.Output) error {
 		if b.mode == streaming && x.WindowCol >= 0 {
 			opts = agg.Options{WatermarkGroupCol: x.WindowCol, EmitOnClose: x.EmitOnClose}
 		}
+		if b.mode == streaming && x == b.backed {
+			opts.Committed = &viewRows{o: b.view, cols: b.backedCols}
+		}
 		op, err := agg.NewWithOptions(b.mem, in.Arrow(), schemaTypes(in), x.GroupBy, specs, appendOnly, opts, out)
 		if err != nil {
 			return err
@@ -125,6 +146,149 @@ func (b *builder) build(n planner.Node, out operators.Output) error {
 		return err
 	}
 	return sqlerr.New(sqlerr.Internal, sqlerr.InternalError, "no operator for plan node %T", n)
+}
+
+// viewBackedAgg returns the aggregate of view o's plan (rooted at root)
+// whose output is the view's rows, so that it can keep only each epoch's
+// deltas and read its groups' results back from the view's committed
+// store (agg.Options.Committed), and the view's column of each of the
+// aggregate's output columns; nil when there is none. The root must be
+// the aggregate or a Project over it that shows every output column of
+// the aggregate as a plain column reference (other, computed columns may
+// follow or precede them); the view must be keyed by exactly the group
+// columns, in order, and not windowed; and each aggregate must be
+// recoverable from its row (COUNT(*), with any COUNT(x)).
+func viewBackedAgg(root planner.Node, o *object) (*planner.Aggregate, []int) {
+	rel := o.rel
+	if !rel.Keyed || o.store == nil || o.store.AppendOnly() {
+		return nil, nil
+	}
+	var a *planner.Aggregate
+	var cols []int
+	switch x := root.(type) {
+	case *planner.Aggregate:
+		a = x
+		cols = allColumns(len(x.GroupBy) + len(x.Aggs))
+	case *planner.Project:
+		in, ok := x.Input.(*planner.Aggregate)
+		if !ok {
+			return nil, nil
+		}
+		a = in
+		cols = make([]int, len(in.GroupBy)+len(in.Aggs))
+		for i := range cols {
+			cols[i] = -1
+		}
+		for j, e := range x.Exprs {
+			if c, ok := e.(*expr.ColumnRef); ok && c.Index >= 0 && c.Index < len(cols) && cols[c.Index] < 0 {
+				cols[c.Index] = j
+			}
+		}
+		for _, c := range cols {
+			if c < 0 {
+				return nil, nil // a column the view does not show cannot be read back
+			}
+		}
+	default:
+		return nil, nil
+	}
+	if len(a.GroupBy) == 0 || a.WindowCol >= 0 || a.EmitOnClose || len(rel.Key) != len(a.GroupBy) {
+		return nil, nil
+	}
+	for i, k := range rel.Key {
+		if k != cols[i] {
+			return nil, nil
+		}
+	}
+	specs := make([]agg.Spec, len(a.Aggs))
+	for i, c := range a.Aggs {
+		specs[i] = agg.Spec{Kind: aggKind(c.Func)}
+	}
+	if !agg.Recoverable(specs) {
+		return nil, nil
+	}
+	out := a.Schema()
+	for i, c := range cols {
+		if rel.Schema[c].Type != out[i].Type {
+			return nil, nil
+		}
+	}
+	return a, cols
+}
+
+// viewRows gives a committed-backed aggregate (agg.Committed) the
+// results its groups had at the last barrier: the committed rows of the
+// view it feeds, read from the view's store.
+//
+// Reading the store from the view's goroutine, without snapMu, at a
+// barrier is safe, and the rows read are exactly the aggregate's output
+// up to the previous barrier:
+//
+//   - Epochs are sequential. runEpoch holds coordMu from injecting
+//     barrier E until it returns: it waits for every view's report of E,
+//     then commits E (Store.Apply of every view's changes under
+//     snapMu.Lock). Barrier E+1 is injected by the next runEpoch, which
+//     takes coordMu after that, and reaches a fragment through its inbox
+//     (from a table, or from the fragment of a view it reads, after that
+//     one received E+1): commit E happens before the fragment processes
+//     E+1. The aggregate reads the store while flushing at E+1, before
+//     the fragment reports E+1 (fragment.process: push the barrier
+//     through the operators, send the changes downstream, snapshot, then
+//     report), and commit E+1 waits for that report: nothing writes the
+//     store during the read. Queries read it at the same time under
+//     snapMu.RLock; Find and Int64s only read too (the probe holds the
+//     scratch). Chunks are folded between barriers without reading it.
+//   - Creation: createView backfills the new view's operators from its
+//     inputs (with coordMu and ingestMu held, no epoch in flight) into a
+//     new, empty store, which its first commit fills: at its first
+//     barrier the aggregate finds no committed row, and every group is
+//     new, as for a full aggregate.
+//   - Recovery: restoreView restores the store at the checkpoint's epoch
+//     and the aggregate's snapshot, taken right after that epoch's
+//     barrier (so holding no group), before the fragment starts; the
+//     log replayed after it only feeds the inputs, and the first barrier
+//     after the replay reads the restored rows. A full aggregate's
+//     snapshot has another fingerprint and is refused. Without a
+//     checkpoint, the view's DDL is replayed with a backfill, as above.
+//   - DROP holds coordMu, so no barrier is in flight; the fragment stops
+//     before the store goes. SUBSCRIBE and sinks read the store and take
+//     each commit's changes, which, like those views reading this one
+//     receive, are the rows a full aggregate would emit.
+//   - Failure: once a commit fails to apply the view's changes
+//     (object.failed, set by commit, so also ordered before the next
+//     barrier), the store no longer follows the aggregate, and Read
+//     fails the view's pipeline rather than emit changes computed from
+//     stale rows.
+type viewRows struct {
+	o     *object
+	cols  []int // the view's column of each output column of the aggregate
+	probe state.KeyProbe
+	slots []uint32
+}
+
+// Read implements agg.Committed.
+func (v *viewRows) Read(keys arrow.RecordBatch, cols []int, found []bool, dst [][]int64) error {
+	if err := v.o.failed; err != nil {
+		return fmt.Errorf("the view's committed rows no longer follow its aggregate: %w", err)
+	}
+	n := int(keys.NumRows())
+	if cap(v.slots) < n {
+		v.slots = make([]uint32, n)
+	}
+	slots := v.slots[:n]
+	st := v.o.store
+	if err := st.Find(&v.probe, keys, slots); err != nil {
+		return err
+	}
+	for i, s := range slots {
+		found[i] = s != state.NoSlot
+	}
+	for k, c := range cols {
+		if err := st.Int64s(v.cols[c], slots, dst[k]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func isSeq(cols []int, n int) bool {

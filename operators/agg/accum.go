@@ -67,6 +67,9 @@ type nnCounter struct {
 	col  int
 	name string
 	n    []int64
+	// deltas: n holds the changes of the epoch (a committed-backed
+	// aggregate), which may go negative.
+	deltas bool
 }
 
 func (c *nnCounter) grow(n int) { c.n = extend(c.n, n) }
@@ -99,6 +102,9 @@ func (c *nnCounter) update(b *batch) error {
 			}
 		}
 	}
+	if c.deltas {
+		return nil
+	}
 	for _, g := range b.gids {
 		if n[g] < 0 {
 			return negativeErr(c.name)
@@ -122,6 +128,7 @@ type countAcc struct {
 	rows   bool
 	oldRef *[]int64
 	old    []int64
+	buf    []int64 // appendRows's values
 }
 
 func (a *countAcc) grow(int) {}
@@ -153,13 +160,15 @@ func (a *countAcc) appendRows(bld array.Builder, rows []emitRow) error {
 		return fmt.Errorf("agg: COUNT output builder is %T", bld)
 	}
 	src, old := *a.src, a.olds()
-	for _, r := range rows {
+	out := growSlice(&a.buf, len(rows))
+	for i, r := range rows {
 		if r.old {
-			b.Append(old[r.d])
+			out[i] = old[r.d]
 		} else {
-			b.Append(src[r.g])
+			out[i] = src[r.g]
 		}
 	}
+	b.AppendValues(out, nil)
 	return nil
 }
 

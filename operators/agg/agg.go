@@ -8,6 +8,13 @@
 // Everything is plain slices and maps of plain values, so it can be
 // written out at a checkpoint.
 //
+// An aggregate whose output is exactly a view's rows, keyed by the group
+// columns, and whose results can be read back from a row (COUNT(*) and
+// COUNT(x)) can be committed-backed (Options.Committed, committed.go): it
+// keeps only the current epoch's deltas and, at each barrier, reads the
+// touched groups' results from the view's committed rows, so that no
+// group is held twice.
+//
 // Errors: a retraction of a row that was never inserted (a count would go
 // negative) returns an internal *sqlerr.Error naming the aggregate; after
 // any error from Push the operator's state is undefined and the pipeline
@@ -148,14 +155,27 @@ type HashAgg struct {
 	wmInts      []int64
 	byteDeletes int // keys evicted from byteMap since it was rebuilt
 
-	cur    batch // the chunk being folded (a field, so it is not heap-allocated per Push)
-	gids   []uint32
-	signs  []int64
-	rows   []emitRow
-	freed  []uint32
-	keyBuf []string
-	pos    []int
-	closed bool
+	// Committed-backed (Options.Committed; see committed.go): the groups
+	// hold the epoch's deltas only and are dropped at each barrier.
+	committed   bool
+	starSpec    int           // the first COUNT(*) spec
+	ctrSpec     []int         // per counter, the first COUNT(x) spec over it
+	countAccs   []*countAcc   // per spec, its accumulator if COUNT(x)
+	cols        []int         // per spec, its output column
+	keySchema   *arrow.Schema // the group columns
+	found       []bool
+	cvals       [][]int64 // per spec, the committed values of a batch of groups
+	byteMapSize int       // modeBytes: the most groups byteMap held since it was made
+
+	cur      batch // the chunk being folded (a field, so it is not heap-allocated per Push)
+	gids     []uint32
+	emitGids []uint32
+	signs    []int64
+	rows     []emitRow
+	freed    []uint32
+	keyBuf   []string
+	pos      []int
+	closed   bool
 }
 
 var _ operators.Operator = (*HashAgg)(nil)
@@ -180,6 +200,12 @@ type Options struct {
 	// barrier that follows the closing watermark. It needs a
 	// WatermarkGroupCol.
 	EmitOnClose bool
+	// Committed, when set, makes the aggregate committed-backed: it keeps
+	// only the deltas of the epoch and reads the groups' results as of
+	// the last barrier from Committed at each barrier (see Committed).
+	// It needs GROUP BY columns, no WatermarkGroupCol, and specs that
+	// are Recoverable.
+	Committed Committed
 }
 
 // New builds a hash aggregate over input schema in (whose SQL types are
@@ -313,6 +339,11 @@ func (h *HashAgg) init(mem memory.Allocator, in *arrow.Schema, inTypes []types.T
 		h.usedCols = append(h.usedCols, c)
 	}
 	h.schema = arrow.NewSchema(fields, nil)
+	if opts.Committed != nil {
+		if err := h.initCommitted(); err != nil {
+			return err
+		}
+	}
 	if h.mode == modeGlobal {
 		h.allocGroup()
 		h.growState()
@@ -576,7 +607,7 @@ func (h *HashAgg) pushChunk(c *operators.Chunk) error {
 			a.snapshot(fresh)
 		}
 	}
-	if signs != nil {
+	if signs != nil && !h.committed { // deltas may go negative
 		for _, g := range gids {
 			if rc[g] < 0 {
 				return negativeErr("group row count")
@@ -732,6 +763,11 @@ func (h *HashAgg) flush() error {
 	if h.opts.EmitOnClose {
 		return h.flushClosed()
 	}
+	if h.committed {
+		if err := h.hydrate(); err != nil {
+			return err
+		}
+	}
 	global := h.mode == modeGlobal
 	rows := h.rows[:0]
 	var err error
@@ -794,7 +830,7 @@ func recycle[T any](s []T) []T {
 // endEpoch frees the groups that vanished and clears the dirty set.
 func (h *HashAgg) endEpoch() {
 	freed := h.freed[:0]
-	if h.mode != modeGlobal {
+	if h.mode != modeGlobal && !h.committed {
 		for _, g := range h.dirty {
 			if h.rowCount[g] != 0 {
 				continue
@@ -833,6 +869,9 @@ func (h *HashAgg) endEpoch() {
 		h.dirtyBits[g>>6] &^= 1 << (g & 63)
 	}
 	h.dirty, h.oldRowCount, h.freed = recycle(h.dirty), recycle(h.oldRowCount), recycle(h.freed)
+	if h.committed {
+		h.dropGroups()
+	}
 }
 
 // emit builds one output chunk from rows and pushes it downstream.
@@ -840,50 +879,14 @@ func (h *HashAgg) emit(rows []emitRow) error {
 	rb := array.NewRecordBuilder(h.mem, h.schema)
 	defer rb.Release()
 	rb.Reserve(len(rows))
-	switch h.mode {
-	case modeInt:
-		b := rb.Field(0)
-		app, err := intFamily.appender(b)
-		if err != nil {
+	if h.mode != modeGlobal {
+		gs := growSlice(&h.emitGids, len(rows))
+		for i, r := range rows {
+			gs[i] = r.g
+		}
+		if err := h.appendKeys(rb, gs); err != nil {
 			return err
 		}
-		for _, r := range rows {
-			if int64(r.g) == h.nullGroup {
-				b.AppendNull()
-			} else {
-				app(h.intKeys[r.g])
-			}
-		}
-	case modeInt2:
-		for ci, vals := range [][]int64{h.pkeys.a, h.pkeys.b} {
-			b := rb.Field(ci)
-			app, err := intFamily.appender(b)
-			if err != nil {
-				return err
-			}
-			bit := uint8(1) << ci
-			for _, r := range rows {
-				if h.pkeys.nulls[r.g]&bit != 0 {
-					b.AppendNull()
-				} else {
-					app(vals[r.g])
-				}
-			}
-		}
-	case modeBytes:
-		keys := h.keyBuf[:0]
-		for _, r := range rows {
-			keys = append(keys, h.byteKeys[r.g])
-		}
-		h.keyBuf = keys
-		pos := growSlice(&h.pos, len(rows))
-		clear(pos)
-		for ci, t := range h.keyTypes {
-			if err := decodeColumn(rb.Field(ci), t, keys, pos); err != nil {
-				return err
-			}
-		}
-		clear(keys)
 	}
 	nk := len(h.groupCols)
 	for i, a := range h.accs {

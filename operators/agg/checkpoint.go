@@ -34,6 +34,10 @@ import (
 //     "a<i>.multiset" (group, value, count: ascending values per group)
 //     for a retractable MIN/MAX.
 //
+// A committed-backed aggregate (Options.Committed) holds no group between
+// epochs, so its snapshot has an empty groups section: the committed rows
+// it reads are checkpointed with the view's store.
+//
 // Not written, rebuilt by Restore: the hash tables (from the keys), the
 // closing heap (from each group's watermark column value; stale entries
 // of freed ids are dropped), COUNT(DISTINCT) per-group counts, epoch
@@ -102,6 +106,11 @@ func (h *HashAgg) config() string {
 	}
 	fmt.Fprintf(&b, ") append_only=%v watermark_group_col=%d emit_on_close=%v",
 		h.appendOnly, h.opts.WatermarkGroupCol, h.opts.EmitOnClose)
+	if h.committed {
+		// Its groups hold deltas, not results: a full aggregate's
+		// snapshot cannot be restored into it, nor the reverse.
+		b.WriteString(" committed_backed=true")
+	}
 	return b.String()
 }
 
@@ -247,7 +256,34 @@ func (h *HashAgg) extraName(i int) string {
 
 // appendGroups appends one row per group of gs to rb (groups schema).
 func (h *HashAgg) appendGroups(rb *array.RecordBuilder, gs []uint32) error {
-	nk := len(h.groupCols)
+	if err := h.appendKeys(rb, gs); err != nil {
+		return err
+	}
+	f := len(h.groupCols)
+	appendInts(rb.Field(f), h.rowCount, gs, &h.wmInts)
+	f++
+	for _, c := range h.counters {
+		appendInts(rb.Field(f), c.n, gs, &h.wmInts)
+		f++
+	}
+	for _, a := range h.accs {
+		ac := a.(accCheckpoint)
+		k := len(ac.groupFields(""))
+		bs := make([]array.Builder, k)
+		for j := range bs {
+			bs[j] = rb.Field(f + j)
+		}
+		if err := ac.appendGroups(bs, gs); err != nil {
+			return err
+		}
+		f += k
+	}
+	return nil
+}
+
+// appendKeys appends the group key of each group of gs to the first
+// fields of rb, which have the output's key types.
+func (h *HashAgg) appendKeys(rb *array.RecordBuilder, gs []uint32) error {
 	switch h.mode {
 	case modeInt:
 		b := rb.Field(0)
@@ -303,25 +339,6 @@ func (h *HashAgg) appendGroups(rb *array.RecordBuilder, gs []uint32) error {
 		}
 		clear(keys)
 	}
-	f := nk
-	appendInts(rb.Field(f), h.rowCount, gs, &h.wmInts)
-	f++
-	for _, c := range h.counters {
-		appendInts(rb.Field(f), c.n, gs, &h.wmInts)
-		f++
-	}
-	for _, a := range h.accs {
-		ac := a.(accCheckpoint)
-		k := len(ac.groupFields(""))
-		bs := make([]array.Builder, k)
-		for j := range bs {
-			bs[j] = rb.Field(f + j)
-		}
-		if err := ac.appendGroups(bs, gs); err != nil {
-			return err
-		}
-		f += k
-	}
 	return nil
 }
 
@@ -374,7 +391,7 @@ func (h *HashAgg) restore(sr *state.SnapshotReader) error {
 	}
 	groups := meta[0]
 	h.wm, h.wmSet, h.lateRows, h.globalEmitted = meta[1], meta[2] != 0, meta[3], meta[4] != 0
-	if groups < 0 || groups >= 1<<32-1 || (h.mode == modeGlobal && groups != 1) {
+	if groups < 0 || groups >= 1<<32-1 || (h.mode == modeGlobal && groups != 1) || (h.committed && groups != 0) {
 		return corruptErr("%d groups", groups)
 	}
 	h.presize(int(min(groups, 1<<26)))
