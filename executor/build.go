@@ -100,6 +100,9 @@ func (b *builder) build(n planner.Node, out operators.Output) error {
 		b.ops = append(b.ops, op)
 		return b.build(x.Input, op)
 	case *planner.Project:
+		if j, ok := x.Input.(*planner.Join); ok {
+			return b.buildProjectedJoin(x, j, out) // the join emits only what x reads
+		}
 		op, err := operators.NewProject(b.mem, x.Exprs, x.Names, out)
 		if err != nil {
 			return err

@@ -2,6 +2,7 @@ package planner
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/sluicedb/sluice/expr"
@@ -291,6 +292,35 @@ func (j *Join) ResidualBeyondTime() expr.Expr {
 	return conjoin(keep)
 }
 
+// SelfJoin reports whether j joins one input with itself: both inputs
+// are the same plan (the same relation and columns under the same
+// filters and projections, compared structurally), each key is the same
+// column on both sides, and so is the time bound's, if any. An inner
+// self-join can keep each row once, for both roles, and read its input
+// once.
+func (j *Join) SelfJoin() bool {
+	return slices.Equal(j.LeftKeys, j.RightKeys) && samePlan(j.Left, j.Right) &&
+		(j.Time == nil || j.Time.LeftCol == j.Time.RightCol)
+}
+
+// samePlan reports whether plans a and b produce the same rows: both
+// scans of one relation's same columns, under equal filters and
+// projections. Other nodes are never the same, which is safe.
+func samePlan(a, b Node) bool {
+	switch x := a.(type) {
+	case *Scan:
+		y, ok := b.(*Scan)
+		return ok && x.Rel == y.Rel && slices.Equal(x.Cols, y.Cols)
+	case *Filter:
+		y, ok := b.(*Filter)
+		return ok && expr.Equal(x.Pred, y.Pred) && samePlan(x.Input, y.Input)
+	case *Project:
+		y, ok := b.(*Project)
+		return ok && slices.EqualFunc(x.Exprs, y.Exprs, expr.Equal) && samePlan(x.Input, y.Input)
+	}
+	return false
+}
+
 // Schema implements Node.
 func (j *Join) Schema() types.Schema {
 	l, r := j.Left.Schema(), j.Right.Schema()
@@ -318,6 +348,8 @@ func (j *Join) Explain() string {
 	kind := "Inner"
 	if j.Kind == LeftJoin {
 		kind = "Left"
+	} else if j.SelfJoin() {
+		kind = "Inner self"
 	}
 	l, r := j.Left.Schema(), j.Right.Schema()
 	keys := make([]string, len(j.LeftKeys))

@@ -124,14 +124,25 @@ func outSchema(lt, rt []types.T) *arrow.Schema {
 // ports plus the watermarks. Both inputs are append-only, as the executor
 // builds the view. It reports clicks (events) and output pairs per second
 // and the rows held, and the live heap per row held (B/row, measured
-// after the warm-up).
-func BenchmarkIntervalJoin(b *testing.B) { runIntervalBench(b, true) }
+// after the warm-up) and per click in the window (B/event: the rows held
+// per click are 2 here, 1 for a self-join).
+func BenchmarkIntervalJoin(b *testing.B) { runIntervalBench(b, true, false, nil) }
 
 // BenchmarkIntervalJoinIndexed is BenchmarkIntervalJoin with inputs that
 // are not declared append-only, so each side keeps its row index.
-func BenchmarkIntervalJoinIndexed(b *testing.B) { runIntervalBench(b, false) }
+func BenchmarkIntervalJoinIndexed(b *testing.B) { runIntervalBench(b, false, false, nil) }
 
-func runIntervalBench(b *testing.B, appendOnly bool) {
+// BenchmarkIntervalJoinSelf is BenchmarkIntervalJoin as a self-join
+// (Options.Self): each batch and watermark is pushed once, and each click
+// is stored once. Its output is the same.
+func BenchmarkIntervalJoinSelf(b *testing.B) { runIntervalBench(b, true, true, nil) }
+
+// BenchmarkIntervalJoinSelfNarrow is BenchmarkIntervalJoinSelf emitting
+// only the two item columns (Options.Output), as the co-occurrence view
+// builds it.
+func BenchmarkIntervalJoinSelfNarrow(b *testing.B) { runIntervalBench(b, true, true, []int{1, 4}) }
+
+func runIntervalBench(b *testing.B, appendOnly, self bool, output []int) {
 	const (
 		batch = 1024
 		users = 100_000
@@ -151,8 +162,22 @@ func runIntervalBench(b *testing.B, appendOnly bool) {
 	})
 	tb := TimeBound{LeftCol: 2, RightCol: 2, Lo: -1800 * sec, Hi: 1800 * sec}
 	heap0 := liveHeap()
-	j := NewWithOptions(mem, Inner, ts, ts, []int{0}, []int{0}, nil, outSchema(ts, ts), Options{Time: &tb, AppendOnly: [2]bool{appendOnly, appendOnly}}, sink)
+	out := outSchema(ts, ts)
+	ports := []operators.Output{}
+	if output != nil {
+		fs := make([]arrow.Field, len(output))
+		for i, c := range output {
+			fs[i] = out.Field(c)
+		}
+		out = arrow.NewSchema(fs, nil)
+	}
+	j := NewWithOptions(mem, Inner, ts, ts, []int{0}, []int{0}, nil, out, Options{Time: &tb, AppendOnly: [2]bool{appendOnly, appendOnly}, Self: self, Output: output}, sink)
 	defer j.Close()
+	if self {
+		ports = append(ports, j.Self())
+	} else {
+		ports = append(ports, j.Left(), j.Right())
+	}
 	bld := array.NewRecordBuilder(mem, schema)
 	defer bld.Release()
 	now := int64(1_800_000_000) * sec
@@ -168,12 +193,12 @@ func runIntervalBench(b *testing.B, appendOnly bool) {
 		}
 		rec := bld.NewRecordBatch()
 		defer rec.Release()
-		for _, p := range []operators.Output{j.Left(), j.Right()} {
+		for _, p := range ports {
 			if err := p.Push(&operators.Chunk{Rec: rec}); err != nil {
 				b.Fatal(err)
 			}
 		}
-		for _, p := range []operators.Output{j.Left(), j.Right()} {
+		for _, p := range ports {
 			if err := p.Push(operators.Watermark{Column: 2, Time: now - 5*sec}); err != nil {
 				b.Fatal(err)
 			}
@@ -183,7 +208,9 @@ func runIntervalBench(b *testing.B, appendOnly bool) {
 	for range int(31*60*sec/gap/batch) + 1 {
 		step()
 	}
-	perRow := float64(liveHeap()-heap0) / float64(j.StateRows())
+	heap := float64(liveHeap() - heap0)
+	perRow := heap / float64(j.StateRows())
+	perEvent := heap / float64(j.StateRows()/len(ports))
 	outRows = 0
 	var events int64
 	for b.Loop() {
@@ -194,6 +221,7 @@ func runIntervalBench(b *testing.B, appendOnly bool) {
 	b.ReportMetric(float64(outRows)/b.Elapsed().Seconds(), "out-pairs/s")
 	b.ReportMetric(float64(j.StateRows()), "state-rows")
 	b.ReportMetric(perRow, "B/row")
+	b.ReportMetric(perEvent, "B/event")
 }
 
 // liveHeap is the live heap after a collection.

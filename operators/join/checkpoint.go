@@ -24,6 +24,9 @@ func (j *HashJoin) config() string {
 	if j.time != nil {
 		s += fmt.Sprintf(" time=%d/%d/%d/%d", j.time.LeftCol, j.time.RightCol, j.time.Lo, j.time.Hi)
 	}
+	if j.self {
+		s += " self"
+	}
 	return s
 }
 
@@ -54,7 +57,7 @@ func b2i(b bool) int64 {
 }
 
 // Snapshot implements operators.Checkpointer: each side's stored rows
-// (and match counts), and the watermarks and eviction horizons. The key
+// (a self-join's one side; and match counts), and the watermarks and eviction horizons. The key
 // chains, row indexes and eviction queues (time heaps, or the buckets of
 // an append-only side) are rebuilt on Restore.
 func (j *HashJoin) Snapshot(w io.Writer) error {
@@ -76,7 +79,7 @@ func (j *HashJoin) Snapshot(w io.Writer) error {
 	if err := sw.Scalars("meta", scalarNames, vals); err != nil {
 		return err
 	}
-	for in, s := range j.sides {
+	for in, s := range j.stateSides() {
 		schema := j.sideSchema(in)
 		if err := sw.Begin(fmt.Sprintf("side%d", in), schema); err != nil {
 			return err
@@ -128,7 +131,7 @@ func (j *HashJoin) Restore(r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	for in, s := range j.sides {
+	for in, s := range j.stateSides() {
 		schema := j.sideSchema(in)
 		err := sr.Section(fmt.Sprintf("side%d", in), schema, func(rec arrow.RecordBatch) error {
 			return j.restoreRows(in, rec)
@@ -142,7 +145,18 @@ func (j *HashJoin) Restore(r io.Reader) error {
 		v := vals[in*4 : in*4+4]
 		s.wm, s.hasWM, s.horizon, s.evicted = v[0], v[1] != 0, v[2], v[3] != 0
 	}
+	if j.self {
+		j.setRoleHorizons()
+	}
 	return nil
+}
+
+// stateSides is the sides that hold rows: both, or a self-join's one.
+func (j *HashJoin) stateSides() []*side {
+	if j.self {
+		return j.sides[:1]
+	}
+	return j.sides[:]
 }
 
 // restoreRows stores the rows of a snapshot batch again, rebuilding key

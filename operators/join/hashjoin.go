@@ -115,6 +115,19 @@ type Options struct {
 	// retraction needs), and a retraction arriving on it is an internal
 	// error.
 	AppendOnly [2]bool
+	// Output, when not nil, lists the columns the join emits, as indices
+	// into its inputs' columns (the left ones, then the right ones; an
+	// index may repeat); the output schema has one field per entry. Only
+	// an Inner join narrows its output: an outer join's residual reads
+	// the whole pair.
+	Output []int
+	// Self says the two inputs are one stream: the same rows with the
+	// same ops, in the same order (one plan read once). The join then
+	// keeps each row once, in a state shared by both roles, takes the
+	// stream from one port (Self) and emits exactly the pairs a join of
+	// the stream with itself would (see self.go). It needs an Inner join
+	// whose inputs have equal types, keys, time columns and AppendOnly.
+	Self bool
 }
 
 // HashJoin is an equi-join of two inputs, exposed as two ports (Left and
@@ -142,6 +155,10 @@ type Options struct {
 // gathers from the input record and the stored slots. With a TimeBound
 // the join also frees rows as the watermarks pass them (see TimeBound).
 //
+// A self-join (Options.Self) takes one stream on one port (Self) and
+// keeps each row once for both roles (see self.go). Options.Output
+// narrows an inner join's output to the columns its consumers read.
+//
 // Watermarks are consumed, not forwarded: the join's output carries no
 // event-time guarantee downstream operators rely on.
 type HashJoin struct {
@@ -156,13 +173,15 @@ type HashJoin struct {
 	seen     [2]bool
 	bad      error // a construction error, returned by every push
 
-	// Pending output pairs of the chunk being processed: a row of the
-	// bound record of input side in, and a slot of the other side (and,
-	// with a TimeBound, the slot's time).
-	pin   []int32
-	pslot []uint32
-	pops  []operators.Op
-	pts   []int64
+	// Pending output pairs of the chunk being processed, by input in: a
+	// row of the bound record of input in beside a slot of the other
+	// side (pend[in].rows[k] is that input's column values of pair k). A
+	// self-join fills both: pend[0] holds (row, stored) pairs, pend[1]
+	// (stored, row) pairs.
+	pend [2]pending
+
+	// outCols is, by output column, the side and column it shows.
+	outCols []outCol
 
 	// keyFrom is, by side and column, the column of the other side's
 	// input whose value every pair shares with it (a key column of the
@@ -188,6 +207,16 @@ type HashJoin struct {
 	// nothing), and the interleaved walks' state (walk.go).
 	rowOps []operators.Op
 	walk   walkers
+
+	// A self-join (self.go): its sides are one; the role horizons (rows
+	// below hL no longer match as left rows, below hR as right rows);
+	// each row's slot in the chunk being processed (or end); the slots
+	// stored by that chunk; its walks.
+	self    bool
+	hL, hR  int64
+	rowSlot []uint32
+	fresh   []uint64
+	swalk   selfWalkers
 }
 
 // New returns a HashJoin without options; see NewWithOptions.
@@ -199,7 +228,7 @@ func New(mem memory.Allocator, kind Kind, leftTypes, rightTypes []types.T, leftK
 // equi-join columns of each input; residual (over the concatenated row,
 // may be nil) is evaluated only by the left outer joins — for Inner, put
 // a Filter after the join. outSchema is the left columns followed by the
-// right ones. Invalid arguments (mismatched key types, an uncompilable
+// right ones (or those of Options.Output). Invalid arguments (mismatched key types, an uncompilable
 // residual, a time column that is not TIMESTAMP or BIGINT) are reported
 // by the first Push.
 func NewWithOptions(mem memory.Allocator, kind Kind, leftTypes, rightTypes []types.T, leftKeys, rightKeys []int, residual expr.Expr, outSchema *arrow.Schema, opts Options, out operators.Output) *HashJoin {
@@ -239,8 +268,9 @@ func NewWithOptions(mem memory.Allocator, kind Kind, leftTypes, rightTypes []typ
 			}
 		}
 	}
-	if outSchema.NumFields() != len(leftTypes)+len(rightTypes) {
-		j.fail("join: output schema has %d fields, want %d", outSchema.NumFields(), len(leftTypes)+len(rightTypes))
+	j.setOutput(opts.Output, len(leftTypes), len(rightTypes))
+	if outSchema.NumFields() != len(j.outCols) {
+		j.fail("join: output schema has %d fields, want %d", outSchema.NumFields(), len(j.outCols))
 	}
 	if residual != nil && kind != Inner {
 		ev, err := eval.Compile(residual)
@@ -258,7 +288,37 @@ func NewWithOptions(mem memory.Allocator, kind Kind, leftTypes, rightTypes []typ
 			j.sides[1].tsq.shift = j.sides[0].tsq.shift
 		}
 	}
+	if opts.Self {
+		j.setSelf(leftTypes, rightTypes, leftKeys, rightKeys, opts)
+	}
 	return j
+}
+
+// outCol is an output column: column col of input side's rows.
+type outCol struct{ side, col int }
+
+// setOutput sets the output columns: out (indices into the nl left and
+// nr right columns), or every column when out is nil.
+func (j *HashJoin) setOutput(out []int, nl, nr int) {
+	j.outCols = j.outCols[:0]
+	if out == nil {
+		for c := 0; c < nl+nr; c++ {
+			out = append(out, c)
+		}
+	} else if j.kind != Inner {
+		j.fail("join: only an inner join narrows its output")
+	}
+	for _, c := range out {
+		switch {
+		case c < 0 || c >= nl+nr:
+			j.fail("join: output column %d out of range", c)
+			return
+		case c < nl:
+			j.outCols = append(j.outCols, outCol{0, c})
+		default:
+			j.outCols = append(j.outCols, outCol{1, c - nl})
+		}
+	}
 }
 
 func (j *HashJoin) fail(format string, args ...any) {
@@ -327,7 +387,12 @@ func (j *HashJoin) Schema() *arrow.Schema { return j.schema }
 func (j *HashJoin) Push(m operators.Message) error { return j.push(0, m) }
 
 // StateRows is the number of rows the join holds, both sides together.
-func (j *HashJoin) StateRows() int { return j.sides[0].rows.Len() + j.sides[1].rows.Len() }
+func (j *HashJoin) StateRows() int {
+	if j.self {
+		return j.sides[0].rows.Len()
+	}
+	return j.sides[0].rows.Len() + j.sides[1].rows.Len()
+}
 
 // Close implements operators.Operator: it drops both sides' state. It is
 // idempotent.
@@ -355,8 +420,17 @@ func (j *HashJoin) push(in int, m operators.Message) error {
 		if j.bad != nil {
 			return j.bad
 		}
+		if j.self {
+			if in != 0 {
+				return sqlerr.New(sqlerr.Internal, sqlerr.InternalError, "join: a self-join has one input, not a right port")
+			}
+			return j.selfChunk(x)
+		}
 		return j.chunk(in, x)
 	case operators.Barrier:
+		if j.self {
+			return j.out.Push(x)
+		}
 		j.seen[in] = true
 		if !j.seen[0] || !j.seen[1] {
 			return nil
@@ -369,7 +443,11 @@ func (j *HashJoin) push(in int, m operators.Message) error {
 		}
 		return j.out.Push(x)
 	case operators.Watermark:
-		if j.bad == nil {
+		switch {
+		case j.bad != nil:
+		case j.self:
+			j.selfWatermark(x)
+		default:
 			j.watermark(in, x)
 		}
 		return nil
@@ -668,29 +746,26 @@ func (j *HashJoin) chunk(in int, c *operators.Chunk) error {
 // slots, which reads it in order rather than at random.
 func (j *HashJoin) buildPairs(in int, rows []int32, slots []uint32, otherTs []int64) (arrow.RecordBatch, error) {
 	arrs := j.arrs[:0]
-	first := 0
-	for out, sd := range j.sides {
-		for c := range sd.types {
-			dt := j.schema.Field(first + c).Type
-			var a arrow.Array
-			var err error
-			switch {
-			case out == in:
-				a, err = sd.rows.GatherRowsColumn(j.mem, dt, c, rows)
-			case c == sd.tcol && otherTs != nil:
-				a = int64Array(j.mem, dt, otherTs)
-			case j.keyFrom[out][c] >= 0:
-				a, err = j.sides[in].rows.GatherRowsColumn(j.mem, dt, j.keyFrom[out][c], rows)
-			default:
-				a, err = sd.rows.GatherSlotsColumn(j.mem, dt, c, slots)
-			}
-			if err != nil {
-				releaseArrays(arrs)
-				return nil, sqlerr.New(sqlerr.Internal, sqlerr.InternalError, "join: output: %s input: %v", sd.name, err)
-			}
-			arrs = append(arrs, a)
+	for o, oc := range j.outCols {
+		sd, c := j.sides[oc.side], oc.col
+		dt := j.schema.Field(o).Type
+		var a arrow.Array
+		var err error
+		switch {
+		case oc.side == in:
+			a, err = sd.rows.GatherRowsColumn(j.mem, dt, c, rows)
+		case c == sd.tcol && otherTs != nil:
+			a = int64Array(j.mem, dt, otherTs)
+		case j.keyFrom[oc.side][c] >= 0:
+			a, err = j.sides[in].rows.GatherRowsColumn(j.mem, dt, j.keyFrom[oc.side][c], rows)
+		default:
+			a, err = sd.rows.GatherSlotsColumn(j.mem, dt, c, slots)
 		}
-		first += len(sd.types)
+		if err != nil {
+			releaseArrays(arrs)
+			return nil, sqlerr.New(sqlerr.Internal, sqlerr.InternalError, "join: output: %s input: %v", sd.name, err)
+		}
+		arrs = append(arrs, a)
 	}
 	return j.record(arrs, len(rows)), nil
 }
@@ -729,22 +804,46 @@ func (j *HashJoin) record(arrs []arrow.Array, n int) arrow.RecordBatch {
 // flush emits the pending pairs of input rows (of side in) and stored
 // rows of the other side.
 func (j *HashJoin) flush(in int) error {
-	if len(j.pin) == 0 {
+	p := &j.pend[in]
+	if len(p.rows) == 0 {
 		return nil
 	}
-	defer func() {
-		j.pin, j.pslot, j.pops, j.pts = j.pin[:0], j.pslot[:0], j.pops[:0], j.pts[:0]
-	}()
+	defer p.reset()
 	var ts []int64
 	if j.time != nil {
-		ts = j.pts
+		ts = p.ts
 	}
-	rec, err := j.buildPairs(in, j.pin, j.pslot, ts)
+	rec, err := j.buildPairs(in, p.rows, p.slots, ts)
 	if err != nil {
 		return err
 	}
 	defer rec.Release()
-	return j.out.Push(&operators.Chunk{Rec: rec, Ops: opsOf(j.pops)})
+	return j.out.Push(&operators.Chunk{Rec: rec, Ops: opsOf(p.ops)})
+}
+
+// pending is a batch of output pairs awaiting flush: row rows[k] of the
+// bound record beside stored slot slots[k] (whose time, with a
+// TimeBound, is ts[k]), with op ops[k].
+type pending struct {
+	rows  []int32
+	slots []uint32
+	ops   []operators.Op
+	ts    []int64
+}
+
+// add appends a pair and reports whether the batch is full (maxOut).
+func (p *pending) add(row int32, slot uint32, op operators.Op, ts int64, timed bool) bool {
+	p.rows = append(p.rows, row)
+	p.slots = append(p.slots, slot)
+	p.ops = append(p.ops, op)
+	if timed {
+		p.ts = append(p.ts, ts)
+	}
+	return len(p.rows) >= maxOut
+}
+
+func (p *pending) reset() {
+	p.rows, p.slots, p.ops, p.ts = p.rows[:0], p.slots[:0], p.ops[:0], p.ts[:0]
 }
 
 // opsOf returns nil for all-Insert ops (an append-only chunk), else a copy

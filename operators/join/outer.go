@@ -181,13 +181,7 @@ func (j *HashJoin) processCands(in int) error {
 				}
 			}
 		}
-		j.pin = append(j.pin, i)
-		j.pslot = append(j.pslot, x)
-		if j.time != nil {
-			j.pts = append(j.pts, j.sides[1-in].link[x].ts)
-		}
-		j.pops = append(j.pops, op)
-		if len(j.pin) >= maxOut {
+		if j.pend[in].add(i, x, op, j.sides[1-in].link[x].ts, j.time != nil) {
 			if err := j.flush(in); err != nil {
 				return err
 			}

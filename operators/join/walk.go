@@ -33,6 +33,7 @@ func (j *HashJoin) walkChunk(in int, ops []operators.Op) error {
 	w := &j.walk
 	timed := j.time != nil
 	link := other.link
+	pend := &j.pend[in]
 	n := len(ops)
 	for next := 0; next < n; {
 		// Start up to nWalkers walks on the next rows that have a chain.
@@ -71,13 +72,8 @@ func (j *HashJoin) walkChunk(in int, ops []operators.Op) error {
 		for q := 0; q < k; q++ {
 			i, op := w.row[q], ops[w.row[q]]
 			for _, x := range w.stage[q] {
-				j.pin = append(j.pin, i)
-				j.pslot = append(j.pslot, x)
-				if timed {
-					j.pts = append(j.pts, link[x].ts) // still in cache from the walk
-				}
-				j.pops = append(j.pops, op)
-				if len(j.pin) >= maxOut {
+				// link[x].ts is still in cache from the walk.
+				if pend.add(i, x, op, link[x].ts, timed) {
 					if err := j.flush(in); err != nil {
 						return err
 					}

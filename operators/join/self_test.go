@@ -1,0 +1,295 @@
+package join
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/sluicedb/sluice/operators"
+	"github.com/sluicedb/sluice/types"
+)
+
+// recorder keeps the rows a join emits, each with its op, since the last
+// take: the raw changes, not their net.
+type recorder struct {
+	t    *testing.T
+	ts   []types.T
+	got  multiset
+	barr int
+}
+
+func (r *recorder) Push(m operators.Message) error {
+	switch x := m.(type) {
+	case *operators.Chunk:
+		if x.Len() == 0 {
+			r.t.Fatal("empty output chunk")
+		}
+		if int(x.Rec.NumCols()) != len(r.ts) {
+			r.t.Fatalf("output has %d columns, want %d", x.Rec.NumCols(), len(r.ts))
+		}
+		for i := 0; i < x.Len(); i++ {
+			rw := make(row, len(r.ts))
+			for c, t := range r.ts {
+				rw[c] = types.DatumAt(x.Rec.Column(c), i, t)
+			}
+			r.got[x.Op(i).String()+" "+fmtRow(rw)]++
+		}
+	case operators.Barrier:
+		r.barr++
+	}
+	return nil
+}
+
+// take returns the changes recorded since the last take.
+func (r *recorder) take() multiset {
+	g := r.got
+	r.got = multiset{}
+	return g
+}
+
+// project returns the changes of m with each row narrowed to cols.
+func project(m multiset, ts []types.T, cols []int) multiset {
+	out := multiset{}
+	for k, n := range m {
+		op, rest, _ := strings.Cut(k, " ")
+		rest = strings.TrimSuffix(strings.TrimPrefix(rest, "("), ")")
+		vals := strings.Split(rest, ", ")
+		if len(vals) != len(ts) {
+			panic(fmt.Sprintf("row %q has %d values", k, len(vals)))
+		}
+		p := make([]string, len(cols))
+		for i, c := range cols {
+			p[i] = vals[c]
+		}
+		out[op+" ("+strings.Join(p, ", ")+")"] += n
+	}
+	return out
+}
+
+// TestSelfJoinDifferential streams one random changelog into a self-join
+// (Options.Self, one port) and into the two-sided join of the stream with
+// itself (every chunk on the left port, then on the right; every
+// watermark on both): after every step, the changes each emitted (rows
+// and ops, not only their net) must be the same. The streams have
+// duplicates, NULL keys and times, rows out of order and below the
+// watermark, and (unless append-only) retractions of present rows, also
+// of rows inserted in the same chunk; bounds are random and asymmetric
+// (some exclude a row's pair with itself), or absent; keys are one BIGINT
+// or (BIGINT, BIGINT). The self-join emits a random subset of the columns
+// (Options.Output), checked against the two-sided join's full rows
+// narrowed, and is checkpointed and restored now and then. The self-join
+// holds each row once: as many rows as the larger of the two-sided
+// join's sides.
+func TestSelfJoinDifferential(t *testing.T) {
+	for _, appendOnly := range []bool{true, false} {
+		for _, timed := range []bool{true, false} {
+			for _, composite := range []bool{false, true} {
+				for seed := uint64(1); seed <= 6; seed++ {
+					name := fmt.Sprintf("appendonly=%v/timed=%v/composite=%v/seed%d", appendOnly, timed, composite, seed)
+					t.Run(name, func(t *testing.T) { testSelfJoin(t, seed, appendOnly, timed, composite) })
+				}
+			}
+		}
+	}
+}
+
+func testSelfJoin(t *testing.T, seed uint64, appendOnly, timed, composite bool) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	r := rand.New(rand.NewPCG(seed, 77))
+	keys := []int{0}
+	if composite {
+		keys = []int{0, 1}
+	}
+	opts := Options{AppendOnly: [2]bool{appendOnly, appendOnly}}
+	if timed {
+		lo := int64(r.IntN(41) - 20)
+		opts.Time = &TimeBound{LeftCol: 2, RightCol: 2, Lo: lo, Hi: lo + int64(r.IntN(30))}
+	}
+	outTypes := append(slices.Clone(evTypes), evTypes...)
+	// A random list of output columns, in any order, maybe repeating.
+	var cols []int
+	for range 1 + r.IntN(6) {
+		cols = append(cols, r.IntN(len(outTypes)))
+	}
+	selfTypes := make([]types.T, len(cols))
+	for i, c := range cols {
+		selfTypes[i] = outTypes[c]
+	}
+	ref := &recorder{t: t, ts: outTypes, got: multiset{}}
+	got := &recorder{t: t, ts: selfTypes, got: multiset{}}
+	two := NewWithOptions(mem, Inner, evTypes, evTypes, keys, keys, nil, typesSchema(outTypes), opts, ref)
+	defer func() { two.Close() }()
+	selfOpts := opts
+	selfOpts.Self, selfOpts.Output = true, cols
+	newSelf := func() *HashJoin {
+		return NewWithOptions(mem, Inner, evTypes, evTypes, keys, keys, nil, typesSchema(selfTypes), selfOpts, got)
+	}
+	self := newSelf()
+	defer func() { self.Close() }()
+
+	var live []row // rows inserted and not retracted (multiset)
+	var wm int64
+	// Without a bound nothing is freed: fewer steps and more keys keep
+	// the output small.
+	steps, users := 250, 4
+	if !timed {
+		steps, users = 100, 12
+	}
+	for st := 0; st < steps; st++ {
+		if timed && r.IntN(4) == 0 {
+			wm += int64(r.IntN(12))
+			w := operators.Watermark{Column: 2, Time: wm}
+			for _, p := range []operators.Output{two.Left(), two.Right(), self.Self()} {
+				if err := p.Push(w); err != nil {
+					t.Fatal(err)
+				}
+			}
+		} else {
+			n := 1 + r.IntN(8)
+			if r.IntN(10) == 0 {
+				n = 60
+			}
+			var rows []row
+			var ops []operators.Op
+			for range n {
+				if !appendOnly && len(live) > 0 && r.IntN(3) == 0 {
+					k := r.IntN(len(live))
+					rows = append(rows, live[k])
+					ops = append(ops, operators.Delete)
+					live = slices.Delete(live, k, k+1)
+					continue
+				}
+				// Times from well below the watermark to above it.
+				ts := wm + int64(r.IntN(50)-15)
+				rw := row{types.NewBigInt(int64(r.IntN(users))), types.NewBigInt(int64(r.IntN(3))), types.NewTimestamp(ts)}
+				if r.IntN(15) == 0 {
+					rw[0] = types.NewNull(evTypes[0])
+				}
+				if r.IntN(15) == 0 {
+					rw[1] = types.NewNull(evTypes[1])
+				}
+				if r.IntN(15) == 0 {
+					rw[2] = types.NewNull(evTypes[2])
+				}
+				if len(live) > 0 && r.IntN(5) == 0 {
+					rw = live[r.IntN(len(live))] // a duplicate
+				}
+				rows = append(rows, rw)
+				ops = append(ops, operators.Insert)
+				live = append(live, rw)
+			}
+			if !slices.Contains(ops, operators.Delete) {
+				ops = nil
+			}
+			for _, p := range []operators.Output{two.Left(), two.Right(), self.Self()} {
+				if err := pushRows(t, mem, p, evTypes, rows, ops); err != nil {
+					t.Fatalf("step %d: %v", st, err)
+				}
+			}
+		}
+		want := project(ref.take(), outTypes, cols)
+		if d := diff(got.take(), want); d != "" {
+			t.Fatalf("step %d: self-join changes differ from the two-sided join's:\n%s", st, d)
+		}
+		if h, l, rr := self.StateRows(), two.sides[0].rows.Len(), two.sides[1].rows.Len(); h != max(l, rr) {
+			t.Fatalf("step %d: self-join holds %d rows, the two-sided join %d left and %d right", st, h, l, rr)
+		}
+		if r.IntN(30) == 0 {
+			var buf bytes.Buffer
+			if err := self.Snapshot(&buf); err != nil {
+				t.Fatal(err)
+			}
+			self.Close()
+			self = newSelf()
+			if err := self.Restore(&buf); err != nil {
+				t.Fatalf("step %d: restore: %v", st, err)
+			}
+		}
+	}
+	for _, p := range []operators.Output{two.Left(), two.Right(), self.Self()} {
+		if err := p.Push(operators.Barrier{Epoch: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ref.barr != 1 || got.barr != 1 {
+		t.Fatalf("barriers forwarded: two-sided %d, self-join %d", ref.barr, got.barr)
+	}
+}
+
+// TestSelfJoinChunkPairs checks the pairs of rows of one chunk: each
+// unordered pair once in each orientation within the bound, and each row
+// once with itself when the bound holds 0.
+func TestSelfJoinChunkPairs(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	outTypes := append(slices.Clone(evTypes), evTypes...)
+	for _, tb := range []TimeBound{{2, 2, -5, 5}, {2, 2, 1, 5}} {
+		rec := &recorder{t: t, ts: outTypes, got: multiset{}}
+		j := NewWithOptions(mem, Inner, evTypes, evTypes, []int{0}, []int{0}, nil, typesSchema(outTypes),
+			Options{Time: &tb, AppendOnly: [2]bool{true, true}, Self: true}, rec)
+		ev := func(user, item, ts int64) row {
+			return row{types.NewBigInt(user), types.NewBigInt(item), types.NewTimestamp(ts)}
+		}
+		a, b, c := ev(1, 1, 100), ev(1, 2, 103), ev(2, 3, 100)
+		if err := pushRows(t, mem, j.Self(), evTypes, []row{a, b, c}, nil); err != nil {
+			t.Fatal(err)
+		}
+		pair := func(l, r row) string { return "insert " + fmtRow(append(slices.Clone(l), r...)) }
+		want := multiset{pair(a, b): 1}
+		if tb.Lo <= 0 {
+			want[pair(b, a)] = 1
+			for _, x := range []row{a, b, c} {
+				want[pair(x, x)] = 1
+			}
+		}
+		if d := diff(rec.take(), want); d != "" {
+			t.Fatalf("bound %+v:\n%s", tb, d)
+		}
+		if err := pushRows(t, mem, j.Right(), evTypes, []row{a}, nil); err == nil {
+			t.Fatal("a self-join took a chunk on its right port")
+		}
+		j.Close()
+	}
+}
+
+// TestSelfJoinOptionErrors checks a self-join of inputs that differ, or
+// of an outer join, is refused.
+func TestSelfJoinOptionErrors(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	out := typesSchema(append(slices.Clone(evTypes), evTypes...))
+	nop := operators.OutputFunc(func(operators.Message) error { return nil })
+	other := []types.T{types.BigIntType, types.TextType, types.TimestampType(6)}
+	for _, tc := range []struct {
+		name   string
+		kind   Kind
+		rt     []types.T
+		lk, rk []int
+		opts   Options
+		want   string
+	}{
+		{"outer", StreamingLeftOuter, evTypes, []int{0}, []int{0}, Options{Self: true}, "inner join"},
+		{"types", Inner, other, []int{0}, []int{0}, Options{Self: true}, "different types"},
+		{"keys", Inner, evTypes, []int{0}, []int{1}, Options{Self: true}, "different keys"},
+		{"appendonly", Inner, evTypes, []int{0}, []int{0}, Options{Self: true, AppendOnly: [2]bool{true, false}}, "AppendOnly"},
+		{"time", Inner, evTypes, []int{0}, []int{0}, Options{Self: true, Time: &TimeBound{LeftCol: 2, RightCol: 0}}, "time column"},
+		{"output", StreamingLeftOuter, evTypes, []int{0}, []int{0}, Options{Output: []int{0}}, "narrows"},
+	} {
+		schema := out
+		if tc.opts.Output != nil {
+			schema = typesSchema(evTypes[:1])
+		}
+		j := NewWithOptions(mem, tc.kind, evTypes, tc.rt, tc.lk, tc.rk, nil, schema, tc.opts, nop)
+		err := pushRows(t, mem, j.Left(), evTypes, []row{{types.NewBigInt(1), types.NewBigInt(1), types.NewTimestamp(1)}}, nil)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want one about %q", tc.name, err, tc.want)
+		}
+		j.Close()
+	}
+}
