@@ -125,6 +125,7 @@ func (o *object) ingest(mem memory.Allocator, c *operators.Chunk) error {
 // reading the table. The caller holds ingestMu (read) and o.dmlMu; the
 // chunk's record is taken over.
 func (o *object) publish(c *operators.Chunk) {
+	operators.SettleNullCounts(c.Rec)
 	for _, s := range o.subs {
 		c.Rec.Retain()
 		s.frag.inbox <- envelope{input: s.input, msg: &operators.Chunk{Rec: c.Rec, Ops: c.Ops}}

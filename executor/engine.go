@@ -355,6 +355,9 @@ func (e *Engine) report(r epochReport) {
 // sendDownstream passes a view's epoch changes to the views reading it,
 // followed by the barrier. Called on the view's goroutine.
 func (f *fragment) sendDownstream(b operators.Barrier, changes []*operators.Chunk) {
+	for _, c := range changes {
+		operators.SettleNullCounts(c.Rec) // also read by the commit
+	}
 	for _, s := range f.view.subs {
 		for _, c := range changes {
 			c.Rec.Retain()

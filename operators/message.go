@@ -104,3 +104,14 @@ type Barrier struct {
 }
 
 func (Barrier) isMessage() {}
+
+// SettleNullCounts computes every column's null count now. Arrow computes
+// a count it was not given lazily, on the first NullN call, and stores it
+// in the array: a write. A record handed to several goroutines (a table's
+// batch to every view reading it, a view's changes to the commit and to
+// the views reading it) is settled first, so that readers only read.
+func SettleNullCounts(rec arrow.RecordBatch) {
+	for _, col := range rec.Columns() {
+		col.NullN()
+	}
+}
