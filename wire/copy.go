@@ -4,17 +4,14 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"math"
 	"strconv"
-	"unicode/utf8"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/jackc/pgx/v5/pgproto3"
 
-	"github.com/sluicedb/sluice/operators/eval"
+	"github.com/sluicedb/sluice/connectors/format"
 	"github.com/sluicedb/sluice/parser"
 	"github.com/sluicedb/sluice/planner"
 	"github.com/sluicedb/sluice/sqlerr"
@@ -162,10 +159,7 @@ type field struct {
 // cell is a converted value waiting to be appended.
 type cell struct {
 	null bool
-	i    int64
-	f    float64
-	b    []byte
-	dec  decimal128.Num
+	v    format.Value
 }
 
 func newCopyLoader(rel *planner.Relation, p *parser.CopyFrom) (*copyLoader, error) {
@@ -499,7 +493,7 @@ func (ld *copyLoader) row() error {
 		if f.null {
 			continue
 		}
-		if err := convertCell(c, ld.value(f), ld.types[col]); err != nil {
+		if err := format.ParseText(&c.v, ld.value(f), ld.types[col]); err != nil {
 			return ld.colError(err, ld.rb.Schema().Field(col).Name)
 		}
 	}
@@ -517,78 +511,6 @@ func (ld *copyLoader) row() error {
 	return nil
 }
 
-// convertCell parses b as a value of type t into c.
-func convertCell(c *cell, b []byte, t types.T) error {
-	switch t.Kind {
-	case types.Int, types.BigInt:
-		v, ok := parseInt(b)
-		if !ok {
-			return sqlerr.Execf(sqlerr.InvalidTextRep, "invalid input syntax for type %s: %q", pgTypeName(t), b)
-		}
-		if t.Kind == types.Int && (v < math.MinInt32 || v > math.MaxInt32) {
-			return sqlerr.Execf(sqlerr.NumericOutOfRange, "value %q is out of range for type integer", b)
-		}
-		c.i = v
-	case types.Double:
-		v, err := strconv.ParseFloat(string(bytes.TrimSpace(b)), 64)
-		if err != nil {
-			d, cerr := eval.CastDatum(types.NewText(string(b)), t)
-			if cerr != nil {
-				return cerr
-			}
-			v = d.F
-		}
-		c.f = v
-	case types.Boolean:
-		switch string(bytes.ToLower(bytes.TrimSpace(b))) {
-		case "t", "true", "yes", "y", "on", "1":
-			c.i = 1
-		case "f", "false", "no", "n", "off", "0":
-			c.i = 0
-		default:
-			return sqlerr.Execf(sqlerr.InvalidTextRep, "invalid input syntax for type boolean: %q", b)
-		}
-	case types.Varchar:
-		if t.Width > 0 && utf8.RuneCount(b) > int(t.Width) {
-			return sqlerr.Execf(sqlerr.StringTooLong, "value too long for type character varying(%d)", t.Width)
-		}
-		c.b = b
-	case types.Decimal:
-		d, err := eval.CastDatum(types.NewText(string(b)), t)
-		if err != nil {
-			return err
-		}
-		c.dec = d.Dec
-	case types.Timestamp:
-		us, err := eval.ParseTimestamp(string(b))
-		if err != nil {
-			return err
-		}
-		if t.Precision < 6 {
-			unit := int64(math.Pow10(int(6 - t.Precision)))
-			r := us % unit
-			us -= r
-			if r < 0 {
-				r += unit
-				us -= unit
-			}
-			if 2*r >= unit {
-				us += unit
-			}
-		}
-		c.i = us
-	case types.Date:
-		d, err := eval.ParseDate(string(b))
-		if err != nil {
-			return err
-		}
-		c.i = int64(d)
-	default:
-		return sqlerr.Execf(sqlerr.FeatureNotSupported, "COPY into a %s column is not supported", t)
-	}
-	return nil
-}
-
 // appendCell appends a converted value to its column builder.
 func appendCell(b array.Builder, c *cell, t types.T) {
 	if c.null {
@@ -597,78 +519,20 @@ func appendCell(b array.Builder, c *cell, t types.T) {
 	}
 	switch t.Kind {
 	case types.Int:
-		b.(*array.Int32Builder).Append(int32(c.i))
+		b.(*array.Int32Builder).Append(int32(c.v.I))
 	case types.BigInt:
-		b.(*array.Int64Builder).Append(c.i)
+		b.(*array.Int64Builder).Append(c.v.I)
 	case types.Double:
-		b.(*array.Float64Builder).Append(c.f)
+		b.(*array.Float64Builder).Append(c.v.F)
 	case types.Boolean:
-		b.(*array.BooleanBuilder).Append(c.i != 0)
+		b.(*array.BooleanBuilder).Append(c.v.I != 0)
 	case types.Varchar:
-		b.(*array.StringBuilder).BinaryBuilder.Append(c.b)
+		b.(*array.StringBuilder).BinaryBuilder.Append(c.v.S)
 	case types.Decimal:
-		b.(*array.Decimal128Builder).Append(c.dec)
+		b.(*array.Decimal128Builder).Append(c.v.Dec)
 	case types.Timestamp:
-		b.(*array.TimestampBuilder).Append(arrow.Timestamp(c.i))
+		b.(*array.TimestampBuilder).Append(arrow.Timestamp(c.v.I))
 	case types.Date:
-		b.(*array.Date32Builder).Append(arrow.Date32(c.i))
+		b.(*array.Date32Builder).Append(arrow.Date32(c.v.I))
 	}
-}
-
-// parseInt parses a decimal integer with optional sign and surrounding
-// spaces without allocating.
-func parseInt(b []byte) (int64, bool) {
-	b = bytes.TrimSpace(b)
-	if len(b) == 0 {
-		return 0, false
-	}
-	neg := false
-	switch b[0] {
-	case '-':
-		neg = true
-		b = b[1:]
-	case '+':
-		b = b[1:]
-	}
-	if len(b) == 0 || len(b) > 19 {
-		return 0, false
-	}
-	var v uint64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		v = v*10 + uint64(c-'0')
-	}
-	if neg {
-		if v > 1<<63 {
-			return 0, false
-		}
-		return -int64(v), true
-	}
-	if v > math.MaxInt64 {
-		return 0, false
-	}
-	return int64(v), true
-}
-
-// pgTypeName is the Postgres name of t for error messages.
-func pgTypeName(t types.T) string {
-	switch t.Kind {
-	case types.Int:
-		return "integer"
-	case types.BigInt:
-		return "bigint"
-	case types.Double:
-		return "double precision"
-	case types.Boolean:
-		return "boolean"
-	case types.Decimal:
-		return "numeric"
-	case types.Timestamp:
-		return "timestamp"
-	case types.Date:
-		return "date"
-	}
-	return "text"
 }

@@ -1,36 +1,44 @@
 package format
 
 import (
-	"fmt"
 	"math"
 	"strconv"
-	"unicode/utf8"
 	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
-
-	"github.com/sluicedb/sluice/types"
 )
 
 // bstr views b as a string without copying; the string must not outlive
 // b's contents or be retained.
 func bstr(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
-// trimSpace trims ASCII spaces and tabs.
+// isSpace reports whether c is white space in the C locale (space, \t,
+// \n, \v, \f, \r): what Postgres skips around a number, boolean or
+// date/time.
+func isSpace(c byte) bool { return c == ' ' || c-'\t' <= '\r'-'\t' }
+
+// trimSpace trims ASCII white space (isSpace).
 func trimSpace(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+	for len(b) > 0 && isSpace(b[0]) {
 		b = b[1:]
 	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+	for len(b) > 0 && isSpace(b[len(b)-1]) {
 		b = b[:len(b)-1]
 	}
 	return b
 }
 
-// parseInt parses an optionally signed decimal integer.
+// parseInt parses an optionally signed decimal integer that fits in int64.
 func parseInt(b []byte) (int64, bool) {
+	v, isNum, fits := parseInt64(b)
+	return v, isNum && fits
+}
+
+// parseInt64 parses an optionally signed decimal integer. isNum says b is
+// one; fits says it is within int64 (v is 0 when it is not).
+func parseInt64(b []byte) (v int64, isNum, fits bool) {
 	if len(b) == 0 {
-		return 0, false
+		return 0, false, false
 	}
 	neg := false
 	switch b[0] {
@@ -40,41 +48,58 @@ func parseInt(b []byte) (int64, bool) {
 	case '+':
 		b = b[1:]
 	}
-	if len(b) == 0 || len(b) > 19 {
+	if len(b) == 0 {
+		return 0, false, false
+	}
+	if len(b) > 19 {
 		// 19 digits can overflow; more always do unless leading zeros.
 		for len(b) > 19 && b[0] == '0' {
 			b = b[1:]
 		}
-		if len(b) == 0 || len(b) > 19 {
-			return 0, false
+		if len(b) > 19 {
+			for _, c := range b {
+				if c < '0' || c > '9' {
+					return 0, false, false
+				}
+			}
+			return 0, true, false
 		}
 	}
 	var u uint64
 	for _, c := range b {
 		if c < '0' || c > '9' {
-			return 0, false
+			return 0, false, false
 		}
 		u = u*10 + uint64(c-'0')
 	}
 	if neg {
 		if u > 1<<63 {
-			return 0, false
+			return 0, true, false
 		}
-		return -int64(u), true
+		return -int64(u), true, true
 	}
 	if u > math.MaxInt64 {
-		return 0, false
+		return 0, true, false
 	}
-	return int64(u), true
+	return int64(u), true, true
 }
 
 var pow10f = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
 	1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
 
-// parseFloat parses a decimal floating-point number. Plain numbers with at
-// most 15 significant digits take an exact fast path; the rest go to
-// strconv (which also accepts NaN and Infinity).
+// parseFloat parses a floating-point number that fits in a float64.
 func parseFloat(b []byte) (float64, bool) {
+	f, isNum, fits := parseFloat64(b)
+	return f, isNum && fits
+}
+
+// parseFloat64 parses a floating-point number: isNum says b is one, fits
+// that its magnitude is not too large for a float64 (an underflow rounds
+// to zero or a subnormal, as Postgres does). Plain decimals with at most 15
+// significant digits take an exact fast path; the rest go to strconv, so
+// NaN, [+-]Inf and [+-]Infinity (any case), exponents, hex floats and '_'
+// between digits are accepted as Go's syntax has them.
+func parseFloat64(b []byte) (f float64, isNum, fits bool) {
 	i := 0
 	neg := false
 	if i < len(b) && (b[i] == '-' || b[i] == '+') {
@@ -97,23 +122,23 @@ func parseFloat(b []byte) (float64, bool) {
 		}
 	}
 	if i == len(b) && nd > 0 && nd <= 15 && i > start {
-		f := float64(m)
+		f = float64(m)
 		if frac > 0 {
 			f /= pow10f[frac]
 		}
 		if neg {
 			f = -f
 		}
-		return f, true
+		return f, true, true
 	}
 	f, err := strconv.ParseFloat(bstr(b), 64)
 	if err != nil {
 		if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
-			return f, true // ±Inf or 0 on overflow/underflow, as Postgres rounds
+			return 0, true, false // overflow (strconv reports no underflow)
 		}
-		return 0, false
+		return 0, false, false
 	}
-	return f, true
+	return f, true, true
 }
 
 var (
@@ -127,10 +152,14 @@ func init() {
 	}
 }
 
+// maxDecimalExponent bounds a decimal's exponent; Postgres rejects a
+// larger one as bad syntax.
+const maxDecimalExponent = 1000
+
 // parseDecimal parses a decimal number (optional sign, digits, point,
-// exponent) into a DECIMAL(p,s) value, rounding half away from zero to s
-// fractional digits. It reports whether the text is a number and whether
-// the value fits in p digits.
+// exponent of at most 1000 either way) into a DECIMAL(p,s) value, rounding
+// half away from zero to s fractional digits. It reports whether the text
+// is a number and whether the value fits in p digits.
 func parseDecimal(b []byte, prec, scale int32) (n decimal128.Num, isNum, fits bool) {
 	i := 0
 	neg := false
@@ -170,9 +199,12 @@ func parseDecimal(b []byte, prec, scale int32) (n decimal128.Num, isNum, fits bo
 			if b[i] < '0' || b[i] > '9' {
 				return n, false, false
 			}
-			if exp < 1e6 {
+			if exp <= maxDecimalExponent {
 				exp = exp*10 + int64(b[i]-'0')
 			}
+		}
+		if exp > maxDecimalExponent {
+			return n, false, false
 		}
 		if eneg {
 			exp = -exp
@@ -262,6 +294,19 @@ func digitsAt(b []byte, i, n int) (int64, bool) {
 	return v, true
 }
 
+// digits12 reads one or two digits at b[i:], returning their value and the
+// index after them.
+func digits12(b []byte, i int) (v int64, next int, ok bool) {
+	if i >= len(b) || b[i] < '0' || b[i] > '9' {
+		return 0, i, false
+	}
+	v, i = int64(b[i]-'0'), i+1
+	if i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		v, i = v*10+int64(b[i]-'0'), i+1
+	}
+	return v, i, true
+}
+
 // daysFromCivil converts a proleptic Gregorian date to days since 1970-01-01.
 func daysFromCivil(y, m, d int64) int64 {
 	if m <= 2 {
@@ -291,18 +336,31 @@ func daysIn(y, m int64) int64 {
 	return 31
 }
 
-// parseDateAt parses YYYY-MM-DD at the start of b.
+// parseDateAt parses YYYY-M[M]-D[D] (year 0001 to 9999, a real day) at the
+// start of b, returning the day number and the index after it.
 func parseDateAt(b []byte) (days int64, next int, ok bool) {
-	y, ok1 := digitsAt(b, 0, 4)
-	m, ok2 := digitsAt(b, 5, 2)
-	d, ok3 := digitsAt(b, 8, 2)
-	if !ok1 || !ok2 || !ok3 || b[4] != '-' || b[7] != '-' || m < 1 || m > 12 || d < 1 || d > daysIn(y, m) {
+	y, ok := digitsAt(b, 0, 4)
+	if !ok || y < 1 || len(b) < 5 || b[4] != '-' {
 		return 0, 0, false
 	}
-	return daysFromCivil(y, m, d), 10, true
+	// The usual YYYY-MM-DD first, then one-digit months and days.
+	m, ok1 := digitsAt(b, 5, 2)
+	d, ok2 := digitsAt(b, 8, 2)
+	i := 10
+	if !ok1 || !ok2 || b[7] != '-' {
+		m, i, ok = digits12(b, 5)
+		if !ok || i >= len(b) || b[i] != '-' {
+			return 0, 0, false
+		}
+		d, i, ok = digits12(b, i+1)
+	}
+	if !ok || m < 1 || m > 12 || d < 1 || d > daysIn(y, m) {
+		return 0, 0, false
+	}
+	return daysFromCivil(y, m, d), i, true
 }
 
-// parseDate parses 'YYYY-MM-DD'.
+// parseDate parses a date, YYYY-M[M]-D[D], into days since the epoch.
 func parseDate(b []byte) (int32, bool) {
 	days, n, ok := parseDateAt(b)
 	if !ok || n != len(b) {
@@ -311,10 +369,13 @@ func parseDate(b []byte) (int32, bool) {
 	return int32(days), true
 }
 
-// parseTimestamp parses 'YYYY-MM-DD', 'YYYY-MM-DD HH:MM[:SS[.f...]]' with
-// ' ' or 'T' between date and time, and an optional zone 'Z' or
-// '±HH[:MM]' (converted to UTC), into microseconds since the epoch. Digits
-// past the sixth fractional one round.
+// maxZoneHours bounds a zone offset's hours, as Postgres does.
+const maxZoneHours = 15
+
+// parseTimestamp parses a date alone or a date, ' ' or 'T', and
+// H[H]:MM[:SS[.f...]], then an optional zone, 'Z' or ±HH[[:]MM] (hours up
+// to 15), which is converted to UTC, into microseconds since the epoch.
+// Digits past the sixth fractional one round half up.
 func parseTimestamp(b []byte) (int64, bool) {
 	days, i, ok := parseDateAt(b)
 	if !ok {
@@ -327,15 +388,17 @@ func parseTimestamp(b []byte) (int64, bool) {
 	if b[i] != ' ' && b[i] != 'T' && b[i] != 't' {
 		return 0, false
 	}
-	h, ok1 := digitsAt(b, i+1, 2)
-	mi, ok2 := digitsAt(b, i+4, 2)
-	if !ok1 || !ok2 || b[i+3] != ':' || h > 23 || mi > 59 {
+	h, i, ok := digits12(b, i+1)
+	if !ok || h > 23 || i >= len(b) || b[i] != ':' {
 		return 0, false
 	}
-	i += 6
+	mi, ok := digitsAt(b, i+1, 2)
+	if !ok || mi > 59 {
+		return 0, false
+	}
+	i += 3
 	var sec, frac int64
 	if i < len(b) && b[i] == ':' {
-		var ok bool
 		sec, ok = digitsAt(b, i+1, 2)
 		if !ok || sec > 59 {
 			return 0, false
@@ -373,17 +436,17 @@ func parseTimestamp(b []byte) (int64, bool) {
 			sign = -1
 		}
 		oh, ok := digitsAt(b, i+1, 2)
-		if !ok || oh > 23 {
+		if !ok || oh > maxZoneHours {
 			return 0, false
 		}
-		i += 3
+		j := i + 3
+		if j < len(b) && b[j] == ':' {
+			j++
+		}
 		var om int64
-		if i < len(b) {
-			if b[i] == ':' {
-				i++
-			}
-			om, ok = digitsAt(b, i, 2)
-			if !ok || om > 59 || i+2 != len(b) {
+		if j < len(b) {
+			om, ok = digitsAt(b, j, 2)
+			if !ok || om > 59 || j+2 != len(b) {
 				return 0, false
 			}
 		}
@@ -392,17 +455,30 @@ func parseTimestamp(b []byte) (int64, bool) {
 	return 0, false
 }
 
-// roundMicros rounds a timestamp to TIMESTAMP(p)'s precision.
+// roundMicros rounds a timestamp to TIMESTAMP(p)'s precision, half up.
 func roundMicros(us int64, p int32) int64 {
-	if p >= 6 || p < 0 {
-		return us
+	switch p { // constant divisors compile to multiplies
+	case 0:
+		return roundTo(us, 1e6)
+	case 1:
+		return roundTo(us, 1e5)
+	case 2:
+		return roundTo(us, 1e4)
+	case 3:
+		return roundTo(us, 1e3)
+	case 4:
+		return roundTo(us, 1e2)
+	case 5:
+		return roundTo(us, 1e1)
 	}
-	unit := int64(1)
-	for i := p; i < 6; i++ {
-		unit *= 10
-	}
-	q := (us + unit/2) / unit
-	if (us+unit/2)%unit < 0 {
+	return us
+}
+
+// roundTo rounds v half up to a multiple of unit.
+func roundTo(v, unit int64) int64 {
+	h := v + unit/2
+	q := h / unit
+	if h%unit < 0 {
 		q--
 	}
 	return q * unit
@@ -415,59 +491,4 @@ func msToMicros(ms int64) (int64, bool) {
 		return 0, false
 	}
 	return ms * 1000, true
-}
-
-// setText converts the text form of a value into s for column c. quoted
-// says the text was quoted (so an empty VARCHAR is "", not NULL).
-func setText(s *slot, c *types.Column, b []byte) error {
-	t := c.Type
-	if t.Kind == types.Varchar {
-		if !utf8.Valid(b) {
-			return fmt.Errorf("column %s: value is not valid UTF-8", c.Name)
-		}
-		if err := checkWidth(b, *c); err != nil {
-			return err
-		}
-		s.s = b
-		s.state = slotValue
-		return nil
-	}
-	v := trimSpace(b)
-	ok := false
-	switch t.Kind {
-	case types.Boolean:
-		var x bool
-		x, ok = parseBool(v)
-		s.i = 0
-		if x {
-			s.i = 1
-		}
-	case types.Int:
-		s.i, ok = parseInt(v)
-		if ok && (s.i < math.MinInt32 || s.i > math.MaxInt32) {
-			return fmt.Errorf("column %s: %s is out of range for INT", c.Name, quote(v))
-		}
-	case types.BigInt:
-		s.i, ok = parseInt(v)
-	case types.Double:
-		s.f, ok = parseFloat(v)
-	case types.Decimal:
-		var fits bool
-		s.dec, ok, fits = parseDecimal(v, t.Precision, t.Scale)
-		if ok && !fits {
-			return fmt.Errorf("column %s: %s is out of range for %s", c.Name, quote(v), t)
-		}
-	case types.Timestamp:
-		s.i, ok = parseTimestamp(v)
-		s.i = roundMicros(s.i, t.Precision)
-	case types.Date:
-		var d int32
-		d, ok = parseDate(v)
-		s.i = int64(d)
-	}
-	if !ok {
-		return fmt.Errorf("column %s: cannot read %s as %s", c.Name, quote(b), t)
-	}
-	s.state = slotValue
-	return nil
 }
