@@ -29,8 +29,8 @@ import (
 // 0, all NaNs are equal, and a DECIMAL compares by its unscaled value at
 // the column's scale.
 //
-// The index holds exactly the slots whose count is above 0: a rebuild
-// (on growth or Restore) re-reads them from the count slice.
+// The index holds exactly the live slots: a rebuild (on growth or
+// Restore) re-reads them from the store's bit set of live slots.
 type keyIndex struct {
 	tab   []uint32
 	shift uint   // 64 - log2(len(tab)): the home of hash h is h >> shift
@@ -374,13 +374,13 @@ func (x *keyIndex) posOf(slot uint32) int {
 // full reports whether one more entry would pass the load limit (3/4).
 func (x *keyIndex) full() bool { return (x.n+1)*4 > len(x.tab)*3 }
 
-// insertAt adds slot, whose key has hash h and count[slot] > 0 already,
-// at the empty entry pos that findRow returned for it. When the table is
-// full it is rebuilt instead, which takes in slot with every other slot
-// counted in count.
-func (x *keyIndex) insertAt(pos int, h uint64, slot uint32, count []uint32) {
+// insertAt adds slot, whose key has hash h and whose bit in live is set
+// already, at the empty entry pos that findRow returned for it. When the
+// table is full it is rebuilt instead, which takes in slot with every
+// other slot set in live.
+func (x *keyIndex) insertAt(pos int, h uint64, slot uint32, live []uint64) {
 	if x.full() {
-		x.grow(count)
+		x.grow(live)
 		return
 	}
 	x.tab[pos] = x.tag(h) | (slot + 1)
@@ -388,9 +388,9 @@ func (x *keyIndex) insertAt(pos int, h uint64, slot uint32, count []uint32) {
 }
 
 // insert adds slot (as insertAt) without a prior findRow.
-func (x *keyIndex) insert(slot uint32, count []uint32) {
+func (x *keyIndex) insert(slot uint32, live []uint64) {
 	if x.full() {
-		x.grow(count)
+		x.grow(live)
 		return
 	}
 	x.place(x.hashSlot(slot), slot)
@@ -449,23 +449,22 @@ func slotMask(b int) uint32 {
 	return 1<<b - 1
 }
 
-func (x *keyIndex) grow(count []uint32) {
-	// Slots counted in count cannot repeat a key here: no error.
-	_ = x.rebuild(max(16, 2*len(x.tab)), count, false)
+func (x *keyIndex) grow(live []uint64) {
+	// Live slots cannot repeat a key here: no error.
+	_ = x.rebuild(max(16, 2*len(x.tab)), live, false)
 }
 
 // rebuild makes a table of size entries (a power of two; more if they
-// would pass the load limit) holding every slot whose count is above 0, hashing their keys a column at a time in
-// blocks. With check it reports two slots holding the same key (a damaged
-// snapshot) instead of indexing both.
-func (x *keyIndex) rebuild(size int, count []uint32, check bool) error {
-	live := 0
-	for _, c := range count {
-		if c > 0 {
-			live++
-		}
+// would pass the load limit) holding every slot set in live, hashing
+// their keys a column at a time in blocks. With check it reports two
+// slots holding the same key (a damaged snapshot) instead of indexing
+// both.
+func (x *keyIndex) rebuild(size int, live []uint64, check bool) error {
+	n := 0
+	for _, w := range live {
+		n += bits.OnesCount64(w)
 	}
-	for live*4 > size*3 {
+	for n*4 > size*3 {
 		size *= 2
 	}
 	k := log2(size)
@@ -473,16 +472,16 @@ func (x *keyIndex) rebuild(size int, count []uint32, check bool) error {
 	x.shift = uint(64 - k)
 	x.smask = slotMask(max(k, bits.Len32(x.smask)))
 	x.n = 0
-	const block = 1024
+	const block = 1024 // slots: a multiple of 64
 	if cap(x.hs) < block {
 		x.hs = make([]uint64, block)
 		x.ss = make([]uint32, 0, block)
 	}
-	for base := 0; base < len(count); base += block {
+	for base := 0; base < len(live); base += block / 64 {
 		ss := x.ss[:0]
-		for s, c := range count[base:min(base+block, len(count))] {
-			if c > 0 {
-				ss = append(ss, uint32(base+s))
+		for w, word := range live[base:min(base+block/64, len(live))] {
+			for ; word != 0; word &= word - 1 {
+				ss = append(ss, uint32((base+w)<<6+bits.TrailingZeros64(word)))
 			}
 		}
 		hs := x.hs[:len(ss)]
@@ -597,12 +596,12 @@ func truncateColumn(c *column) {
 }
 
 // touch reads, for each hash of hs, the table entry at its home and, when
-// its tag matches, the count and every column of the slot it names: the memory the
+// its tag matches, the live bits and every column of the slot it names: the memory the
 // probes of those rows are likely to read. The rows' loads do not depend
 // on one another, so the processor overlaps their cache misses, where the
 // probes themselves, interleaved with the changes they make, would wait
 // for each in turn. The result only keeps the loads from being removed.
-func (x *keyIndex) touch(hs []uint64, count []uint32) uint64 {
+func (x *keyIndex) touch(hs []uint64, live []uint64) uint64 {
 	if x.n == 0 {
 		return 0
 	}
@@ -616,7 +615,7 @@ func (x *keyIndex) touch(hs []uint64, count []uint32) uint64 {
 			continue
 		}
 		s := int(e&x.smask - 1)
-		acc += uint64(count[s])
+		acc += live[s>>6]
 		for c := range x.cols {
 			acc += touchSlot(&x.cols[c], s)
 		}

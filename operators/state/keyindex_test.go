@@ -61,9 +61,9 @@ func TestKeyIndexHashAgree(t *testing.T) {
 			t.Fatalf("row %d %s: hash from rows %x, from datums %x", i, fmtRow(row), fromRows[i], h)
 		}
 	}
-	ss := make([]uint32, 0, len(s.count))
-	for slot, n := range s.count {
-		if n > 0 {
+	ss := make([]uint32, 0, s.slots)
+	for slot := range s.slots {
+		if setBitOf(s.live, slot) {
 			ss = append(ss, uint32(slot))
 		}
 	}
@@ -427,5 +427,103 @@ func TestKeyIndexWidens(t *testing.T) {
 	}
 	if s.Len() != 0 || s.kidx.n != 0 || slices.ContainsFunc(s.kidx.tab, func(e uint32) bool { return e != 0 }) {
 		t.Fatalf("after deleting all: %d rows, index %d", s.Len(), s.kidx.n)
+	}
+}
+
+// setBitOf reports whether bit i of b is set.
+func setBitOf(b []uint64, i int) bool { return b[i>>6]&(1<<(i&63)) != 0 }
+
+// TestStoreLiveBits checks that a keyed store keeps no counts, only a bit
+// per slot set exactly for the slots holding a row, through deletes, a
+// rolled-back Apply and a Snapshot/Restore, and that a multiset keeps its
+// counts alongside the bits.
+func TestStoreLiveBits(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	check := func(t *testing.T, s *Store, want map[int64]bool) {
+		t.Helper()
+		if s.keyed != (s.count == nil) {
+			t.Fatalf("keyed=%v but count has %d entries", s.keyed, len(s.count))
+		}
+		if len(s.live) != (s.slots+63)/64 {
+			t.Fatalf("%d words of live bits for %d slots", len(s.live), s.slots)
+		}
+		var rows int64
+		for slot := range len(s.live) * 64 {
+			live := setBitOf(s.live, slot)
+			if slot >= s.slots {
+				if live {
+					t.Fatalf("bit of slot %d set past %d slots", slot, s.slots)
+				}
+				continue
+			}
+			if !s.keyed && live != (s.count[slot] > 0) {
+				t.Fatalf("slot %d: live bit %v, count %d", slot, live, s.count[slot])
+			}
+			if !live {
+				continue
+			}
+			k := s.cols[0].datum(slot).I
+			if !want[k] {
+				t.Fatalf("slot %d holds key %d, which is not present", slot, k)
+			}
+			if s.keyed {
+				rows++
+			} else {
+				rows += int64(s.count[slot])
+			}
+		}
+		if rows != int64(len(want)) || s.Len() != rows {
+			t.Fatalf("%d live rows, Len %d; want %d", rows, s.Len(), len(want))
+		}
+	}
+	for _, tc := range []struct {
+		name  string
+		key   []int
+		keyed bool
+	}{{"int", []int{0}, true}, {"2col", []int{0, 1}, true}, {"multiset", nil, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := NewStore(kv, tc.key, tc.keyed)
+			want := map[int64]bool{}
+			var rows [][]types.Datum
+			for i := range 200 {
+				rows = append(rows, kvRow(int64(i), "v"))
+				want[int64(i)] = true
+			}
+			if err := apply(t, mem, s, rows, nil); err != nil {
+				t.Fatal(err)
+			}
+			var del [][]types.Datum
+			for i := 1; i < 200; i += 2 {
+				del = append(del, kvRow(int64(i), "v"))
+				delete(want, int64(i))
+			}
+			ops := make([]operators.Op, len(del))
+			for i := range ops {
+				ops[i] = operators.Delete
+			}
+			if err := apply(t, mem, s, del, ops); err != nil {
+				t.Fatal(err)
+			}
+			check(t, s, want)
+			// Deletes and inserts, then a delete of an absent row: all undone.
+			bad := [][]types.Datum{kvRow(0, "v"), kvRow(1001, "v"), kvRow(2, "v"), kvRow(1, "v")}
+			if err := apply(t, mem, s, bad, []operators.Op{operators.Delete, operators.Insert, operators.Delete, operators.Delete}); err == nil {
+				t.Fatal("delete of an absent row applied")
+			}
+			check(t, s, want)
+			var buf bytes.Buffer
+			if err := s.Snapshot(&buf); err != nil {
+				t.Fatal(err)
+			}
+			r := NewStore(kv, tc.key, tc.keyed)
+			if err := r.Restore(&buf); err != nil {
+				t.Fatal(err)
+			}
+			check(t, r, want)
+			if !slices.Equal(r.free, s.free) || r.slots != s.slots {
+				t.Fatalf("restored %d slots, free %v; want %d, %v", r.slots, r.free, s.slots, s.free)
+			}
+		})
 	}
 }

@@ -3,6 +3,7 @@ package state
 import (
 	"fmt"
 	"math"
+	"math/bits"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -23,7 +24,8 @@ import (
 // NULL as equal to NULL, so a GROUP BY view may hold one row whose key is
 // NULL. A keyed store with no key columns holds at most one row (a global
 // aggregate). An unkeyed store is a multiset: the whole row is the key and
-// each slot counts its copies.
+// each slot counts its copies. A keyed store's slot holds 0 or 1 rows, so
+// it keeps no counts: a bit set of live slots says which slots hold one.
 //
 // A single INT, BIGINT, DATE or TIMESTAMP key is indexed by a compact
 // open-addressing table that reads keys from the key column (intIndex);
@@ -40,13 +42,16 @@ type Store struct {
 	keyed  bool
 	key    []int
 	cols   []column
-	count  []uint32 // copies per slot; 0 marks a free slot (nil when appendOnly)
+	live   []uint64 // bit set of the slots holding a row (nil when appendOnly)
+	count  []uint32 // copies per slot of a multiset, 0 when free (nil when keyed or appendOnly)
+	slots  int      // slots allocated, live and free (0 when appendOnly)
 	free   []uint32
 	rows   int64 // live rows, counting multiset copies
 	bad    error // the schema or key cannot be stored
 
-	// appendOnly stores take inserts only and keep no index and no
-	// counts: slots 0..rows-1 each hold one row (see NewAppendStore).
+	// appendOnly stores take inserts only and keep no index, no live
+	// bits and no counts: slots 0..rows-1 each hold one row (see
+	// NewAppendStore).
 	appendOnly bool
 
 	// Exactly one index is used: iidx (with nullSlot) for a single
@@ -64,7 +69,7 @@ type Store struct {
 	saved     []column // rows overwritten by the Apply in progress (undoSet)
 	nsaved    int
 	sink      uint64 // keeps the loads of keyIndex.touch
-	slotBytes int    // about the bytes of a slot: its values, count and index entry
+	slotBytes int    // about the bytes of a slot: its values, count (multisets) and index entry
 }
 
 // touchBytes is the size past which a store is taken to be out of the
@@ -80,7 +85,7 @@ type undoKind uint8
 const (
 	undoNew undoKind = iota // slot was allocated
 	undoInc                 // a multiset copy was added
-	undoDec                 // a copy was removed (the slot freed if its count reached 0)
+	undoDec                 // a copy was removed (the slot freed if it held no more)
 	undoSet                 // an update pair overwrote slot; its old row is saved[old]
 )
 
@@ -113,7 +118,10 @@ func NewStore(schema types.Schema, key []int, keyed bool) *Store {
 		s.ids[i] = c.Type.Arrow().ID()
 		s.slotBytes += storageBytes(col.st)
 	}
-	s.slotBytes += 4 + 8 // count, index entry at about half load
+	s.slotBytes += 8 // index entry at about half load
+	if !keyed {
+		s.slotBytes += 4 // count
+	}
 	for _, k := range s.key {
 		if k < 0 || k >= len(schema) {
 			s.bad = sqlerr.New(sqlerr.Internal, sqlerr.InternalError, "store: key column %d out of range (%d columns)", k, len(schema))
@@ -192,7 +200,7 @@ func (s *Store) Apply(c *operators.Chunk) error {
 	if s.appendOnly {
 		return s.appendChunk(c)
 	}
-	big := len(s.count)*s.slotBytes >= touchBytes
+	big := s.slots*s.slotBytes >= touchBytes
 	if s.intKey && big {
 		s.sink += s.touchInt(n)
 	}
@@ -203,10 +211,10 @@ func (s *Store) Apply(c *operators.Chunk) error {
 		s.hs = s.hs[:n]
 		s.kidx.hashRows(s.rd, s.hs)
 		if big {
-			s.sink += s.kidx.touch(s.hs, s.count)
+			s.sink += s.kidx.touch(s.hs, s.live)
 		}
-		// This Apply allocates slots below len(s.count)+n.
-		s.kidx.reserve(len(s.count) + n)
+		// This Apply allocates slots below s.slots+n.
+		s.kidx.reserve(s.slots + n)
 	}
 	s.undo = s.undo[:0]
 	s.pending = s.pending[:0]
@@ -289,7 +297,7 @@ func (s *Store) findRow(i int) (pos int, slot uint32, ok bool) {
 }
 
 // touchInt is keyIndex.touch for the int index: it reads the entries at
-// the homes of the n rows' keys and the count and columns of the slots
+// the homes of the n rows' keys and the live bits and columns of the slots
 // they name.
 func (s *Store) touchInt(n int) uint64 {
 	x := &s.iidx
@@ -304,7 +312,7 @@ func (s *Store) touchInt(n int) uint64 {
 		}
 		for _, k := range r.i64[:min(n, len(r.i64))] {
 			if e := x.tab[x.home(k)]; e != 0 {
-				acc += uint64(s.count[e-1])
+				acc += s.live[(e-1)>>6]
 				for c := range s.cols {
 					acc += touchSlot(&s.cols[c], int(e-1))
 				}
@@ -317,7 +325,7 @@ func (s *Store) touchInt(n int) uint64 {
 	}
 	for _, k := range r.i32[:min(n, len(r.i32))] {
 		if e := x.tab[x.home(int64(k))]; e != 0 {
-			acc += uint64(s.count[e-1])
+			acc += s.live[(e-1)>>6]
 			for c := range s.cols {
 				acc += touchSlot(&s.cols[c], int(e-1))
 			}
@@ -353,7 +361,7 @@ func (s *Store) insertRow(rec arrow.RecordBatch, i int) error {
 	if s.intKey {
 		s.indexInt(slot)
 	} else {
-		s.kidx.insertAt(pos, s.hs[i], slot, s.count)
+		s.kidx.insertAt(pos, s.hs[i], slot, s.live)
 	}
 	s.undo = append(s.undo, undoEntry{slot: slot, kind: undoNew})
 	return nil
@@ -364,21 +372,24 @@ func (s *Store) retractRow(rec arrow.RecordBatch, i int) error {
 	if !ok {
 		return s.inconsistent("delete of a row that is not present", rec, i)
 	}
-	s.count[slot]--
 	s.rows--
 	s.undo = append(s.undo, undoEntry{slot: slot, kind: undoDec})
-	if s.count[slot] == 0 {
-		switch {
-		case !s.intKey:
-			s.kidx.removeAt(pos)
-		case pos < 0:
-			s.nullSlot = -1
-		default:
-			s.iidx.removeAt(pos)
+	if !s.keyed {
+		if s.count[slot]--; s.count[slot] > 0 {
+			return nil
 		}
-		// The slot's values stay until Apply succeeds, for rollback.
-		s.pending = append(s.pending, slot)
 	}
+	clearBit(s.live, slot)
+	switch {
+	case !s.intKey:
+		s.kidx.removeAt(pos)
+	case pos < 0:
+		s.nullSlot = -1
+	default:
+		s.iidx.removeAt(pos)
+	}
+	// The slot's values stay until Apply succeeds, for rollback.
+	s.pending = append(s.pending, slot)
 	return nil
 }
 
@@ -469,14 +480,14 @@ func (s *Store) unindex(slot uint32) {
 	s.kidx.removeAt(s.kidx.posOf(slot))
 }
 
-// index adds slot's key, whose count is above 0, to the index (for
+// index adds slot's key, whose live bit is set, to the index (for
 // rollback).
 func (s *Store) index(slot uint32) {
 	if s.intKey {
 		s.indexInt(slot)
 		return
 	}
-	s.kidx.insert(slot, s.count)
+	s.kidx.insert(slot, s.live)
 }
 
 // rollback undoes the rows applied so far by the current Apply.
@@ -491,11 +502,14 @@ func (s *Store) rollback() {
 			s.count[e.slot]--
 			s.rows--
 		case undoDec:
-			s.count[e.slot]++
 			s.rows++
-			if s.count[e.slot] == 1 {
-				s.index(e.slot)
+			if !s.keyed {
+				if s.count[e.slot]++; s.count[e.slot] > 1 {
+					continue
+				}
 			}
+			setBit(s.live, e.slot)
+			s.index(e.slot)
 		case undoSet:
 			for c := range s.cols {
 				copySlot(&s.cols[c], int(e.slot), &s.saved[c], int(e.old))
@@ -510,7 +524,10 @@ func (s *Store) rollback() {
 // release frees slot, which holds one row and is not indexed (for
 // rollback).
 func (s *Store) release(slot uint32) {
-	s.count[slot] = 0
+	clearBit(s.live, slot)
+	if !s.keyed {
+		s.count[slot] = 0
+	}
 	s.rows--
 	for c := range s.cols {
 		s.cols[c].clear(int(slot))
@@ -523,14 +540,23 @@ func (s *Store) alloc(i int) uint32 {
 	if n := len(s.free); n > 0 {
 		slot = s.free[n-1]
 		s.free = s.free[:n-1]
-		s.count[slot] = 1
+		if !s.keyed {
+			s.count[slot] = 1
+		}
 	} else {
-		slot = uint32(len(s.count))
+		slot = uint32(s.slots)
+		s.slots++
 		for c := range s.cols {
 			s.cols[c].grow()
 		}
-		s.count = append(s.count, 1)
+		if int(slot>>6) == len(s.live) {
+			s.live = append(s.live, 0)
+		}
+		if !s.keyed {
+			s.count = append(s.count, 1)
+		}
 	}
+	setBit(s.live, slot)
 	for c := range s.cols {
 		s.cols[c].set(int(slot), &s.rd[c], i)
 	}
@@ -671,12 +697,19 @@ func (s *Store) Scan(mem memory.Allocator, cols []int, batchSize int, fn func(ar
 		}
 		return flush()
 	}
-	for slot, cnt := range s.count {
-		for ; cnt > 0; cnt-- {
-			slots = append(slots, uint32(slot))
-			if len(slots) >= batchSize {
-				if err := flush(); err != nil {
-					return err
+	for w, word := range s.live {
+		for ; word != 0; word &= word - 1 {
+			slot := uint32(w<<6 + bits.TrailingZeros64(word))
+			cnt := uint32(1)
+			if !s.keyed {
+				cnt = s.count[slot]
+			}
+			for ; cnt > 0; cnt-- {
+				slots = append(slots, slot)
+				if len(slots) >= batchSize {
+					if err := flush(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -700,16 +733,20 @@ func (s *Store) Rows(fn func(row []types.Datum) error) error {
 		}
 		return nil
 	}
-	for slot, cnt := range s.count {
-		if cnt == 0 {
-			continue
-		}
-		for c := range s.cols {
-			row[c] = s.cols[c].datum(slot)
-		}
-		for ; cnt > 0; cnt-- {
-			if err := fn(row); err != nil {
-				return err
+	for w, word := range s.live {
+		for ; word != 0; word &= word - 1 {
+			slot := w<<6 + bits.TrailingZeros64(word)
+			cnt := uint32(1)
+			if !s.keyed {
+				cnt = s.count[slot]
+			}
+			for c := range s.cols {
+				row[c] = s.cols[c].datum(slot)
+			}
+			for ; cnt > 0; cnt-- {
+				if err := fn(row); err != nil {
+					return err
+				}
 			}
 		}
 	}
@@ -765,33 +802,46 @@ func keyDatum(d types.Datum, t types.T) (types.Datum, bool) {
 	return d, false
 }
 
-// buildIndex indexes every slot whose count is above 0, in a table sized
+// buildIndex indexes every live slot, in a table sized
 // once for live keys, as Restore needs. Two slots with the same key are
 // an ErrCorrupt error.
 func (s *Store) buildIndex(live int) error {
 	size := max(16, 1<<log2(live*4/3+1))
 	if !s.intKey {
-		s.kidx.reserve(len(s.count))
-		return s.kidx.rebuild(size, s.count, true)
+		s.kidx.reserve(s.slots)
+		return s.kidx.rebuild(size, s.live, true)
 	}
 	if live > 0 {
 		s.iidx.rehash(size)
 	}
-	for slot, c := range s.count {
-		if c == 0 {
-			continue
-		}
-		if s.iidx.col.isNull(slot) {
-			if s.nullSlot >= 0 {
-				return fmt.Errorf("two rows with a NULL key: %w", ErrCorrupt)
+	for w, word := range s.live {
+		for ; word != 0; word &= word - 1 {
+			if err := s.indexRestored(uint32(w<<6 + bits.TrailingZeros64(word))); err != nil {
+				return err
 			}
-			s.nullSlot = int64(slot)
-			continue
 		}
-		if _, dup := s.iidx.find(s.iidx.keyAt(uint32(slot))); dup {
-			return fmt.Errorf("key of slot %d repeated: %w", slot, ErrCorrupt)
-		}
-		s.iidx.insert(uint32(slot))
 	}
 	return nil
 }
+
+// indexRestored adds live slot to the int index for buildIndex.
+func (s *Store) indexRestored(slot uint32) error {
+	if s.iidx.col.isNull(int(slot)) {
+		if s.nullSlot >= 0 {
+			return fmt.Errorf("two rows with a NULL key: %w", ErrCorrupt)
+		}
+		s.nullSlot = int64(slot)
+		return nil
+	}
+	if _, dup := s.iidx.find(s.iidx.keyAt(slot)); dup {
+		return fmt.Errorf("key of slot %d repeated: %w", slot, ErrCorrupt)
+	}
+	s.iidx.insert(slot)
+	return nil
+}
+
+// setBit sets bit i of b.
+func setBit(b []uint64, i uint32) { b[i>>6] |= 1 << (i & 63) }
+
+// clearBit clears bit i of b.
+func clearBit(b []uint64, i uint32) { b[i>>6] &^= 1 << (i & 63) }

@@ -1,6 +1,8 @@
 package state
 
 import (
+	"math/bits"
+
 	"github.com/apache/arrow-go/v18/arrow"
 
 	"github.com/sluicedb/sluice/sqlerr"
@@ -54,9 +56,9 @@ func (s *Store) Find(p *KeyProbe, keys arrow.RecordBatch, slots []uint32) error 
 		// At most one row, whatever the key.
 		slot := NoSlot
 		if s.rows > 0 {
-			for i, c := range s.count {
-				if c > 0 {
-					slot = uint32(i)
+			for w, word := range s.live {
+				if word != 0 {
+					slot = uint32(w<<6 + bits.TrailingZeros64(word))
 					break
 				}
 			}

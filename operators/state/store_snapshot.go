@@ -3,6 +3,7 @@ package state
 import (
 	"fmt"
 	"io"
+	"math/bits"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -88,10 +89,10 @@ func (s *Store) SnapshotWith(mem memory.Allocator, w io.Writer) error {
 			live[slot] = uint32(slot)
 		}
 	} else {
-		live = make([]uint32, 0, len(s.count)-len(s.free))
-		for slot, c := range s.count {
-			if c > 0 {
-				live = append(live, uint32(slot))
+		live = make([]uint32, 0, s.slots-len(s.free))
+		for w, word := range s.live {
+			for ; word != 0; word &= word - 1 {
+				live = append(live, uint32(w<<6+bits.TrailingZeros64(word)))
 			}
 		}
 	}
@@ -145,17 +146,15 @@ func (s *Store) RestoreWith(mem memory.Allocator, r io.Reader) error {
 		return nil
 	}
 	n.free = m.free
-	n.count = m.copies
-	if n.count == nil {
-		n.count = make([]uint32, m.n)
-		for slot := range n.count {
-			if m.isLive(uint32(slot)) {
-				n.count[slot] = 1
-			}
+	n.slots = m.n
+	n.live = m.live
+	if n.keyed {
+		n.rows = int64(m.nLive)
+	} else {
+		n.count = m.copies
+		for _, c := range n.count {
+			n.rows += int64(c)
 		}
-	}
-	for _, c := range n.count {
-		n.rows += int64(c)
 	}
 	if err := n.buildIndex(m.nLive); err != nil {
 		return fmt.Errorf("store: restore: %w", err)

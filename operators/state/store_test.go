@@ -374,8 +374,8 @@ func TestStoreSlotReuse(t *testing.T) {
 	if err := apply(t, mem, s, fresh, nil); err != nil {
 		t.Fatal(err)
 	}
-	if len(s.count) != 100 || s.Len() != 100 {
-		t.Fatalf("slots = %d, rows = %d; want 100 and 100", len(s.count), s.Len())
+	if s.slots != 100 || s.Len() != 100 {
+		t.Fatalf("slots = %d, rows = %d; want 100 and 100", s.slots, s.Len())
 	}
 	for i := range 100 {
 		_, ok := s.Row([]types.Datum{types.NewBigInt(int64(i))})
