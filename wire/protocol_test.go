@@ -230,26 +230,7 @@ func TestCopyFrom(t *testing.T) {
 		t.Fatalf("long value: %v", pe)
 	}
 	mustExec(t, c, "FLUSH")
-	rows, err := c.Query(ctx, "SELECT id, name, score, d, n, ok FROM cp ORDER BY id", pgx.QueryExecModeSimpleProtocol)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for rows.Next() {
-		v := rows.RawValues()
-		var parts []string
-		for _, x := range v {
-			if x == nil {
-				parts = append(parts, "NULL")
-			} else {
-				parts = append(parts, string(x))
-			}
-		}
-		got = append(got, strings.Join(parts, "|"))
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
+	got := queryText(t, c, "SELECT id, name, score, d, n, ok FROM cp ORDER BY id")
 	want := []string{
 		"1|a,b|1.5|2026-01-02|1.25|t", "2|multi\nline|NULL|2026-01-03|-3.00|f", "3|q\"x|2000|2026-01-04|0.50|t",
 		"4|tab\there|NULL|2026-01-05|7.00|f", "5|b\\s|1|2026-01-06|NULL|t", "6|x|NULL|NULL|NULL|NULL", "7|NULL|NULL|NULL|NULL|NULL",
