@@ -91,7 +91,13 @@ func (j *HashJoin) Snapshot(w io.Writer) error {
 			b := array.NewRecordBuilder(sw.Mem(), schema)
 			if err := s.rows.AppendSlots(b, 0, batch); err != nil {
 				b.Release()
-				return err
+				return fmt.Errorf("join: snapshot %s: %w", s.name, err)
+			}
+			if s.tcol >= 0 && s.rows.Omitted(s.tcol) {
+				if err := appendLinkTimes(b.Field(s.tcol), s.link, batch); err != nil {
+					b.Release()
+					return fmt.Errorf("join: snapshot %s: %w", s.name, err)
+				}
 			}
 			if j.withCounts(in) {
 				cb := b.Field(len(s.types)).(*array.Int32Builder)
@@ -187,6 +193,25 @@ func (j *HashJoin) restoreRows(in int, rec arrow.RecordBatch) error {
 		if counts != nil {
 			s.cnt[slot] = counts.Value(i)
 		}
+	}
+	return nil
+}
+
+// appendLinkTimes appends the times of slots, kept in their links, to b:
+// the time column of a side whose rows omit it (see omitTime).
+func appendLinkTimes(b array.Builder, link []link, slots []uint32) error {
+	b.Reserve(len(slots))
+	switch tb := b.(type) {
+	case *array.TimestampBuilder:
+		for _, x := range slots {
+			tb.UnsafeAppend(arrow.Timestamp(link[x].ts))
+		}
+	case *array.Int64Builder:
+		for _, x := range slots {
+			tb.UnsafeAppend(link[x].ts)
+		}
+	default:
+		return fmt.Errorf("time column cannot fill a %s builder", b.Type())
 	}
 	return nil
 }

@@ -142,6 +142,11 @@ func TestIntervalJoinEvictionDifferential(t *testing.T) {
 						if ao[k] && (len(sd.rhash) > 0 || len(sd.tab) > 0 || len(sd.gen) > 0 || len(sd.same) > 0 || len(sd.heap) > 0) {
 							t.Fatalf("step %d: append-only %s side keeps a row index or a heap", st, sd.name)
 						}
+						// An append-only side of an inner join keeps its times in
+						// its links only.
+						if omit := ao[k] && tc.kind == Inner; sd.rows.Omitted(sd.tcol) != omit {
+							t.Fatalf("step %d: %s side: time column omitted from its rows %v, want %v", st, sd.name, !omit, omit)
+						}
 						if ao[k] && sd.tsq.len() != sd.rows.Len() {
 							t.Fatalf("step %d: %s side: %d slots queued for eviction, %d held", st, sd.name, sd.tsq.len(), sd.rows.Len())
 						}

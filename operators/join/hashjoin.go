@@ -97,7 +97,8 @@ type side struct {
 
 // link is a slot's place in its key chain, with the row's event time
 // (when the join has a TimeBound) beside it, so a chain walk that checks
-// the time bound touches one cache line per row.
+// the time bound touches one cache line per row. On an append-only side
+// the link is the only copy of the time (see omitTime).
 type link struct {
 	next, prev uint32 // the next/previous slot with the same key, or end
 	ts         int64
@@ -291,7 +292,28 @@ func NewWithOptions(mem memory.Allocator, kind Kind, leftTypes, rightTypes []typ
 	if opts.Self {
 		j.setSelf(leftTypes, rightTypes, leftKeys, rightKeys, opts)
 	}
+	if j.bad == nil {
+		for _, s := range j.stateSides() {
+			j.omitTime(s)
+		}
+	}
 	return j
+}
+
+// omitTime makes the rows of s keep no copy of the time column when its
+// links hold every stored row's time: an append-only side of a
+// time-bounded inner join (whose rows all have a time: a row with a NULL
+// time is not stored). The time is then read from the links: by a chain
+// walk as before, by the output (the pending pairs' times, or the input
+// row's key when the time is a key column), by drop (see datum) and by
+// Snapshot.
+func (j *HashJoin) omitTime(s *side) {
+	if j.kind != Inner || !s.appendOnly || s.tcol < 0 {
+		return
+	}
+	if err := s.rows.Omit(s.tcol); err != nil {
+		j.fail("join: %s input: %v", s.name, err)
+	}
 }
 
 // outCol is an output column: column col of input side's rows.
@@ -564,6 +586,15 @@ func (j *HashJoin) insert(s *side, i int) (slot uint32, ok bool) {
 	return slot, true
 }
 
+// datum returns column c of the row at slot x, from its link when the
+// rows omit the column (the time, see omitTime).
+func (s *side) datum(x uint32, c int) types.Datum {
+	if c == s.tcol && s.rows.Omitted(c) {
+		return types.Datum{Kind: s.types[c].Kind, I: s.link[x].ts}
+	}
+	return s.rows.Datum(x, c)
+}
+
 // linkHead puts slot, holding row i of s's bound record, at the head of
 // its key chain.
 func (j *HashJoin) linkHead(s *side, slot uint32, i int) {
@@ -633,7 +664,7 @@ func (j *HashJoin) drop(s *side, x uint32) {
 	if p != end {
 		s.link[p].next = nx
 	} else if j.intKey {
-		k := s.rows.Datum(x, s.keys[0]).I
+		k := s.datum(x, s.keys[0]).I
 		if nx != end {
 			s.ihead.set(k, nx)
 		} else {
@@ -642,7 +673,7 @@ func (j *HashJoin) drop(s *side, x uint32) {
 	} else {
 		s.sbuf = s.sbuf[:0]
 		for _, c := range s.keys {
-			s.sbuf = state.AppendDatum(s.sbuf, s.rows.Datum(x, c), s.types[c])
+			s.sbuf = state.AppendDatum(s.sbuf, s.datum(x, c), s.types[c])
 		}
 		if nx != end {
 			s.shead[string(s.sbuf)] = nx
@@ -755,6 +786,8 @@ func (j *HashJoin) buildPairs(in int, rows []int32, slots []uint32, otherTs []in
 		case oc.side == in:
 			a, err = sd.rows.GatherRowsColumn(j.mem, dt, c, rows)
 		case c == sd.tcol && otherTs != nil:
+			// Also the only source of an omitted time column (see
+			// omitTime): a timed join always records the times.
 			a = int64Array(j.mem, dt, otherTs)
 		case j.keyFrom[oc.side][c] >= 0:
 			a, err = j.sides[in].rows.GatherRowsColumn(j.mem, dt, j.keyFrom[oc.side][c], rows)

@@ -46,10 +46,11 @@ func storageOf(t types.T) (storage, error) {
 
 // column is one column's values by slot. Only the slice of its storage
 // is used; nulls is a bit set (value is NULL) that grows only when a NULL
-// is stored.
+// is stored. An omitted column (Columns.Omit) stores nothing.
 type column struct {
 	st    storage
 	t     types.T
+	omit  bool
 	i64   []int64
 	i32   []int32
 	bools []bool

@@ -65,6 +65,27 @@ func (c *Columns) Bind(rec arrow.RecordBatch) error {
 	return nil
 }
 
+// Omit makes the store keep no values of column col: the owner keeps
+// them elsewhere (a join keeps a row's event time beside its key chain
+// link), so storing them here would hold every value twice. The column
+// is still bound (GatherRows and GatherRowsColumn read it), but Add does
+// not copy it, Equal does not compare it, AppendSlots leaves its field
+// for the caller to fill, the slot gathers fail on it, and Datum must not
+// be called on it. Omit must be called before the first Add.
+func (c *Columns) Omit(col int) error {
+	if col < 0 || col >= len(c.cols) {
+		return fmt.Errorf("omit column %d: out of range", col)
+	}
+	if c.slots > 0 {
+		return fmt.Errorf("omit column %d: the store already holds rows", col)
+	}
+	c.cols[col].omit = true
+	return nil
+}
+
+// Omitted reports whether column col keeps no values (see Omit).
+func (c *Columns) Omitted(col int) bool { return c.cols[col].omit }
+
 // Add copies row i of the bound record into a free slot and returns it.
 func (c *Columns) Add(i int) uint32 {
 	var slot uint32
@@ -75,11 +96,15 @@ func (c *Columns) Add(i int) uint32 {
 		slot = uint32(c.slots)
 		c.slots++
 		for k := range c.cols {
-			c.cols[k].grow()
+			if !c.cols[k].omit {
+				c.cols[k].grow()
+			}
 		}
 	}
 	for k := range c.cols {
-		c.cols[k].set(int(slot), &c.rd[k], i)
+		if !c.cols[k].omit {
+			c.cols[k].set(int(slot), &c.rd[k], i)
+		}
 	}
 	return slot
 }
@@ -87,7 +112,9 @@ func (c *Columns) Add(i int) uint32 {
 // Remove frees slot for reuse.
 func (c *Columns) Remove(slot uint32) {
 	for k := range c.cols {
-		c.cols[k].clear(int(slot))
+		if !c.cols[k].omit {
+			c.cols[k].clear(int(slot))
+		}
 	}
 	c.free = append(c.free, slot)
 }
@@ -96,10 +123,11 @@ func (c *Columns) Remove(slot uint32) {
 func (c *Columns) Len() int { return c.slots - len(c.free) }
 
 // Equal reports whether slot holds the same values as row i of the bound
-// record (NULL equal to NULL, doubles by key identity).
+// record (NULL equal to NULL, doubles by key identity), omitted columns
+// aside.
 func (c *Columns) Equal(slot uint32, i int) bool {
 	for k := range c.cols {
-		if !c.cols[k].equalReader(int(slot), &c.rd[k], i) {
+		if !c.cols[k].omit && !c.cols[k].equalReader(int(slot), &c.rd[k], i) {
 			return false
 		}
 	}
@@ -111,9 +139,13 @@ func (c *Columns) Datum(slot uint32, col int) types.Datum { return c.cols[col].d
 
 // AppendSlots appends the rows at slots (NoSlot: a row of NULLs) to the
 // builder's fields first, first+1, ...; each field must be of its
-// column's Arrow type.
+// column's Arrow type. The field of an omitted column (see Omit) is left
+// untouched, for the caller to fill.
 func (c *Columns) AppendSlots(b *array.RecordBuilder, first int, slots []uint32) error {
 	for k := range c.cols {
+		if c.cols[k].omit {
+			continue
+		}
 		if err := c.cols[k].appendSlots(b.Field(first+k), slots); err != nil {
 			return fmt.Errorf("column %d: %w", k, err)
 		}
@@ -143,7 +175,7 @@ func (c *Columns) Unbind() {
 // Reset drops every row and the bound record.
 func (c *Columns) Reset() {
 	for k := range c.cols {
-		c.cols[k] = column{st: c.cols[k].st, t: c.cols[k].t}
+		c.cols[k] = column{st: c.cols[k].st, t: c.cols[k].t, omit: c.cols[k].omit}
 		c.rd[k] = reader{}
 	}
 	c.free = nil

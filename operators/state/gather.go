@@ -180,6 +180,9 @@ func makeArray(dt arrow.DataType, n int, bufs []*memory.Buffer, nulls int) arrow
 // gatherSlots returns a new array of dt (of the column's storage) holding
 // the values at slots, NoSlot as NULL.
 func (c *column) gatherSlots(mem memory.Allocator, dt arrow.DataType, slots []uint32) (arrow.Array, error) {
+	if c.omit {
+		return nil, fmt.Errorf("column of type %s is omitted: it holds no values", c.t)
+	}
 	if storageOfArrow(dt.ID()) != c.st {
 		return nil, fmt.Errorf("column of type %s cannot fill a %s array", c.t, dt)
 	}

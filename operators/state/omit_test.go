@@ -1,0 +1,81 @@
+package state
+
+import (
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/sluicedb/sluice/types"
+)
+
+// TestColumnsOmit checks an omitted column stores nothing, is skipped by
+// Equal and AppendSlots and refused by the slot gathers, while the other
+// columns behave as before.
+func TestColumnsOmit(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	ts := []types.T{types.BigIntType, types.TimestampType(6)}
+	c, err := NewColumns(ts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Omit(2); err == nil {
+		t.Fatal("Omit of an out-of-range column succeeded")
+	}
+	if err := c.Omit(1); err != nil {
+		t.Fatal(err)
+	}
+	if !c.Omitted(1) || c.Omitted(0) {
+		t.Fatalf("Omitted: %v %v, want false true", c.Omitted(0), c.Omitted(1))
+	}
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "a", Type: ts[0].Arrow(), Nullable: true},
+		{Name: "t", Type: ts[1].Arrow(), Nullable: true},
+	}, nil)
+	b := array.NewRecordBuilder(mem, schema)
+	b.Field(0).(*array.Int64Builder).AppendValues([]int64{7, 8}, nil)
+	b.Field(1).(*array.TimestampBuilder).AppendValues([]arrow.Timestamp{100, 200}, nil)
+	rec := b.NewRecordBatch()
+	b.Release()
+	defer rec.Release()
+	if err := c.Bind(rec); err != nil {
+		t.Fatal(err)
+	}
+	s0, s1 := c.Add(0), c.Add(1)
+	if got := len(c.cols[1].i64); got != 0 {
+		t.Fatalf("omitted column holds %d values", got)
+	}
+	if err := c.Omit(0); err == nil {
+		t.Fatal("Omit after Add succeeded")
+	}
+	if !c.Equal(s0, 0) || c.Equal(s0, 1) || !c.Equal(s1, 1) {
+		t.Fatal("Equal does not compare the stored column alone")
+	}
+	if _, err := c.GatherSlotsColumn(mem, ts[1].Arrow(), 1, []uint32{s0}); err == nil {
+		t.Fatal("gather of an omitted column succeeded")
+	}
+	a, err := c.GatherRowsColumn(mem, ts[1].Arrow(), 1, []int32{1, 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := a.(*array.Timestamp).TimestampValues(); v[0] != 200 || v[1] != 100 {
+		t.Fatalf("bound rows of an omitted column: %v", v)
+	}
+	a.Release()
+	rb := array.NewRecordBuilder(mem, schema)
+	defer rb.Release()
+	if err := c.AppendSlots(rb, 0, []uint32{s1, s0}); err != nil {
+		t.Fatal(err)
+	}
+	if n0, n1 := rb.Field(0).Len(), rb.Field(1).Len(); n0 != 2 || n1 != 0 {
+		t.Fatalf("AppendSlots filled %d and %d values, want 2 and 0", n0, n1)
+	}
+	c.Unbind()
+	c.Remove(s0)
+	c.Reset()
+	if !c.Omitted(1) {
+		t.Fatal("Reset forgot the omission")
+	}
+}
