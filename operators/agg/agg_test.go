@@ -7,18 +7,11 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 
+	"github.com/sluicedb/sluice/internal/optest"
 	"github.com/sluicedb/sluice/operators"
 	"github.com/sluicedb/sluice/sqlerr"
 	"github.com/sluicedb/sluice/types"
 )
-
-var batchSizes = []int{1, 3, 1024}
-
-func forBatches(t *testing.T, fn func(t *testing.T, batch int)) {
-	for _, b := range batchSizes {
-		t.Run(fmt.Sprintf("batch%d", b), func(t *testing.T) { fn(t, b) })
-	}
-}
 
 var kvCols = []types.Column{{Name: "k", Type: types.BigIntType}, {Name: "v", Type: types.BigIntType}}
 
@@ -36,68 +29,68 @@ func allIntSpecs() []Spec {
 }
 
 func TestGroupAppearUpdateVanish(t *testing.T) {
-	forBatches(t, func(t *testing.T, batch int) {
+	optest.ForBatches(t, func(t *testing.T, batch int) {
 		f := newFixture(t, kvCols, []int{0}, allIntSpecs(), false, batch)
 		nb := null(types.BigIntType)
-		f.push(operators.Insert, row(bi(1), bi(10)), row(bi(1), bi(20)), row(bi(2), bi(5)), row(bi(1), bi(20)), row(bi(2), nb))
-		f.expect(
+		f.Push(operators.Insert, row(bi(1), bi(10)), row(bi(1), bi(20)), row(bi(2), bi(5)), row(bi(1), bi(20)), row(bi(2), nb))
+		f.Expect(
 			"+ 1,3,3,50,16.666666666666668,10,20,2",
 			"+ 2,2,1,5,5,5,5,1",
 		)
 		// Nothing touched: nothing emitted.
-		f.expect()
+		f.Expect()
 		// Delete the max of group 1 once (a duplicate remains), add group 3,
 		// and touch group 2 without changing it (insert + delete).
-		f.push(operators.Delete, row(bi(1), bi(20)))
-		f.push(operators.Insert, row(bi(3), bi(7)), row(bi(2), bi(99)))
-		f.push(operators.Delete, row(bi(2), bi(99)))
-		f.expect(
+		f.Push(operators.Delete, row(bi(1), bi(20)))
+		f.Push(operators.Insert, row(bi(3), bi(7)), row(bi(2), bi(99)))
+		f.Push(operators.Delete, row(bi(2), bi(99)))
+		f.Expect(
 			"1,3,3,50,16.666666666666668,10,20,2 -> 1,2,2,30,15,10,20,2",
 			"+ 3,1,1,7,7,7,7,1",
 		)
 		// Delete the remaining max: MAX falls back to 10; group 2 vanishes.
-		f.push(operators.Delete, row(bi(1), bi(20)), row(bi(2), bi(5)), row(bi(2), nb))
-		f.expect(
+		f.Push(operators.Delete, row(bi(1), bi(20)), row(bi(2), bi(5)), row(bi(2), nb))
+		f.Expect(
 			"1,2,2,30,15,10,20,2 -> 1,1,1,10,10,10,10,1",
 			"- 2,2,1,5,5,5,5,1",
 		)
 		// Group 2 reappears with only a NULL value.
-		f.push(operators.Insert, row(bi(2), nb))
-		f.expect("+ 2,1,0,NULL,NULL,NULL,NULL,0")
+		f.Push(operators.Insert, row(bi(2), nb))
+		f.Expect("+ 2,1,0,NULL,NULL,NULL,NULL,0")
 		// A group inserted and deleted within one epoch emits nothing.
-		f.push(operators.Insert, row(bi(9), bi(1)))
-		f.push(operators.Delete, row(bi(9), bi(1)))
-		f.expect()
+		f.Push(operators.Insert, row(bi(9), bi(1)))
+		f.Push(operators.Delete, row(bi(9), bi(1)))
+		f.Expect()
 	})
 }
 
 func TestNullKeysGroupTogether(t *testing.T) {
-	forBatches(t, func(t *testing.T, batch int) {
+	optest.ForBatches(t, func(t *testing.T, batch int) {
 		nb := null(types.BigIntType)
 		f := newFixture(t, kvCols, []int{0}, allIntSpecs()[:3], false, batch)
-		f.push(operators.Insert, row(nb, bi(1)), row(bi(0), bi(2)), row(nb, bi(3)), row(nb, nb))
-		f.expect("+ NULL,3,2,4", "+ 0,1,1,2")
-		f.push(operators.Delete, row(nb, bi(1)), row(nb, bi(3)), row(nb, nb))
-		f.expect("- NULL,3,2,4")
-		f.push(operators.Insert, row(nb, bi(8)))
-		f.expect("+ NULL,1,1,8")
+		f.Push(operators.Insert, row(nb, bi(1)), row(bi(0), bi(2)), row(nb, bi(3)), row(nb, nb))
+		f.Expect("+ NULL,3,2,4", "+ 0,1,1,2")
+		f.Push(operators.Delete, row(nb, bi(1)), row(nb, bi(3)), row(nb, nb))
+		f.Expect("- NULL,3,2,4")
+		f.Push(operators.Insert, row(nb, bi(8)))
+		f.Expect("+ NULL,1,1,8")
 	})
 }
 
 func TestGlobalAggregate(t *testing.T) {
-	forBatches(t, func(t *testing.T, batch int) {
+	optest.ForBatches(t, func(t *testing.T, batch int) {
 		f := newFixture(t, kvCols, nil, allIntSpecs(), false, batch)
-		f.expect("+ 0,0,NULL,NULL,NULL,NULL,0")
-		f.expect()
-		f.push(operators.Insert, row(bi(1), bi(4)), row(bi(2), bi(6)))
-		f.expect("0,0,NULL,NULL,NULL,NULL,0 -> 2,2,10,5,4,6,2")
-		f.push(operators.Delete, row(bi(1), bi(4)), row(bi(2), bi(6)))
-		f.expect("2,2,10,5,4,6,2 -> 0,0,NULL,NULL,NULL,NULL,0")
+		f.Expect("+ 0,0,NULL,NULL,NULL,NULL,0")
+		f.Expect()
+		f.Push(operators.Insert, row(bi(1), bi(4)), row(bi(2), bi(6)))
+		f.Expect("0,0,NULL,NULL,NULL,NULL,0 -> 2,2,10,5,4,6,2")
+		f.Push(operators.Delete, row(bi(1), bi(4)), row(bi(2), bi(6)))
+		f.Expect("2,2,10,5,4,6,2 -> 0,0,NULL,NULL,NULL,NULL,0")
 	})
 	t.Run("firstBarrierAfterInput", func(t *testing.T) {
 		f := newFixture(t, kvCols, nil, allIntSpecs()[:1], false, 3)
-		f.push(operators.Insert, row(bi(1), bi(4)))
-		f.expect("+ 1")
+		f.Push(operators.Insert, row(bi(1), bi(4)))
+		f.Expect("+ 1")
 	})
 }
 
@@ -109,23 +102,23 @@ func TestMinMaxAfterDeletingExtreme(t *testing.T) {
 		{Kind: Min, Arg: 2, ArgType: types.DoubleType, Result: types.DoubleType, Name: "mind"},
 		{Kind: Max, Arg: 2, ArgType: types.DoubleType, Result: types.DoubleType, Name: "maxd"},
 	}
-	forBatches(t, func(t *testing.T, batch int) {
+	optest.ForBatches(t, func(t *testing.T, batch int) {
 		f := newFixture(t, cols, []int{0}, specs, false, batch)
 		var rows [][]types.Datum
 		for i := 0; i < 600; i++ { // enough distinct values to split multiset blocks
 			rows = append(rows, row(i32(1), txt(fmt.Sprintf("s%04d", i)), dbl(float64(i))))
 		}
-		f.push(operators.Insert, rows...)
-		f.expect("+ 1,s0000,s0599,0,599")
-		f.push(operators.Delete, rows[0], rows[599])
-		f.expect("1,s0000,s0599,0,599 -> 1,s0001,s0598,1,598")
-		f.push(operators.Delete, rows[1:300]...)
-		f.push(operators.Delete, rows[301:599]...)
-		f.expect("1,s0001,s0598,1,598 -> 1,s0300,s0300,300,300")
-		f.push(operators.Insert, row(i32(1), txt("a"), dbl(-1)))
-		f.expect("1,s0300,s0300,300,300 -> 1,a,s0300,-1,300")
+		f.Push(operators.Insert, rows...)
+		f.Expect("+ 1,s0000,s0599,0,599")
+		f.Push(operators.Delete, rows[0], rows[599])
+		f.Expect("1,s0000,s0599,0,599 -> 1,s0001,s0598,1,598")
+		f.Push(operators.Delete, rows[1:300]...)
+		f.Push(operators.Delete, rows[301:599]...)
+		f.Expect("1,s0001,s0598,1,598 -> 1,s0300,s0300,300,300")
+		f.Push(operators.Insert, row(i32(1), txt("a"), dbl(-1)))
+		f.Expect("1,s0300,s0300,300,300 -> 1,a,s0300,-1,300")
 		// Removing a value that is not there is an error, not a panic.
-		err := feed(t, f.mem, f.h, [][]types.Datum{row(i32(1), txt("zz"), dbl(5))}, []operators.Op{operators.Delete}, 1)
+		err := f.Feed([][]types.Datum{row(i32(1), txt("zz"), dbl(5))}, []operators.Op{operators.Delete}, 1)
 		var se *sqlerr.Error
 		if !errors.As(err, &se) || se.Code != sqlerr.InternalError {
 			t.Fatalf("deleting an absent value: %v", err)
@@ -139,17 +132,17 @@ func TestCountDistinctRetraction(t *testing.T) {
 		{Kind: CountDistinct, Arg: 1, ArgType: types.TextType, Result: types.BigIntType, Name: "ds"},
 		{Kind: CountDistinct, Arg: 2, ArgType: types.DoubleType, Result: types.BigIntType, Name: "dd"},
 	}
-	forBatches(t, func(t *testing.T, batch int) {
+	optest.ForBatches(t, func(t *testing.T, batch int) {
 		f := newFixture(t, cols, []int{0}, specs, false, batch)
 		nt := null(types.TextType)
-		f.push(operators.Insert, row(bi(1), txt("a"), dbl(0)), row(bi(1), txt("a"), dbl(-0.0*1)), row(bi(1), txt("b"), dbl(1)), row(bi(1), nt, dbl(2)))
-		f.expect("+ 1,2,3")
-		f.push(operators.Delete, row(bi(1), txt("a"), dbl(0)))
-		f.expect() // "a" and 0 are still there once: unchanged
-		f.push(operators.Delete, row(bi(1), txt("a"), dbl(0)))
-		f.expect("1,2,3 -> 1,1,2")
-		f.push(operators.Insert, row(bi(1), txt("a"), dbl(0)))
-		f.expect("1,1,2 -> 1,2,3")
+		f.Push(operators.Insert, row(bi(1), txt("a"), dbl(0)), row(bi(1), txt("a"), dbl(-0.0*1)), row(bi(1), txt("b"), dbl(1)), row(bi(1), nt, dbl(2)))
+		f.Expect("+ 1,2,3")
+		f.Push(operators.Delete, row(bi(1), txt("a"), dbl(0)))
+		f.Expect() // "a" and 0 are still there once: unchanged
+		f.Push(operators.Delete, row(bi(1), txt("a"), dbl(0)))
+		f.Expect("1,2,3 -> 1,1,2")
+		f.Push(operators.Insert, row(bi(1), txt("a"), dbl(0)))
+		f.Expect("1,1,2 -> 1,2,3")
 	})
 }
 
@@ -167,18 +160,18 @@ func TestMultiColumnKeys(t *testing.T) {
 		{Kind: Min, Arg: 5, ArgType: dec, Result: dec, Name: "mx"},
 	}
 	d := func(v int64) types.Datum { return types.NewDecimal(decimal128.FromI64(v), 2) }
-	forBatches(t, func(t *testing.T, batch int) {
+	optest.ForBatches(t, func(t *testing.T, batch int) {
 		f := newFixture(t, cols, []int{0, 1, 2, 3, 4}, specs, false, batch)
 		k1 := row(txt("a"), types.NewTimestamp(1_000_000), d(150), types.NewDate(3), types.NewBool(true))
 		k2 := row(txt(""), null(ts), null(dec), types.NewDate(3), null(types.BoolType))
 		with := func(k []types.Datum, x types.Datum) []types.Datum { return append(append([]types.Datum{}, k...), x) }
-		f.push(operators.Insert, with(k1, d(100)), with(k1, d(201)), with(k2, d(-5)), with(k1, d(100)))
-		f.expect(
+		f.Push(operators.Insert, with(k1, d(100)), with(k1, d(201)), with(k2, d(-5)), with(k1, d(100)))
+		f.Expect(
 			"+ ,NULL,NULL,1970-01-04,NULL,1,-0.05,-0.050000,-0.05",
 			"+ a,1970-01-01 00:00:01,1.50,1970-01-04,t,3,4.01,1.336667,1.00",
 		)
-		f.push(operators.Delete, with(k2, d(-5)), with(k1, d(100)))
-		f.expect(
+		f.Push(operators.Delete, with(k2, d(-5)), with(k1, d(100)))
+		f.Expect(
 			"- ,NULL,NULL,1970-01-04,NULL,1,-0.05,-0.050000,-0.05",
 			"a,1970-01-01 00:00:01,1.50,1970-01-04,t,3,4.01,1.336667,1.00 -> a,1970-01-01 00:00:01,1.50,1970-01-04,t,2,3.01,1.505000,1.00",
 		)
@@ -193,25 +186,25 @@ func TestDoubleSumAndKeys(t *testing.T) {
 		{Kind: Sum, Arg: 2, ArgType: types.IntType, Result: types.BigIntType, Name: "si"},
 		{Kind: Max, Arg: 2, ArgType: types.IntType, Result: types.IntType, Name: "mi"},
 	}
-	forBatches(t, func(t *testing.T, batch int) {
+	optest.ForBatches(t, func(t *testing.T, batch int) {
 		f := newFixture(t, cols, []int{0}, specs, false, batch)
-		f.push(operators.Insert, row(dbl(0), dbl(1.5), i32(2)), row(dbl(-0.0*1), dbl(2.5), i32(2147483647)), row(dbl(0.5), null(types.DoubleType), null(types.IntType)))
-		f.expect("+ 0,4,2,2147483649,2147483647", "+ 0.5,NULL,NULL,NULL,NULL")
+		f.Push(operators.Insert, row(dbl(0), dbl(1.5), i32(2)), row(dbl(-0.0*1), dbl(2.5), i32(2147483647)), row(dbl(0.5), null(types.DoubleType), null(types.IntType)))
+		f.Expect("+ 0,4,2,2147483649,2147483647", "+ 0.5,NULL,NULL,NULL,NULL")
 	})
 }
 
 func TestSumOverflow(t *testing.T) {
 	f := newFixture(t, kvCols, []int{0}, allIntSpecs()[2:3], false, 1024)
-	err := feed(t, f.mem, f.h, [][]types.Datum{row(bi(1), bi(1<<62)), row(bi(1), bi(1<<62))}, nil, 1024)
+	err := f.Feed([][]types.Datum{row(bi(1), bi(1<<62)), row(bi(1), bi(1<<62))}, nil, 1024)
 	if sqlerr.Code(err) != sqlerr.NumericOutOfRange {
 		t.Fatalf("overflow: got %v, want code 22003", err)
 	}
 }
 
 func TestDeleteNeverInserted(t *testing.T) {
-	forBatches(t, func(t *testing.T, batch int) {
+	optest.ForBatches(t, func(t *testing.T, batch int) {
 		f := newFixture(t, kvCols, []int{0}, allIntSpecs(), false, batch)
-		err := feed(t, f.mem, f.h, [][]types.Datum{row(bi(5), bi(1))}, []operators.Op{operators.Delete}, batch)
+		err := f.Feed([][]types.Datum{row(bi(5), bi(1))}, []operators.Op{operators.Delete}, batch)
 		var se *sqlerr.Error
 		if !errors.As(err, &se) || se.Code != sqlerr.InternalError {
 			t.Fatalf("got %v, want an internal *sqlerr.Error", err)
@@ -221,14 +214,14 @@ func TestDeleteNeverInserted(t *testing.T) {
 
 func TestAppendOnlyRejectsRetraction(t *testing.T) {
 	f := newFixture(t, kvCols, []int{0}, allIntSpecs(), true, 3)
-	f.push(operators.Insert, row(bi(1), bi(3)), row(bi(1), bi(1)), row(bi(1), bi(3)), row(bi(2), bi(2)))
-	f.expect("+ 1,3,3,7,2.3333333333333335,1,3,2", "+ 2,1,1,2,2,2,2,1")
+	f.Push(operators.Insert, row(bi(1), bi(3)), row(bi(1), bi(1)), row(bi(1), bi(3)), row(bi(2), bi(2)))
+	f.Expect("+ 1,3,3,7,2.3333333333333335,1,3,2", "+ 2,1,1,2,2,2,2,1")
 	// UpdateAfter-only chunks are additions and fine.
-	if err := feed(t, f.mem, f.h, [][]types.Datum{row(bi(2), bi(9))}, []operators.Op{operators.UpdateAfter}, 1); err != nil {
+	if err := f.Feed([][]types.Datum{row(bi(2), bi(9))}, []operators.Op{operators.UpdateAfter}, 1); err != nil {
 		t.Fatal(err)
 	}
-	f.expect("2,1,1,2,2,2,2,1 -> 2,2,2,11,5.5,2,9,2")
-	err := feed(t, f.mem, f.h, [][]types.Datum{row(bi(2), bi(9))}, []operators.Op{operators.Delete}, 1)
+	f.Expect("2,1,1,2,2,2,2,1 -> 2,2,2,11,5.5,2,9,2")
+	err := f.Feed([][]types.Datum{row(bi(2), bi(9))}, []operators.Op{operators.Delete}, 1)
 	if sqlerr.Code(err) != sqlerr.InternalError || err == nil {
 		t.Fatalf("retraction into append-only: %v", err)
 	}
@@ -243,12 +236,12 @@ func TestWatermarkRemap(t *testing.T) {
 		}
 	}
 	// Watermarks are held until the barrier's rows are out.
-	if len(f.c.wms) != 0 {
-		t.Fatalf("watermarks %v before the barrier", f.c.wms)
+	if len(f.Out.Watermarks) != 0 {
+		t.Fatalf("watermarks %v before the barrier", f.Out.Watermarks)
 	}
-	f.expect()
-	if len(f.c.wms) != 1 || f.c.wms[0] != (operators.Watermark{Column: 0, Time: 7}) {
-		t.Fatalf("watermarks %v, want [{0 7}]", f.c.wms)
+	f.Expect()
+	if len(f.Out.Watermarks) != 1 || f.Out.Watermarks[0] != (operators.Watermark{Column: 0, Time: 7}) {
+		t.Fatalf("watermarks %v, want [{0 7}]", f.Out.Watermarks)
 	}
 }
 
@@ -259,38 +252,38 @@ func TestLargeEpochChunking(t *testing.T) {
 	for i := 0; i < n; i++ {
 		rows = append(rows, row(bi(int64(i)), bi(int64(i))))
 	}
-	f.push(operators.Insert, rows...)
-	if got := len(f.barrier()); got != n {
+	f.Push(operators.Insert, rows...)
+	if got := len(f.Barrier()); got != n {
 		t.Fatalf("%d inserts, want %d", got, n)
 	}
-	f.push(operators.Insert, rows...) // every group updated: 2n rows
-	out := f.barrier()
+	f.Push(operators.Insert, rows...) // every group updated: 2n rows
+	out := f.Barrier()
 	if len(out) != n {
 		t.Fatalf("%d updates, want %d", len(out), n)
 	}
-	if f.c.maxChunk > MaxChunkRows || f.c.chunks < 2+(2*n)/MaxChunkRows {
-		t.Fatalf("chunks %d, largest %d", f.c.chunks, f.c.maxChunk)
+	if f.Out.MaxChunk > MaxChunkRows || f.Out.Chunks < 2+(2*n)/MaxChunkRows {
+		t.Fatalf("chunks %d, largest %d", f.Out.Chunks, f.Out.MaxChunk)
 	}
 	// All groups vanish, then come back (reusing freed ids).
 	ops := make([]operators.Op, 2*n)
 	for i := range ops {
 		ops[i] = operators.Delete
 	}
-	if err := feed(t, f.mem, f.h, append(rows, rows...), ops, 1024); err != nil {
+	if err := f.Feed(append(rows, rows...), ops, 1024); err != nil {
 		t.Fatal(err)
 	}
-	if out := f.barrier(); len(out) != n || out[0][0] != '-' {
+	if out := f.Barrier(); len(out) != n || out[0][0] != '-' {
 		t.Fatalf("vanish: %d rows, first %q", len(out), out[0])
 	}
-	f.push(operators.Insert, rows[:5]...)
-	f.expect("+ 0,1,1,0", "+ 1,1,1,1", "+ 2,1,1,2", "+ 3,1,1,3", "+ 4,1,1,4")
+	f.Push(operators.Insert, rows[:5]...)
+	f.Expect("+ 0,1,1,0", "+ 1,1,1,1", "+ 2,1,1,2", "+ 3,1,1,3", "+ 4,1,1,4")
 	if f.h.numGroups != n {
 		t.Fatalf("numGroups %d: freed ids not reused", f.h.numGroups)
 	}
 }
 
 func TestNewRejectsBadSpecs(t *testing.T) {
-	mem := newFixture(t, kvCols, nil, nil, false, 1).mem
+	mem := newFixture(t, kvCols, nil, nil, false, 1).Mem
 	schema := types.Schema(kvCols).Arrow()
 	in := []types.T{types.BigIntType, types.BigIntType}
 	out := operators.OutputFunc(func(operators.Message) error { return nil })
@@ -336,7 +329,7 @@ func TestPushDoesNotAllocate(t *testing.T) {
 				rows = append(rows, row(k, bi(int64(i))))
 				ops = append(ops, operators.Insert)
 			}
-			rec := buildRec(t, f.mem, f.h.in, rows)
+			rec := optest.BuildRecord(f.Mem, f.h.in, rows)
 			defer rec.Release()
 			ins := &operators.Chunk{Rec: rec}
 			mixed := &operators.Chunk{Rec: rec, Ops: ops}

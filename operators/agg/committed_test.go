@@ -1,16 +1,15 @@
 package agg
 
 import (
-	"bytes"
 	"fmt"
 	"math/rand/v2"
-	"slices"
 	"strings"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/sluicedb/sluice/internal/optest"
 	"github.com/sluicedb/sluice/operators"
 	"github.com/sluicedb/sluice/types"
 )
@@ -35,15 +34,15 @@ func countSpecs() []Spec {
 // consistent with them), and serves Read from the committed rows.
 type fakeCommitted struct {
 	t      *testing.T
-	rec    *recorder
+	rec    *optest.Recorder
 	nk     int
 	rows   map[string][]types.Datum // committed: key → output row
-	staged []outRow                 // the epoch's rows, until its barrier
+	staged []optest.OutRow          // the epoch's rows, until its barrier
 	reads  int
 }
 
 func newFakeCommitted(t *testing.T, outTypes []types.T, nk int) *fakeCommitted {
-	return &fakeCommitted{t: t, rec: &recorder{t: t, types: outTypes}, nk: nk, rows: map[string][]types.Datum{}}
+	return &fakeCommitted{t: t, rec: &optest.Recorder{T: t, Types: outTypes}, nk: nk, rows: map[string][]types.Datum{}}
 }
 
 func (f *fakeCommitted) Push(m operators.Message) error {
@@ -52,13 +51,7 @@ func (f *fakeCommitted) Push(m operators.Message) error {
 	}
 	switch m := m.(type) {
 	case *operators.Chunk:
-		for i := 0; i < m.Len(); i++ {
-			r := outRow{op: m.Op(i)}
-			for j := 0; j < int(m.Rec.NumCols()); j++ {
-				r.vals = append(r.vals, types.DatumAt(m.Rec.Column(j), i, f.rec.types[j]))
-			}
-			f.staged = append(f.staged, r)
-		}
+		f.staged = append(f.staged, optest.ChunkRows(m, f.rec.Types)...)
 	case operators.Barrier:
 		f.commit()
 	}
@@ -68,19 +61,19 @@ func (f *fakeCommitted) Push(m operators.Message) error {
 // commit applies the staged rows as a keyed store would.
 func (f *fakeCommitted) commit() {
 	for _, r := range f.staged {
-		ks, rs := rowString(r.vals[:f.nk]), rowString(r.vals)
+		ks, rs := optest.FormatRow(r.Vals[:f.nk]), optest.FormatRow(r.Vals)
 		cur, ok := f.rows[ks]
 		switch {
-		case r.op.IsRetract():
-			if !ok || rowString(cur) != rs {
-				f.t.Fatalf("%s of %s, but the committed row is %v (present %v)", r.op, rs, cur, ok)
+		case r.Op.IsRetract():
+			if !ok || optest.FormatRow(cur) != rs {
+				f.t.Fatalf("%s of %s, but the committed row is %v (present %v)", r.Op, rs, cur, ok)
 			}
 			delete(f.rows, ks)
 		default:
 			if ok {
-				f.t.Fatalf("%s of %s, but the committed row is %s", r.op, rs, rowString(cur))
+				f.t.Fatalf("%s of %s, but the committed row is %s", r.Op, rs, optest.FormatRow(cur))
 			}
-			f.rows[ks] = r.vals
+			f.rows[ks] = r.Vals
 		}
 	}
 	f.staged = f.staged[:0]
@@ -98,9 +91,9 @@ func (f *fakeCommitted) Read(keys arrow.RecordBatch, cols []int, found []bool, d
 	key := make([]types.Datum, f.nk)
 	for i := 0; i < n; i++ {
 		for k := range key {
-			key[k] = types.DatumAt(keys.Column(k), i, f.rec.types[k])
+			key[k] = types.DatumAt(keys.Column(k), i, f.rec.Types[k])
 		}
-		row, ok := f.rows[rowString(key)]
+		row, ok := f.rows[optest.FormatRow(key)]
 		found[i] = ok
 		for k, c := range cols {
 			dst[k][i] = 0
@@ -112,41 +105,22 @@ func (f *fakeCommitted) Read(keys arrow.RecordBatch, cols []int, found []bool, d
 	return nil
 }
 
-// newCountAgg builds an aggregate of countSpecs over diffCols, backed by
-// committed unless it is nil.
-func newCountAgg(t *testing.T, groupCols []int, appendOnly bool, committed *fakeCommitted, out operators.Output) (*HashAgg, *memory.CheckedAllocator) {
+// newCountAgg builds an aggregate of countSpecs over diffCols sending
+// its output to out, backed by committed unless it is nil.
+func newCountAgg(t *testing.T, groupCols []int, appendOnly bool, committed *fakeCommitted, out operators.Output) *fixture {
 	t.Helper()
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	inTypes := make([]types.T, len(diffCols))
-	for i, c := range diffCols {
-		inTypes[i] = c.Type
-	}
+	mem := optest.CheckedMem(t)
+	schema := types.Schema(diffCols).Arrow()
 	opts := Options{WatermarkGroupCol: -1}
 	if committed != nil {
 		opts.Committed = committed
 	}
-	h, err := NewWithOptions(mem, types.Schema(diffCols).Arrow(), inTypes, groupCols, countSpecs(), appendOnly, opts, out)
+	h, err := NewWithOptions(mem, schema, optest.ColumnTypes(diffCols), groupCols, countSpecs(), appendOnly, opts, out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if err := h.Close(); err != nil {
-			t.Error(err)
-		}
-		mem.AssertSize(t, 0)
-	})
-	return h, mem
-}
-
-func countOutTypes(groupCols []int) []types.T {
-	var ts []types.T
-	for _, g := range groupCols {
-		ts = append(ts, diffCols[g].Type)
-	}
-	for _, s := range countSpecs() {
-		ts = append(ts, s.Result)
-	}
-	return ts
+	optest.CloseAtEnd(t, h, nil)
+	return &fixture{Harness: &optest.Harness{T: t, Mem: mem, Input: h, InSchema: schema}, h: h}
 }
 
 var committedConfigs = []ckptConfig{
@@ -173,74 +147,58 @@ func TestCommittedDifferential(t *testing.T) {
 				r := rand.New(rand.NewPCG(uint64(ci)*100+seed, 23))
 				cfg.opts = Options{WatermarkGroupCol: -1}
 				script := genScript(r, cfg, 6000)
-				outTypes := countOutTypes(cfg.groupCols)
-				ref := &recorder{t: t, types: outTypes}
-				a, memA := newCountAgg(t, cfg.groupCols, cfg.appendOnly, nil, ref)
+				outTypes := outTypes(optest.ColumnTypes(diffCols), cfg.groupCols, countSpecs())
+				ref := &optest.Recorder{T: t, Types: outTypes}
+				a := newCountAgg(t, cfg.groupCols, cfg.appendOnly, nil, ref)
 				fc := newFakeCommitted(t, outTypes, len(cfg.groupCols))
-				b, memB := newCountAgg(t, cfg.groupCols, cfg.appendOnly, fc, fc)
+				b := newCountAgg(t, cfg.groupCols, cfg.appendOnly, fc, fc)
 				cuts, deletes, maxSnap := 0, 0, 0
 				for i, s := range script {
-					runStep(t, memA, a, s)
-					runStep(t, memB, b, s)
-					if s.epoch == 0 {
+					a.Run(s)
+					b.Run(s)
+					if !s.IsBarrier() {
 						continue
 					}
-					if g := b.Groups(); g != 0 {
-						t.Fatalf("seed %d: %d groups held after barrier %d", seed, g, s.epoch)
+					if g := b.h.Groups(); g != 0 {
+						t.Fatalf("seed %d: %d groups held after barrier %d", seed, g, s.Epoch)
 					}
-					if len(fc.rows) != a.Groups() {
-						t.Fatalf("seed %d barrier %d: %d committed rows, %d groups in the full aggregate", seed, s.epoch, len(fc.rows), a.Groups())
+					if len(fc.rows) != a.h.Groups() {
+						t.Fatalf("seed %d barrier %d: %d committed rows, %d groups in the full aggregate", seed, s.Epoch, len(fc.rows), a.h.Groups())
 					}
 					if i == len(script)-1 || r.IntN(10) != 0 {
 						continue
 					}
-					var buf bytes.Buffer
-					if err := b.Snapshot(&buf); err != nil {
+					c := newCountAgg(t, cfg.groupCols, cfg.appendOnly, fc, fc)
+					snap, err := optest.RoundTrip(b.h, c.h)
+					if err != nil {
+						t.Fatalf("seed %d: %v", seed, err)
+					}
+					maxSnap = max(maxSnap, len(snap))
+					if err := b.h.Close(); err != nil {
 						t.Fatal(err)
 					}
-					maxSnap = max(maxSnap, buf.Len())
-					c, memC := newCountAgg(t, cfg.groupCols, cfg.appendOnly, fc, fc)
-					if err := c.Restore(&buf); err != nil {
-						t.Fatalf("seed %d: restore: %v", seed, err)
-					}
-					if err := b.Close(); err != nil {
-						t.Fatal(err)
-					}
-					b, memB = c, memC
+					b = c
 					cuts++
 				}
-				for _, l := range ref.log {
+				for _, l := range ref.Log {
 					if strings.HasPrefix(l, "delete") {
 						deletes++
 					}
 				}
-				if !slices.Equal(fc.rec.log, ref.log) {
-					for k := 0; k < min(len(fc.rec.log), len(ref.log)); k++ {
-						if fc.rec.log[k] != ref.log[k] {
-							t.Fatalf("seed %d: line %d:\n got %s\nwant %s", seed, k, fc.rec.log[k], ref.log[k])
-						}
-					}
-					t.Fatalf("seed %d: %d lines, want %d", seed, len(fc.rec.log), len(ref.log))
+				if d := optest.DiffLines(fc.rec.Log, ref.Log); d != "" {
+					t.Fatalf("seed %d: %s", seed, d)
 				}
 				if cuts == 0 || fc.reads == 0 || (!cfg.appendOnly && deletes < 10) {
 					t.Fatalf("seed %d: a weak run: %d cuts, %d reads, %d deletes", seed, cuts, fc.reads, deletes)
 				}
-				empty, _ := newCountAgg(t, cfg.groupCols, cfg.appendOnly, fc, fc)
-				if e := snapshotSize(t, empty); maxSnap > e {
+				empty := newCountAgg(t, cfg.groupCols, cfg.appendOnly, fc, fc)
+				if e := len(optest.Snapshot(t, empty.h)); maxSnap > e {
 					t.Fatalf("seed %d: committed-backed snapshot of %d bytes, an empty one has %d", seed, maxSnap, e)
 				}
-				t.Logf("seed %d: %d lines, %d cuts, %d groups, snapshot %d bytes (full: %d)", seed, len(ref.log), cuts, a.Groups(), maxSnap, snapshotSize(t, a))
+				t.Logf("seed %d: %d lines, %d cuts, %d groups, snapshot %d bytes (full: %d)", seed, len(ref.Log), cuts, a.h.Groups(), maxSnap, len(optest.Snapshot(t, a.h)))
 			}
 		})
 	}
-}
-
-func snapshotSize(t *testing.T, h *HashAgg) int {
-	var buf bytes.Buffer
-	if err := h.Snapshot(&buf); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Len()
 }
 
 // TestCommittedEpochNetting checks a committed-backed aggregate emits the
@@ -254,15 +212,15 @@ func TestCommittedEpochNetting(t *testing.T) {
 	outTypes := []types.T{types.BigIntType, types.BigIntType, types.BigIntType}
 	fc := newFakeCommitted(t, outTypes, 1)
 	f := newFixtureOpts(t, cols, []int{0}, specs, false, Options{WatermarkGroupCol: -1, Committed: fc}, 2)
-	f.c = nil
+	f.Out = nil
 	// The fixture's collector is replaced by the fake, which records.
 	f.h.out = fc
 	ep := uint64(0)
 	barrier := func() (string, error) {
 		ep++
-		n := len(fc.rec.log)
+		n := len(fc.rec.Log)
 		err := f.h.Push(operators.Barrier{Epoch: ep})
-		return strings.Join(fc.rec.log[n:], "; "), err
+		return strings.Join(fc.rec.Log[n:], "; "), err
 	}
 	must := func(want string) {
 		t.Helper()
@@ -280,7 +238,7 @@ func TestCommittedEpochNetting(t *testing.T) {
 		for i := range ops {
 			ops[i] = op
 		}
-		if err := feed(t, f.mem, f.h, rows, ops, 2); err != nil {
+		if err := f.Feed(rows, ops, 2); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -301,9 +259,9 @@ func TestCommittedEpochNetting(t *testing.T) {
 	}
 	// A committed row that no aggregate could have emitted.
 	fc2 := newFakeCommitted(t, outTypes, 1)
-	fc2.rows[rowString([]types.Datum{bi(7)})] = []types.Datum{bi(7), bi(0), bi(0)}
+	fc2.rows[optest.FormatRow([]types.Datum{bi(7)})] = []types.Datum{bi(7), bi(0), bi(0)}
 	g := newFixtureOpts(t, cols, []int{0}, specs, false, Options{WatermarkGroupCol: -1, Committed: fc2}, 2)
-	if err := feed(t, g.mem, g.h, [][]types.Datum{row(bi(7), bi(1))}, nil, 1); err != nil {
+	if err := g.Feed([][]types.Datum{row(bi(7), bi(1))}, nil, 1); err != nil {
 		t.Fatal(err)
 	}
 	if err := g.h.Push(operators.Barrier{Epoch: 1}); err == nil || !strings.Contains(err.Error(), "COUNT(*) = 0") {
@@ -362,7 +320,7 @@ func TestCommittedKeepsCapacity(t *testing.T) {
 		for i := range rows {
 			rows[i] = row(bi(int64(i)), bi(int64(i%7)))
 		}
-		if err := feed(t, f.mem, f.h, rows, nil, 4096); err != nil {
+		if err := f.Feed(rows, nil, 4096); err != nil {
 			t.Fatal(err)
 		}
 		if err := f.h.Push(operators.Barrier{Epoch: ep}); err != nil {
@@ -385,7 +343,7 @@ func TestCommittedKeepsCapacity(t *testing.T) {
 	if got := len(fc.rows); got != 50_000 {
 		t.Fatalf("%d committed rows, want 50000", got)
 	}
-	if row := fc.rows[rowString([]types.Datum{bi(3), bi(3)})]; row[2].I != 3 {
+	if row := fc.rows[optest.FormatRow([]types.Datum{bi(3), bi(3)})]; row[2].I != 3 {
 		t.Fatalf("count of (3, 3) is %v, want 3", row)
 	}
 }
@@ -403,7 +361,7 @@ func TestCommittedPushDoesNotAllocate(t *testing.T) {
 	for i := 0; i < 1000; i++ {
 		rows = append(rows, row(bi(int64(i%50)), bi(int64(i%3))))
 	}
-	rec := buildRec(t, f.mem, f.h.in, rows)
+	rec := optest.BuildRecord(f.Mem, f.h.in, rows)
 	defer rec.Release()
 	c := &operators.Chunk{Rec: rec}
 	for ep := uint64(1); ep <= 3; ep++ {
@@ -431,7 +389,7 @@ func TestCommittedPushDoesNotAllocate(t *testing.T) {
 			n++
 		}
 	}
-	if got, want := fmt.Sprint(fc.rows[rowString([]types.Datum{bi(4), bi(1)})]), fmt.Sprint([]types.Datum{bi(4), bi(1), bi(int64(3 * n))}); got != want {
+	if got, want := fmt.Sprint(fc.rows[optest.FormatRow([]types.Datum{bi(4), bi(1)})]), fmt.Sprint([]types.Datum{bi(4), bi(1), bi(int64(3 * n))}); got != want {
 		t.Errorf("row (4, 1) = %s, want %s", got, want)
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 
+	"github.com/sluicedb/sluice/internal/optest"
 	"github.com/sluicedb/sluice/operators"
 	"github.com/sluicedb/sluice/types"
 )
@@ -80,7 +81,7 @@ func expected(live [][]types.Datum, groupCols []int, specs []Spec) map[string]st
 		for _, c := range groupCols {
 			k = append(k, r[c])
 		}
-		ks := rowString(k)
+		ks := optest.FormatRow(k)
 		groups[ks] = append(groups[ks], r)
 		keys[ks] = k
 	}
@@ -90,7 +91,7 @@ func expected(live [][]types.Datum, groupCols []int, specs []Spec) map[string]st
 		for _, s := range specs {
 			vals = append(vals, refAgg(rows, s))
 		}
-		out[ks] = rowString(vals)
+		out[ks] = optest.FormatRow(vals)
 	}
 	return out
 }
@@ -212,12 +213,12 @@ type view struct {
 	m  map[string]string
 }
 
-func (v *view) apply(rows []outRow) {
+func (v *view) apply(rows []optest.OutRow) {
 	for i := 0; i < len(rows); i++ {
 		r := rows[i]
-		ks, rs := rowString(r.vals[:v.nk]), rowString(r.vals)
+		ks, rs := optest.FormatRow(r.Vals[:v.nk]), optest.FormatRow(r.Vals)
 		cur, ok := v.m[ks]
-		switch r.op {
+		switch r.Op {
 		case operators.Insert:
 			if ok {
 				v.t.Fatalf("Insert of key %q already present as %q", ks, cur)
@@ -232,13 +233,13 @@ func (v *view) apply(rows []outRow) {
 			if !ok || cur != rs {
 				v.t.Fatalf("UpdateBefore %q but view holds %q (present %v)", rs, cur, ok)
 			}
-			if i+1 >= len(rows) || rows[i+1].op != operators.UpdateAfter || rowString(rows[i+1].vals[:v.nk]) != ks {
+			if i+1 >= len(rows) || rows[i+1].Op != operators.UpdateAfter || optest.FormatRow(rows[i+1].Vals[:v.nk]) != ks {
 				v.t.Fatalf("UpdateBefore %q not followed by an UpdateAfter of the same key", rs)
 			}
-			v.m[ks] = rowString(rows[i+1].vals)
+			v.m[ks] = optest.FormatRow(rows[i+1].Vals)
 			i++
 		default:
-			v.t.Fatalf("unpaired %s of %q", r.op, rs)
+			v.t.Fatalf("unpaired %s of %q", r.Op, rs)
 		}
 	}
 }
@@ -317,15 +318,15 @@ func TestDifferential(t *testing.T) {
 						ops = nil // the append-only form of an all-additions chunk
 					}
 				}
-				if err := feed(t, f.mem, f.h, rows, ops, 1+r.IntN(600)); err != nil {
+				if err := f.Feed(rows, ops, 1+r.IntN(600)); err != nil {
 					t.Fatalf("after %d changes: %v", changes, err)
 				}
 				if r.IntN(2) == 0 {
-					f.barrier()
+					f.Barrier()
 					barriers++
-					out := f.c.epochs[len(f.c.epochs)-1]
+					out := f.Out.LastEpoch()
 					for _, o := range out {
-						if o.op == operators.Delete {
+						if o.Op == operators.Delete {
 							vanished++
 						}
 					}

@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/sluicedb/sluice/internal/optest"
 	"github.com/sluicedb/sluice/operators"
 	"github.com/sluicedb/sluice/types"
 )
@@ -26,19 +27,12 @@ func winSpecs() []Spec {
 
 func ws(m int64) types.Datum { return types.NewTimestamp(m * minute) }
 
-func (f *fixture) watermark(col int, t int64) {
-	f.t.Helper()
-	if err := f.h.Push(operators.Watermark{Column: col, Time: t}); err != nil {
-		f.t.Fatalf("watermark: %v", err)
-	}
-}
-
 func TestWindowUpdateModeClosesAndEvicts(t *testing.T) {
-	forBatches(t, func(t *testing.T, batch int) {
+	optest.ForBatches(t, func(t *testing.T, batch int) {
 		f := newFixtureOpts(t, winCols, []int{0, 1}, winSpecs(), false, Options{WatermarkGroupCol: 0}, batch)
 		// Out of order within the delay: window 1 before window 0.
-		f.push(operators.Insert, row(ws(1), bi(1), bi(5)), row(ws(0), bi(1), bi(2)), row(ws(0), bi(2), bi(3)), row(ws(0), bi(1), bi(4)))
-		f.expect(
+		f.Push(operators.Insert, row(ws(1), bi(1), bi(5)), row(ws(0), bi(1), bi(2)), row(ws(0), bi(2), bi(3)), row(ws(0), bi(1), bi(4)))
+		f.Expect(
 			"+ 1970-01-01 00:00:00,1,2,6,4,2",
 			"+ 1970-01-01 00:00:00,2,1,3,3,1",
 			"+ 1970-01-01 00:01:00,1,1,5,5,1",
@@ -48,33 +42,33 @@ func TestWindowUpdateModeClosesAndEvicts(t *testing.T) {
 		}
 		// A change to window 0 in the same epoch as the watermark that
 		// closes it is still emitted; then window 0 is evicted.
-		f.push(operators.Insert, row(ws(0), bi(2), bi(7)))
-		f.watermark(0, 1*minute)
-		f.watermark(2, 99) // not a group column: dropped
-		f.push(operators.Insert, row(ws(0), bi(1), bi(100)), row(ws(1), bi(1), bi(1)))
-		if len(f.c.wms) != 0 {
-			t.Fatalf("watermark forwarded before the barrier: %v", f.c.wms)
+		f.Push(operators.Insert, row(ws(0), bi(2), bi(7)))
+		f.Watermark(0, 1*minute)
+		f.Watermark(2, 99) // not a group column: dropped
+		f.Push(operators.Insert, row(ws(0), bi(1), bi(100)), row(ws(1), bi(1), bi(1)))
+		if len(f.Out.Watermarks) != 0 {
+			t.Fatalf("watermark forwarded before the barrier: %v", f.Out.Watermarks)
 		}
-		f.expect(
+		f.Expect(
 			"1970-01-01 00:00:00,2,1,3,3,1 -> 1970-01-01 00:00:00,2,2,10,7,2",
 			"1970-01-01 00:01:00,1,1,5,5,1 -> 1970-01-01 00:01:00,1,2,6,5,2",
 		)
-		if got := f.c.wms; len(got) != 1 || got[0] != (operators.Watermark{Column: 0, Time: minute}) {
+		if got := f.Out.Watermarks; len(got) != 1 || got[0] != (operators.Watermark{Column: 0, Time: minute}) {
 			t.Fatalf("watermarks %v", got)
 		}
 		if g, late := f.h.Groups(), f.h.LateRows(); g != 1 || late != 1 {
 			t.Fatalf("groups %d late %d, want 1 and 1", g, late)
 		}
 		// Late rows after eviction do not recreate the group.
-		f.push(operators.Insert, row(ws(0), bi(1), bi(1)), row(ws(0), bi(9), bi(1)))
-		f.expect()
+		f.Push(operators.Insert, row(ws(0), bi(1), bi(1)), row(ws(0), bi(9), bi(1)))
+		f.Expect()
 		if g, late := f.h.Groups(), f.h.LateRows(); g != 1 || late != 3 {
 			t.Fatalf("groups %d late %d, want 1 and 3", g, late)
 		}
 		// Retraction in an open window, then close it.
-		f.push(operators.Delete, row(ws(1), bi(1), bi(5)))
-		f.watermark(0, 2*minute)
-		f.expect("1970-01-01 00:01:00,1,2,6,5,2 -> 1970-01-01 00:01:00,1,1,1,1,1")
+		f.Push(operators.Delete, row(ws(1), bi(1), bi(5)))
+		f.Watermark(0, 2*minute)
+		f.Expect("1970-01-01 00:01:00,1,2,6,5,2 -> 1970-01-01 00:01:00,1,1,1,1,1")
 		if g := f.h.Groups(); g != 0 {
 			t.Fatalf("groups %d after every window closed", g)
 		}
@@ -82,31 +76,31 @@ func TestWindowUpdateModeClosesAndEvicts(t *testing.T) {
 }
 
 func TestWindowEmitOnClose(t *testing.T) {
-	forBatches(t, func(t *testing.T, batch int) {
+	optest.ForBatches(t, func(t *testing.T, batch int) {
 		f := newFixtureOpts(t, winCols, []int{0, 1}, winSpecs(), false, Options{WatermarkGroupCol: 0, EmitOnClose: true}, batch)
-		f.push(operators.Insert, row(ws(1), bi(1), bi(5)), row(ws(0), bi(1), bi(2)), row(ws(0), bi(2), bi(3)), row(ws(0), bi(3), bi(3)))
-		f.expect() // nothing until a window closes
-		f.push(operators.Insert, row(ws(0), bi(1), bi(4)))
-		f.push(operators.Delete, row(ws(0), bi(3), bi(3))) // group vanishes before close
-		f.watermark(0, minute)
-		f.expect(
+		f.Push(operators.Insert, row(ws(1), bi(1), bi(5)), row(ws(0), bi(1), bi(2)), row(ws(0), bi(2), bi(3)), row(ws(0), bi(3), bi(3)))
+		f.Expect() // nothing until a window closes
+		f.Push(operators.Insert, row(ws(0), bi(1), bi(4)))
+		f.Push(operators.Delete, row(ws(0), bi(3), bi(3))) // group vanishes before close
+		f.Watermark(0, minute)
+		f.Expect(
 			"+ 1970-01-01 00:00:00,1,2,6,4,2",
 			"+ 1970-01-01 00:00:00,2,1,3,3,1",
 		)
 		// Window 0 never again: a late row is dropped.
-		f.push(operators.Insert, row(ws(0), bi(1), bi(4)), row(ws(2), bi(1), bi(8)))
-		f.expect()
-		f.watermark(0, minute) // repeated watermark: nothing new closes
-		f.expect()
-		f.watermark(0, 3*minute)
-		f.expect(
+		f.Push(operators.Insert, row(ws(0), bi(1), bi(4)), row(ws(2), bi(1), bi(8)))
+		f.Expect()
+		f.Watermark(0, minute) // repeated watermark: nothing new closes
+		f.Expect()
+		f.Watermark(0, 3*minute)
+		f.Expect(
 			"+ 1970-01-01 00:01:00,1,1,5,5,1",
 			"+ 1970-01-01 00:02:00,1,1,8,8,1",
 		)
-		for _, ep := range f.c.epochs {
+		for _, ep := range f.Out.Epochs {
 			for _, r := range ep {
-				if r.op != operators.Insert {
-					t.Fatalf("EMIT ON WINDOW CLOSE emitted a %s", r.op)
+				if r.Op != operators.Insert {
+					t.Fatalf("EMIT ON WINDOW CLOSE emitted a %s", r.Op)
 				}
 			}
 		}
@@ -122,12 +116,12 @@ func TestWindowOptionsRejected(t *testing.T) {
 	in := []types.T{winCols[0].Type, winCols[1].Type, winCols[2].Type}
 	out := operators.OutputFunc(func(operators.Message) error { return nil })
 	for i, o := range []Options{{WatermarkGroupCol: 2}, {WatermarkGroupCol: -1, EmitOnClose: true}, {WatermarkGroupCol: -2}} {
-		if _, err := NewWithOptions(f.mem, schema, in, []int{0, 1}, winSpecs(), false, o, out); err == nil {
+		if _, err := NewWithOptions(f.Mem, schema, in, []int{0, 1}, winSpecs(), false, o, out); err == nil {
 			t.Errorf("case %d: accepted %+v", i, o)
 		}
 	}
 	text := []types.Column{{Name: "s", Type: types.TextType}}
-	if _, err := NewWithOptions(f.mem, types.Schema(text).Arrow(), []types.T{types.TextType}, []int{0}, nil, false, Options{WatermarkGroupCol: 0}, out); err == nil {
+	if _, err := NewWithOptions(f.Mem, types.Schema(text).Arrow(), []types.T{types.TextType}, []int{0}, nil, false, Options{WatermarkGroupCol: 0}, out); err == nil {
 		t.Errorf("accepted a VARCHAR watermark column")
 	}
 }
@@ -150,7 +144,7 @@ func TestWindowStateBounded(t *testing.T) {
 				groupCols = []int{0}
 			}
 			f := newFixtureOpts(t, winCols, groupCols, winSpecs(), tc.appendOnly, Options{WatermarkGroupCol: 0, EmitOnClose: tc.eowc}, 1024)
-			f.c.t = t
+			f.Out.T = t
 			rows := make([][]types.Datum, 0, 3*keys)
 			var heapAt10 uint64
 			emitted := 0
@@ -162,11 +156,11 @@ func TestWindowStateBounded(t *testing.T) {
 						rows = append(rows, row(ws(w-1), bi(k), bi(k)))
 					}
 				}
-				f.push(operators.Insert, rows...)
-				f.watermark(0, (w-1)*minute) // closes windows < w-1
-				f.barrier()
-				emitted += len(f.c.epochs[len(f.c.epochs)-1])
-				f.c.epochs = nil // keep the test's own memory flat
+				f.Push(operators.Insert, rows...)
+				f.Watermark(0, (w-1)*minute) // closes windows < w-1
+				f.Barrier()
+				emitted += len(f.Out.LastEpoch())
+				f.Out.Epochs = nil // keep the test's own memory flat
 				limit := 2 * keys
 				if tc.single {
 					limit = 2

@@ -3,8 +3,6 @@ package temporal
 import (
 	"bytes"
 	"fmt"
-	"github.com/sluicedb/sluice/operators/ckptio"
-	"hash/crc32"
 	"math/rand/v2"
 	"slices"
 	"sort"
@@ -13,25 +11,19 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/sluicedb/sluice/internal/optest"
 	"github.com/sluicedb/sluice/operators"
+	"github.com/sluicedb/sluice/operators/ckptio"
 	"github.com/sluicedb/sluice/types"
 )
-
-// step is one input message of a script: a chunk, or a barrier with Now.
-type step struct {
-	rows    [][]types.Datum
-	ops     []operators.Op
-	barrier bool
-	now     int64
-}
 
 // randScript makes epochs of random inserts (in the window, expired, out
 // of order, duplicated, NULL ts), deletes and update pairs, cut into
 // chunks of random sizes, each epoch ended by a barrier whose Now mostly
 // advances and sometimes goes back.
-func randScript(rng *rand.Rand, epochs int) []step {
+func randScript(rng *rand.Rand, epochs int) []optest.Step {
 	var cur [][]types.Datum
-	var steps []step
+	var steps []optest.Step
 	now := int64(1000)
 	randRow := func() []types.Datum {
 		tsv := ts(now - 150 + rng.Int64N(220))
@@ -40,7 +32,7 @@ func randScript(rng *rand.Rand, epochs int) []step {
 		}
 		return []types.Datum{bi(rng.Int64N(4)), tsv, txt([]string{"a", "b"}[rng.IntN(2)])}
 	}
-	for range epochs {
+	for e := range epochs {
 		var rows [][]types.Datum
 		var ops []operators.Op
 		for n := rng.IntN(25); n > 0; n-- {
@@ -64,74 +56,33 @@ func randScript(rng *rand.Rand, epochs int) []step {
 				cur[i] = row
 			}
 		}
-		for start := 0; start < len(rows); {
-			end := min(len(rows), start+1+rng.IntN(8))
-			steps = append(steps, step{rows: rows[start:end], ops: ops[start:end]})
-			start = end
-		}
+		steps = append(steps, optest.ChunkSteps(rng, rows, ops, 8, false)...)
 		bn := now + rng.Int64N(60)
 		if rng.IntN(8) == 0 {
 			bn = now - 30
 		}
 		now = max(now, bn)
-		steps = append(steps, step{barrier: true, now: bn})
+		steps = append(steps, optest.Step{Epoch: uint64(e + 1), Now: bn})
 	}
 	return steps
 }
 
-// runner drives one filter through a script, recording its output as
-// lines, a barrier line ending each epoch.
+// runner is a filter driven through scripts: the harness's collector
+// checks its output and tr logs it as lines, a barrier line ending each
+// epoch.
 type runner struct {
-	t     *testing.T
-	mem   memory.Allocator
-	f     *Filter
-	c     *collector
-	epoch uint64
-	msgs  []string
+	*fixture
+	tr *optest.Transcript
 }
 
 func newRunner(t *testing.T, mem memory.Allocator, window int64, inclusive bool) *runner {
 	t.Helper()
-	schema := types.Schema(cols).Arrow()
-	rn := &runner{t: t, mem: mem}
-	rn.c = &collector{t: t, schema: schema}
-	out := operators.OutputFunc(func(m operators.Message) error {
-		if err := rn.c.Push(m); err != nil {
-			return err
-		}
-		switch m := m.(type) {
-		case *operators.Chunk:
-			for _, o := range rn.c.pending[len(rn.c.pending)-m.Len():] {
-				rn.msgs = append(rn.msgs, fmt.Sprintf("%s %s", o.op, rowString(o.vals)))
-			}
-		case operators.Barrier:
-			rn.msgs = append(rn.msgs, fmt.Sprintf("barrier %d", m.Epoch))
-		}
-		return nil
+	rn := &runner{}
+	rn.fixture = newFiltered(t, mem, window, inclusive, func(c *optest.Collector) operators.Output {
+		rn.tr = &optest.Transcript{Next: c, Types: c.Types, Format: c.Format}
+		return rn.tr
 	})
-	f, err := NewFilter(mem, schema, []types.T{tBig, tTS, tTxt}, 1, window, inclusive, out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rn.f = f
 	return rn
-}
-
-func (rn *runner) run(steps []step) {
-	rn.t.Helper()
-	schema := types.Schema(cols).Arrow()
-	for _, s := range steps {
-		if s.barrier {
-			rn.epoch++
-			if err := rn.f.Push(operators.Barrier{Epoch: rn.epoch, Now: s.now}); err != nil {
-				rn.t.Fatal(err)
-			}
-			continue
-		}
-		if err := feed(rn.mem, rn.f, schema, s.rows, s.ops, len(s.rows)); err != nil {
-			rn.t.Fatal(err)
-		}
-	}
 }
 
 // epochs splits output lines at barriers and sorts each epoch's lines:
@@ -161,7 +112,7 @@ func dumpState(f *Filter, exact bool) string {
 		for k := range cols {
 			vals[k] = f.rows.Datum(s, k)
 		}
-		return fmt.Sprintf("%s@%d", rowString(vals), f.ts[s])
+		return fmt.Sprintf("%s@%d", optest.FormatRowMicros(vals), f.ts[s])
 	}
 	var ring, heap []string
 	for _, s := range f.ring[f.head:] {
@@ -224,50 +175,42 @@ func TestFilterCheckpointCutAndContinue(t *testing.T) {
 				cut := rng.IntN(len(steps) + 1)
 				switch seed % 3 {
 				case 0: // right after a barrier, as the executor does
-					for cut > 0 && !steps[cut-1].barrier {
+					for cut > 0 && !steps[cut-1].IsBarrier() {
 						cut--
 					}
 				case 1: // before the first barrier
 					cut = 0
-					for cut < len(steps) && !steps[cut].barrier && rng.IntN(3) > 0 {
+					for cut < len(steps) && !steps[cut].IsBarrier() && rng.IntN(3) > 0 {
 						cut++
 					}
 				}
 				const window = 100
 				a := newRunner(t, mem, window, inclusive)
-				a.run(steps[:cut])
-				mark := len(a.msgs)
-				a.run(steps[cut:])
+				a.Run(steps[:cut]...)
+				mark := len(a.tr.Lines)
+				a.Run(steps[cut:]...)
 
 				b := newRunner(t, mem, window, inclusive)
-				b.run(steps[:cut])
+				b.Run(steps[:cut]...)
 				if seed%4 == 3 {
 					// A retraction of a row never held builds B's index and
 					// changes nothing else: the snapshot must not depend on it.
-					b.run([]step{{rows: [][]types.Datum{r(999, 1000)}, ops: []operators.Op{operators.Delete}}})
-				}
-				var snap bytes.Buffer
-				if err := b.f.Snapshot(&snap); err != nil {
-					t.Fatalf("seed %d: snapshot: %v", seed, err)
+					b.Run(optest.Step{Rows: [][]types.Datum{r(999, 1000)}, Ops: []operators.Op{operators.Delete}})
 				}
 				c := newRunner(t, mem, window, inclusive)
-				c.epoch = b.epoch
-				if err := c.f.Restore(bytes.NewReader(snap.Bytes())); err != nil {
-					t.Fatalf("seed %d: restore: %v", seed, err)
+				snap, err := optest.RoundTrip(b.f, c.f)
+				if err != nil {
+					t.Fatalf("seed %d: %v", seed, err)
 				}
 				if got, want := dumpState(c.f, true), dumpState(b.f, true); got != want {
 					t.Fatalf("seed %d: restored state differs:\n got %s\nwant %s", seed, got, want)
 				}
 				checkOrder(t, c.f)
-				var again bytes.Buffer
-				if err := c.f.Snapshot(&again); err != nil {
-					t.Fatal(err)
-				}
-				if !bytes.Equal(again.Bytes(), snap.Bytes()) {
+				if again := optest.Snapshot(t, c.f); !bytes.Equal(again, snap) {
 					t.Errorf("seed %d: snapshot after restore differs from the original", seed)
 				}
-				c.run(steps[cut:])
-				if got, want := epochs(c.msgs), epochs(a.msgs[mark:]); got != want {
+				c.Run(steps[cut:]...)
+				if got, want := epochs(c.tr.Lines), epochs(a.tr.Lines[mark:]); got != want {
 					t.Fatalf("seed %d (cut at step %d of %d): output after the cut differs:\n got %s\nwant %s", seed, cut, len(steps), got, want)
 				}
 				if got, want := dumpState(c.f, false), dumpState(a.f, false); got != want {
@@ -290,37 +233,15 @@ func snapshotOf(t *testing.T, mem memory.Allocator, window int64, seed uint64) [
 	t.Helper()
 	rn := newRunner(t, mem, window, false)
 	defer rn.f.Close()
-	rn.run(randScript(rand.New(rand.NewPCG(seed, 99)), 12))
+	rn.Run(randScript(rand.New(rand.NewPCG(seed, 99)), 12)...)
 	if rn.f.StateRows() == 0 {
 		t.Fatal("the script left no rows held")
 	}
-	var buf bytes.Buffer
-	if err := rn.f.Snapshot(&buf); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
-func mustTrailerLen(t *testing.T) int {
-	n, err := ckptio.TrailerLen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
-// reseal appends a valid trailer to body.
-func reseal(t *testing.T, mem memory.Allocator, body []byte) []byte {
-	tr, err := ckptio.TrailerBytes(mem, int64(len(body)), crc32.Update(0, ckptio.CRCTable, body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return append(slices.Clone(body), tr...)
+	return optest.Snapshot(t, rn.f)
 }
 
 func TestFilterCheckpointMismatch(t *testing.T) {
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
+	mem := optest.CheckedMem(t)
 	snap := snapshotOf(t, mem, 100, 1)
 	schema := types.Schema(cols).Arrow()
 	nop := operators.OutputFunc(func(operators.Message) error { return nil })
@@ -351,28 +272,11 @@ func TestFilterCheckpointMismatch(t *testing.T) {
 	}
 	rn := newRunner(t, mem, 100, false)
 	defer rn.f.Close()
-	var hb bytes.Buffer
 	h := ckptio.Header{Format: ckptFormat, Version: ckptVersion, Config: rn.f.config(), Names: ckptValues, Counts: make([]int64, len(ckptValues))}
-	if err := h.Write(&hb, mem); err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range []struct {
-		format  string
-		version uint32
-		want    string
-	}{{ckptFormat, 2, "version 2"}, {"sluice.topn", 1, "not a sluice.temporal checkpoint"}} {
-		var buf bytes.Buffer
-		h2 := h
-		h2.Format, h2.Version = c.format, c.version
-		if err := h2.Write(&buf, mem); err != nil {
-			t.Fatal(err)
-		}
-		buf.Write(snap[hb.Len() : len(snap)-mustTrailerLen(t)])
-		err := rn.f.Restore(bytes.NewReader(reseal(t, mem, buf.Bytes())))
-		if err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("format %q version %d: %v, want an error with %q", c.format, c.version, err, c.want)
-		}
-	}
+	optest.CheckForeignHeaders(t, mem, snap, h, []optest.ForeignHeader{
+		{Format: ckptFormat, Version: 2, Want: "version 2"},
+		{Format: "sluice.topn", Version: 1, Want: "not a sluice.temporal checkpoint"},
+	}, rn.f)
 	if err := rn.f.Restore(bytes.NewReader(snap)); err != nil {
 		t.Fatal(err)
 	}
@@ -385,8 +289,7 @@ func TestFilterCheckpointMismatch(t *testing.T) {
 // snapshots: each must fail with an error, no panic (even a recovered
 // one), and no state.
 func TestFilterCheckpointCorrupt(t *testing.T) {
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
+	mem := optest.CheckedMem(t)
 	snap := snapshotOf(t, mem, 100, 3)
 	rn := newRunner(t, mem, 100, false)
 	defer rn.f.Close()
@@ -403,34 +306,7 @@ func TestFilterCheckpointCorrupt(t *testing.T) {
 			t.Fatalf("%s: state after a failed restore", what)
 		}
 	}
-	for n := 0; n < len(snap); n++ {
-		mustFail(fmt.Sprintf("truncated to %d of %d bytes", n, len(snap)), snap[:n])
-	}
-	// One flipped bit in every byte (which bit varies), then bursts.
-	fr := rand.New(rand.NewPCG(1, 2))
-	for i := range snap {
-		bit := 8*i + fr.IntN(8)
-		data := slices.Clone(snap)
-		data[bit/8] ^= 1 << (bit % 8)
-		mustFail(fmt.Sprintf("bit %d of %d flipped", bit, 8*len(snap)), data)
-	}
-	for range 500 {
-		data := slices.Clone(snap)
-		i := fr.IntN(len(data) - 4)
-		for j := range 4 {
-			data[i+j] ^= byte(fr.Uint32())
-		}
-		mustFail(fmt.Sprintf("burst at byte %d", i), data)
-	}
-	r := rand.New(rand.NewPCG(5, 6))
-	for i := range 50 {
-		data := make([]byte, r.IntN(400))
-		for j := range data {
-			data[j] = byte(r.Uint32())
-		}
-		mustFail(fmt.Sprintf("garbage %d", i), data)
-	}
-	mustFail("trailing bytes", append(slices.Clone(snap), 0))
+	optest.ForEachDamage(snap, mustFail)
 	if err := rn.f.Restore(bytes.NewReader(snap)); err != nil {
 		t.Fatal(err)
 	}
@@ -454,27 +330,23 @@ func TestFilterCheckpointBadContent(t *testing.T) {
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-			defer mem.AssertSize(t, 0)
+			mem := optest.CheckedMem(t)
 			b := newRunner(t, mem, 1000, false)
 			defer b.f.Close()
-			b.run([]step{{barrier: true, now: 1000}})
+			b.Run(optest.Step{Epoch: 1, Now: 1000})
 			var rows [][]types.Datum
 			for i, tv := range []int64{500, 600, 700, 800, 650, 550, 520} { // the last three go to the heap
 				rows = append(rows, r(int64(i), tv))
 			}
-			b.run([]step{{rows: rows}})
+			b.Run(optest.Step{Rows: rows})
 			if len(b.f.heap) != 3 {
 				t.Fatalf("heap holds %d rows", len(b.f.heap))
 			}
 			c.spoil(b.f)
-			var buf bytes.Buffer
-			if err := b.f.Snapshot(&buf); err != nil {
-				t.Fatal(err)
-			}
+			snap := optest.Snapshot(t, b.f)
 			f := newRunner(t, mem, 1000, false)
 			defer f.f.Close()
-			err := f.f.Restore(&buf)
+			err := f.f.Restore(bytes.NewReader(snap))
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("restore: %v, want an error with %q", err, c.want)
 			}
@@ -485,61 +357,33 @@ func TestFilterCheckpointBadContent(t *testing.T) {
 	}
 }
 
-// failWriter fails once n bytes have been written.
-type failWriter struct{ n int }
-
-func (w *failWriter) Write(p []byte) (int, error) {
-	if len(p) > w.n {
-		k := w.n
-		w.n = 0
-		return k, fmt.Errorf("disk full")
-	}
-	w.n -= len(p)
-	return len(p), nil
-}
-
 // TestSnapshotWriteError checks a failing writer makes Snapshot return
 // its error, at any point of the checkpoint.
 func TestSnapshotWriteError(t *testing.T) {
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
+	mem := optest.CheckedMem(t)
 	rn := newRunner(t, mem, 100, false)
 	defer rn.f.Close()
-	rn.run(randScript(rand.New(rand.NewPCG(4, 4)), 10))
-	var buf bytes.Buffer
-	if err := rn.f.Snapshot(&buf); err != nil {
-		t.Fatal(err)
-	}
-	for n := 0; n < buf.Len(); n += 1 + n/8 {
-		err := rn.f.Snapshot(&failWriter{n: n})
-		if err == nil || !strings.Contains(err.Error(), "disk full") {
-			t.Fatalf("writer failing after %d of %d bytes: %v", n, buf.Len(), err)
-		}
-	}
+	rn.Run(randScript(rand.New(rand.NewPCG(4, 4)), 10)...)
+	optest.CheckSnapshotWriteErrors(t, rn.f)
 }
 
 // TestFilterCheckpointLarge round-trips a state whose rows stream spans
 // several record batches.
 func TestFilterCheckpointLarge(t *testing.T) {
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
+	mem := optest.CheckedMem(t)
 	b := newRunner(t, mem, 1<<30, false)
 	defer b.f.Close()
 	var rows [][]types.Datum
 	for i := range int64(ckptBatchRows + 5000) {
 		rows = append(rows, r(i, 1000+i-(i%10)*3)) // some out of order
 	}
-	b.run([]step{{barrier: true, now: 1000}, {rows: rows}})
+	b.Run(optest.Step{Epoch: 1, Now: 1000}, optest.Step{Rows: rows})
 	if len(b.f.heap) == 0 {
 		t.Fatal("no rows in the heap")
 	}
-	var buf bytes.Buffer
-	if err := b.f.Snapshot(&buf); err != nil {
-		t.Fatal(err)
-	}
 	c := newRunner(t, mem, 1<<30, false)
 	defer c.f.Close()
-	if err := c.f.Restore(&buf); err != nil {
+	if _, err := optest.RoundTrip(b.f, c.f); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := dumpState(c.f, true), dumpState(b.f, true); got != want {

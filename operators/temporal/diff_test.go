@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/sluicedb/sluice/internal/optest"
 	"github.com/sluicedb/sluice/operators"
 	"github.com/sluicedb/sluice/types"
 )
@@ -18,7 +19,7 @@ import (
 // the output must be empty.
 func TestFilterDifferential(t *testing.T) {
 	for _, inclusive := range []bool{false, true} {
-		for _, batch := range []int{1, 3, 1024} {
+		for _, batch := range optest.BatchSizes {
 			t.Run(fmt.Sprintf("inclusive=%v/batch%d", inclusive, batch), func(t *testing.T) {
 				for seed := uint64(0); seed < 8; seed++ {
 					runDifferential(t, inclusive, batch, seed)
@@ -33,7 +34,7 @@ func runDifferential(t *testing.T, inclusive bool, batch int, seed uint64) {
 	rng := rand.New(rand.NewPCG(seed, 7))
 	x := newFixture(t, window, inclusive, batch)
 	var cur [][]types.Datum
-	folded := map[string]int{}
+	folded := optest.Fold{}
 	now := int64(1000)
 	started := false
 	randRow := func() []types.Datum {
@@ -63,10 +64,10 @@ func runDifferential(t *testing.T, inclusive bool, batch int, seed uint64) {
 				cur[i] = row
 			}
 		}
-		if err := feed(x.mem, x.f, x.in, rows, ops, batch); err != nil {
+		if err := x.Feed(rows, ops, batch); err != nil {
 			t.Fatal(err)
 		}
-		if !started && len(x.c.pending) > 0 {
+		if !started && len(x.Out.Pending) > 0 {
 			t.Fatalf("seed %d: output before the first barrier", seed)
 		}
 		barrierNow := now + rng.Int64N(60)
@@ -77,16 +78,9 @@ func runDifferential(t *testing.T, inclusive bool, batch int, seed uint64) {
 			now = barrierNow
 		}
 		started = true
-		x.barrier(barrierNow)
-		for _, o := range x.c.epochs[len(x.c.epochs)-1] {
-			k := rowString(o.vals)
-			folded[k] += int(o.op.Sign())
-			if folded[k] < 0 {
-				t.Fatalf("seed %d epoch %d: retraction of %s, not in the output", seed, epoch, k)
-			}
-			if folded[k] == 0 {
-				delete(folded, k)
-			}
+		x.BarrierAt(barrierNow)
+		if err := folded.Apply(x.Out.LastEpoch(), optest.FormatRowMicros); err != nil {
+			t.Fatalf("seed %d epoch %d: %v", seed, epoch, err)
 		}
 		want := map[string]int{}
 		for _, row := range cur {
@@ -94,7 +88,7 @@ func runDifferential(t *testing.T, inclusive bool, batch int, seed uint64) {
 				continue
 			}
 			if row[1].I > now-window || inclusive && row[1].I == now-window {
-				want[rowString(row)]++
+				want[optest.FormatRowMicros(row)]++
 			}
 		}
 		if fmt.Sprint(want) != fmt.Sprint(folded) {

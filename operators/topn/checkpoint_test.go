@@ -3,8 +3,6 @@ package topn
 import (
 	"bytes"
 	"fmt"
-	"github.com/sluicedb/sluice/operators/ckptio"
-	"hash/crc32"
 	"math/rand/v2"
 	"slices"
 	"sort"
@@ -13,25 +11,19 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/sluicedb/sluice/internal/optest"
 	"github.com/sluicedb/sluice/operators"
+	"github.com/sluicedb/sluice/operators/ckptio"
 	"github.com/sluicedb/sluice/types"
 )
-
-// step is one input message of a script: a chunk (rows with ops) or a
-// barrier.
-type step struct {
-	rows    [][]types.Datum
-	ops     []operators.Op
-	barrier bool
-}
 
 // randScript makes epochs of random inserts, deletes and update pairs
 // over diffCols (several partitions, NULLs, duplicates), each epoch cut
 // into chunks of random sizes and ended by a barrier.
-func randScript(r *rand.Rand, epochs int) []step {
+func randScript(r *rand.Rand, epochs int) []optest.Step {
 	var cur [][]types.Datum
-	var steps []step
-	for range epochs {
+	var steps []optest.Step
+	for e := range epochs {
 		var rows [][]types.Datum
 		var ops []operators.Op
 		for n := r.IntN(16); n > 0; n-- {
@@ -59,28 +51,18 @@ func randScript(r *rand.Rand, epochs int) []step {
 				cur[i] = x
 			}
 		}
-		for start := 0; start < len(rows); {
-			end := min(len(rows), start+1+r.IntN(6))
-			if end < len(rows) && ops[end] == operators.UpdateAfter {
-				end++ // keep pairs in one chunk
-			}
-			steps = append(steps, step{rows: rows[start:end], ops: ops[start:end]})
-			start = end
-		}
-		steps = append(steps, step{barrier: true})
+		steps = append(steps, optest.ChunkSteps(r, rows, ops, 6, true)...)
+		steps = append(steps, optest.Step{Epoch: uint64(e + 1)})
 	}
 	return steps
 }
 
-// runner drives one Top-N through a script, recording its output.
+// runner is a Top-N driven through scripts: the harness's collector
+// checks its output and tr logs it, message for message, with chunk
+// boundaries.
 type runner struct {
-	t     *testing.T
-	cols  []types.Column
-	mem   memory.Allocator
-	op    *TopN
-	c     *collector
-	epoch uint64
-	msgs  []string // every output row and barrier, in order
+	*fixture
+	tr *optest.Transcript
 }
 
 func newRunner(t *testing.T, mem memory.Allocator, spec Spec) *runner {
@@ -91,56 +73,12 @@ func newRunner(t *testing.T, mem memory.Allocator, spec Spec) *runner {
 // newRunnerCols is newRunner over input columns cols.
 func newRunnerCols(t *testing.T, mem memory.Allocator, spec Spec, cols []types.Column) *runner {
 	t.Helper()
-	schema := types.Schema(cols).Arrow()
-	inTypes := make([]types.T, len(cols))
-	for i, c := range cols {
-		inTypes[i] = c.Type
-	}
-	outTypes := slices.Clone(inTypes)
-	if spec.EmitRank {
-		outTypes = append(outTypes, tBig)
-	}
-	rn := &runner{t: t, mem: mem, cols: cols}
-	rn.c = &collector{t: t, types: outTypes}
-	out := operators.OutputFunc(func(m operators.Message) error {
-		if err := rn.c.Push(m); err != nil {
-			return err
-		}
-		switch m := m.(type) {
-		case *operators.Chunk:
-			for _, o := range rn.c.pending[len(rn.c.pending)-m.Len():] {
-				rn.msgs = append(rn.msgs, fmt.Sprintf("%s %s", o.op, rowString(o.vals)))
-			}
-			rn.msgs = append(rn.msgs, "|") // chunk boundary
-		case operators.Barrier:
-			rn.msgs = append(rn.msgs, fmt.Sprintf("barrier %d", m.Epoch))
-		}
-		return nil
+	rn := &runner{}
+	rn.fixture = newTopN(t, mem, spec, cols, func(c *optest.Collector) operators.Output {
+		rn.tr = &optest.Transcript{Next: c, Types: c.Types, ChunkEnds: true}
+		return rn.tr
 	})
-	op, err := New(mem, schema, inTypes, spec, out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rn.c.schema = op.Schema()
-	rn.op = op
 	return rn
-}
-
-func (rn *runner) run(steps []step) {
-	rn.t.Helper()
-	schema := types.Schema(rn.cols).Arrow()
-	for _, s := range steps {
-		if s.barrier {
-			rn.epoch++
-			if err := rn.op.Push(operators.Barrier{Epoch: rn.epoch}); err != nil {
-				rn.t.Fatal(err)
-			}
-			continue
-		}
-		if err := feed(rn.mem, rn.op, schema, s.rows, s.ops, len(s.rows)); err != nil {
-			rn.t.Fatal(err)
-		}
-	}
 }
 
 // dumpState renders a Top-N's state canonically: partitions by key, each
@@ -212,42 +150,32 @@ func TestTopNCheckpointCutAndContinue(t *testing.T) {
 				steps := randScript(r, 30)
 				cut := r.IntN(len(steps) + 1)
 				if seed%2 == 0 { // cut right after a barrier, as the executor does
-					for cut > 0 && !steps[cut-1].barrier {
+					for cut > 0 && !steps[cut-1].IsBarrier() {
 						cut--
 					}
 				}
 				a := newRunner(t, mem, spec)
-				a.run(steps[:cut])
-				mark := len(a.msgs)
-				a.run(steps[cut:])
+				a.Run(steps[:cut]...)
+				mark := len(a.tr.Lines)
+				a.Run(steps[cut:]...)
 
 				b := newRunner(t, mem, spec)
-				b.run(steps[:cut])
-				var snap bytes.Buffer
-				if err := b.op.Snapshot(&snap); err != nil {
-					t.Fatalf("seed %d: snapshot: %v", seed, err)
-				}
-				bState := dumpState(b.op)
-
+				b.Run(steps[:cut]...)
 				c := newRunner(t, mem, spec)
-				c.epoch = b.epoch
-				if err := c.op.Restore(bytes.NewReader(snap.Bytes())); err != nil {
-					t.Fatalf("seed %d: restore: %v", seed, err)
+				snap, err := optest.RoundTrip(b.op, c.op)
+				if err != nil {
+					t.Fatalf("seed %d: %v", seed, err)
 				}
-				if got := dumpState(c.op); got != bState {
-					t.Fatalf("seed %d: restored state differs:\n got %s\nwant %s", seed, got, bState)
+				if got, want := dumpState(c.op), dumpState(b.op); got != want {
+					t.Fatalf("seed %d: restored state differs:\n got %s\nwant %s", seed, got, want)
 				}
-				var again bytes.Buffer
-				if err := c.op.Snapshot(&again); err != nil {
-					t.Fatal(err)
+				if again := optest.Snapshot(t, c.op); !bytes.Equal(again, snap) {
+					t.Errorf("seed %d: snapshot after restore differs from the original (%d vs %d bytes)", seed, len(again), len(snap))
 				}
-				if !bytes.Equal(again.Bytes(), snap.Bytes()) {
-					t.Errorf("seed %d: snapshot after restore differs from the original (%d vs %d bytes)", seed, again.Len(), snap.Len())
-				}
-				c.run(steps[cut:])
-				want := a.msgs[mark:]
-				if fmt.Sprint(c.msgs) != fmt.Sprint(want) {
-					t.Fatalf("seed %d (cut at step %d of %d): output after the cut differs:\n got %v\nwant %v", seed, cut, len(steps), c.msgs, want)
+				c.Run(steps[cut:]...)
+				want := a.tr.Lines[mark:]
+				if fmt.Sprint(c.tr.Lines) != fmt.Sprint(want) {
+					t.Fatalf("seed %d (cut at step %d of %d): output after the cut differs:\n got %v\nwant %v", seed, cut, len(steps), c.tr.Lines, want)
 				}
 				if got, want := dumpState(c.op), dumpState(a.op); got != want {
 					t.Fatalf("seed %d: final states differ:\n got %s\nwant %s", seed, got, want)
@@ -282,23 +210,20 @@ func TestTopNCheckpointRests(t *testing.T) {
 					steps, _ := refillScript(r, spec, fixed, 16)
 					cut := len(steps)/2 + r.IntN(len(steps)/2)
 					if seed%2 == 0 {
-						for cut > 0 && !steps[cut-1].barrier {
+						for cut > 0 && !steps[cut-1].IsBarrier() {
 							cut--
 						}
 					}
 					a := newRunnerCols(t, mem, spec, cols)
 					smallHead(a.op)
-					a.run(steps[:cut])
-					mark := len(a.msgs)
-					a.run(steps[cut:])
+					a.Run(steps[:cut]...)
+					mark := len(a.tr.Lines)
+					a.Run(steps[cut:]...)
 
 					b := newRunnerCols(t, mem, spec, cols)
 					smallHead(b.op)
-					b.run(steps[:cut])
-					var snap bytes.Buffer
-					if err := b.op.Snapshot(&snap); err != nil {
-						t.Fatalf("seed %d: snapshot: %v", seed, err)
-					}
+					b.Run(steps[:cut]...)
+					snap := optest.Snapshot(t, b.op)
 					restsHeld := 0
 					for _, p := range b.op.parts {
 						if p != nil && p.rest != nil {
@@ -312,23 +237,18 @@ func TestTopNCheckpointRests(t *testing.T) {
 					}
 					c := newRunnerCols(t, mem, spec, cols)
 					smallHead(c.op)
-					c.epoch = b.epoch
-					if err := c.op.Restore(bytes.NewReader(snap.Bytes())); err != nil {
+					if err := c.op.Restore(bytes.NewReader(snap)); err != nil {
 						t.Fatalf("seed %d: restore: %v", seed, err)
 					}
 					if got, want := dumpState(c.op), dumpState(b.op); got != want {
 						t.Fatalf("seed %d: restored state differs:\n got %s\nwant %s", seed, got, want)
 					}
-					var again bytes.Buffer
-					if err := c.op.Snapshot(&again); err != nil {
-						t.Fatal(err)
-					}
-					if !bytes.Equal(again.Bytes(), snap.Bytes()) {
+					if again := optest.Snapshot(t, c.op); !bytes.Equal(again, snap) {
 						t.Errorf("seed %d: snapshot after restore differs from the original", seed)
 					}
-					c.run(steps[cut:])
-					if want := a.msgs[mark:]; fmt.Sprint(c.msgs) != fmt.Sprint(want) {
-						t.Fatalf("seed %d (cut at step %d of %d): output after the cut differs:\n got %v\nwant %v", seed, cut, len(steps), c.msgs, want)
+					c.Run(steps[cut:]...)
+					if want := a.tr.Lines[mark:]; fmt.Sprint(c.tr.Lines) != fmt.Sprint(want) {
+						t.Fatalf("seed %d (cut at step %d of %d): output after the cut differs:\n got %v\nwant %v", seed, cut, len(steps), c.tr.Lines, want)
 					}
 					if got, want := dumpState(c.op), dumpState(a.op); got != want {
 						t.Fatalf("seed %d: final states differ:\n got %s\nwant %s", seed, got, want)
@@ -351,17 +271,12 @@ func snapshotOf(t *testing.T, mem memory.Allocator, spec Spec, seed uint64) ([]b
 	t.Helper()
 	rn := newRunner(t, mem, spec)
 	defer rn.op.Close()
-	rn.run(randScript(rand.New(rand.NewPCG(seed, 99)), 20))
-	var buf bytes.Buffer
-	if err := rn.op.Snapshot(&buf); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes(), dumpState(rn.op)
+	rn.Run(randScript(rand.New(rand.NewPCG(seed, 99)), 20)...)
+	return optest.Snapshot(t, rn.op), dumpState(rn.op)
 }
 
 func TestTopNCheckpointConfigMismatch(t *testing.T) {
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
+	mem := optest.CheckedMem(t)
 	spec := Spec{PartitionCols: []int{0}, Order: []OrderKey{{Col: 1, Desc: true}}, N: 2, EmitRank: true}
 	snap, _ := snapshotOf(t, mem, spec, 1)
 	others := map[string]Spec{}
@@ -408,28 +323,11 @@ func TestTopNCheckpointConfigMismatch(t *testing.T) {
 	// Another version, and another format.
 	rn := newRunner(t, mem, spec)
 	defer rn.op.Close()
-	var hb bytes.Buffer
 	h := ckptio.Header{Format: ckptFormat, Version: ckptVersion, Config: rn.op.config(), Names: []string{"partitions", "entries", "tops"}, Counts: []int64{0, 0, 0}}
-	if err := h.Write(&hb, mem); err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range []struct {
-		format  string
-		version uint32
-		want    string
-	}{{ckptFormat, 2, "version 2"}, {"sluice.agg", 1, "not a sluice.topn checkpoint"}} {
-		var buf bytes.Buffer
-		h2 := h
-		h2.Format, h2.Version = c.format, c.version
-		if err := h2.Write(&buf, mem); err != nil {
-			t.Fatal(err)
-		}
-		buf.Write(snap[hb.Len() : len(snap)-mustTrailerLen(t)])
-		err := rn.op.Restore(bytes.NewReader(reseal(t, mem, buf.Bytes())))
-		if err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("format %q version %d: %v, want an error with %q", c.format, c.version, err, c.want)
-		}
-	}
+	optest.CheckForeignHeaders(t, mem, snap, h, []optest.ForeignHeader{
+		{Format: ckptFormat, Version: 2, Want: "version 2"},
+		{Format: "sluice.agg", Version: 1, Want: "not a sluice.topn checkpoint"},
+	}, rn.op)
 	// Restore into an operator with state.
 	if err := rn.op.Restore(bytes.NewReader(snap)); err != nil {
 		t.Fatal(err)
@@ -443,8 +341,7 @@ func TestTopNCheckpointConfigMismatch(t *testing.T) {
 // snapshots: every one must fail with an error, without a panic (even a
 // recovered one) and without leaving state.
 func TestTopNCheckpointCorrupt(t *testing.T) {
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
+	mem := optest.CheckedMem(t)
 	spec := Spec{PartitionCols: []int{0}, Order: []OrderKey{{Col: 3, NullsFirst: true}, {Col: 2, Desc: true}}, N: 3, EmitRank: true, Kind: Rank}
 	snap, _ := snapshotOf(t, mem, spec, 7)
 	rn := newRunner(t, mem, spec)
@@ -462,64 +359,18 @@ func TestTopNCheckpointCorrupt(t *testing.T) {
 			t.Fatalf("%s: state after a failed restore", what)
 		}
 	}
-	for n := 0; n < len(snap); n++ {
-		mustFail(fmt.Sprintf("truncated to %d of %d bytes", n, len(snap)), snap[:n])
-	}
-	// One flipped bit in every byte (which bit varies), then bursts.
-	fr := rand.New(rand.NewPCG(1, 2))
-	for i := range snap {
-		bit := 8*i + fr.IntN(8)
-		data := slices.Clone(snap)
-		data[bit/8] ^= 1 << (bit % 8)
-		mustFail(fmt.Sprintf("bit %d of %d flipped", bit, 8*len(snap)), data)
-	}
-	for range 500 {
-		data := slices.Clone(snap)
-		i := fr.IntN(len(data) - 4)
-		for j := range 4 {
-			data[i+j] ^= byte(fr.Uint32())
-		}
-		mustFail(fmt.Sprintf("burst at byte %d", i), data)
-	}
-	r := rand.New(rand.NewPCG(5, 6))
-	for i := range 50 {
-		data := make([]byte, r.IntN(400))
-		for j := range data {
-			data[j] = byte(r.Uint32())
-		}
-		mustFail(fmt.Sprintf("garbage %d", i), data)
-	}
-	// Bytes appended after a valid snapshot.
-	mustFail("trailing bytes", append(slices.Clone(snap), 0))
+	optest.ForEachDamage(snap, mustFail)
 	// The intact snapshot still restores.
 	if err := rn.op.Restore(bytes.NewReader(snap)); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func mustTrailerLen(t *testing.T) int {
-	n, err := ckptio.TrailerLen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
-// reseal appends a valid trailer to body.
-func reseal(t *testing.T, mem memory.Allocator, body []byte) []byte {
-	tr, err := ckptio.TrailerBytes(mem, int64(len(body)), crc32.Update(0, ckptio.CRCTable, body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return append(slices.Clone(body), tr...)
-}
-
 // TestTopNCheckpointBadContent checks that a checkpoint whose checksum is
 // right but whose content is inconsistent (as a bug in a writer would
 // make it) is refused by the content checks behind the checksum.
 func TestTopNCheckpointBadContent(t *testing.T) {
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
+	mem := optest.CheckedMem(t)
 	spec := Spec{PartitionCols: []int{0}, Order: []OrderKey{{Col: 2, Desc: true}, {Col: 1}}, N: 2, EmitRank: true}
 	cases := map[string]struct {
 		spoil func(op *TopN)
@@ -551,23 +402,20 @@ func TestTopNCheckpointBadContent(t *testing.T) {
 					rows = append(rows, row(bi(p), bi(a), bi(a%3)))
 				}
 			}
-			if err := feed(mem, b, schema, rows, nil, 4); err != nil {
+			if err := optest.Feed(mem, b, schema, rows, nil, 4); err != nil {
 				t.Fatal(err)
 			}
 			if err := b.Push(operators.Barrier{Epoch: 1}); err != nil {
 				t.Fatal(err)
 			}
 			c.spoil(b)
-			var buf bytes.Buffer
-			if err := b.Snapshot(&buf); err != nil {
-				t.Fatal(err)
-			}
+			snap := optest.Snapshot(t, b)
 			op, err := New(mem, schema, ts, spec, nop)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer op.Close()
-			err = op.Restore(&buf)
+			err = op.Restore(bytes.NewReader(snap))
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("restore: %v, want an error with %q", err, c.want)
 			}
@@ -588,44 +436,20 @@ func swapFirstKeys(op *TopN) {
 	copy(b.data[w:2*w], k0)
 }
 
-// failWriter fails once n bytes have been written.
-type failWriter struct{ n int }
-
-func (w *failWriter) Write(p []byte) (int, error) {
-	if len(p) > w.n {
-		k := w.n
-		w.n = 0
-		return k, fmt.Errorf("disk full")
-	}
-	w.n -= len(p)
-	return len(p), nil
-}
-
 // TestSnapshotWriteError checks a failing writer makes Snapshot return
 // its error, at any point of the checkpoint.
 func TestSnapshotWriteError(t *testing.T) {
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
+	mem := optest.CheckedMem(t)
 	rn := newRunner(t, mem, ckptSpecs()[3])
 	defer rn.op.Close()
-	rn.run(randScript(rand.New(rand.NewPCG(4, 4)), 10))
-	var buf bytes.Buffer
-	if err := rn.op.Snapshot(&buf); err != nil {
-		t.Fatal(err)
-	}
-	for n := 0; n < buf.Len(); n += 1 + n/8 {
-		err := rn.op.Snapshot(&failWriter{n: n})
-		if err == nil || !strings.Contains(err.Error(), "disk full") {
-			t.Fatalf("writer failing after %d of %d bytes: %v", n, buf.Len(), err)
-		}
-	}
+	rn.Run(randScript(rand.New(rand.NewPCG(4, 4)), 10)...)
+	optest.CheckSnapshotWriteErrors(t, rn.op)
 }
 
 // TestTopNCheckpointLarge round-trips a state whose streams span several
 // record batches.
 func TestTopNCheckpointLarge(t *testing.T) {
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
+	mem := optest.CheckedMem(t)
 	spec := Spec{PartitionCols: []int{0}, Order: []OrderKey{{Col: 1, Desc: true}}, N: 5, EmitRank: true}
 	b := newRunner(t, mem, spec)
 	defer b.op.Close()
@@ -633,14 +457,10 @@ func TestTopNCheckpointLarge(t *testing.T) {
 	for i := range ckptBatchRows + 5000 {
 		rows = append(rows, row(bi(int64(i%7)), bi(int64(i)), txt(fmt.Sprint("s", i%13)), dbl(float64(i%5))))
 	}
-	b.run([]step{{rows: rows}, {barrier: true}})
-	var buf bytes.Buffer
-	if err := b.op.Snapshot(&buf); err != nil {
-		t.Fatal(err)
-	}
+	b.Run(optest.Step{Rows: rows}, optest.Step{Epoch: 1})
 	c := newRunner(t, mem, spec)
 	defer c.op.Close()
-	if err := c.op.Restore(&buf); err != nil {
+	if _, err := optest.RoundTrip(b.op, c.op); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := dumpState(c.op), dumpState(b.op); got != want {

@@ -10,8 +10,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/sluicedb/sluice/internal/optest"
 	"github.com/sluicedb/sluice/types"
 )
 
@@ -19,8 +19,7 @@ import (
 // both directions and NULL placements, and checks that key order is the
 // SQL order and that keys decode back to the values.
 func TestCodecOrderAndRoundTrip(t *testing.T) {
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
+	mem := optest.CheckedMem(t)
 	rng := rand.New(rand.NewPCG(3, 4))
 	gen := map[types.Kind]func() types.Datum{
 		types.BigInt:    func() types.Datum { return bi(rng.Int64N(2000) - 1000) },
@@ -58,7 +57,7 @@ func TestCodecOrderAndRoundTrip(t *testing.T) {
 						}
 					}
 					schema := arrow.NewSchema([]arrow.Field{{Name: "x", Type: typ.Arrow(), Nullable: true}}, nil)
-					rec := buildRec(mem, schema, slicesOfOne(vals))
+					rec := optest.BuildRecord(mem, schema, slicesOfOne(vals))
 					defer rec.Release()
 					f := field{col: 0, desc: desc, nullsFirst: nf}
 					f.kind, _ = kindOf(typ)

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/sluicedb/sluice/internal/optest"
 	"github.com/sluicedb/sluice/operators"
 	"github.com/sluicedb/sluice/types"
 )
@@ -83,7 +84,7 @@ func referenceTop(spec Spec, rows [][]types.Datum) map[string]int {
 		for _, p := range spec.PartitionCols {
 			k = append(k, r[p])
 		}
-		parts[rowString(k)] = append(parts[rowString(k)], r)
+		parts[optest.FormatRow(k)] = append(parts[optest.FormatRow(k)], r)
 	}
 	out := map[string]int{}
 	for _, pr := range parts {
@@ -102,7 +103,7 @@ func referenceTop(spec Spec, rows [][]types.Datum) map[string]int {
 			if spec.EmitRank {
 				vals = append(vals, bi(rank))
 			}
-			out[rowString(vals)]++
+			out[optest.FormatRow(vals)]++
 		}
 	}
 	return out
@@ -137,7 +138,7 @@ func runDifferential(t *testing.T, spec Spec, batch int, seed uint64) {
 	r := rand.New(rand.NewPCG(seed, 42))
 	f := newFixture(t, diffCols, spec, batch)
 	var cur [][]types.Datum
-	folded := map[string]int{}
+	folded := optest.Fold{}
 	for epoch := 0; epoch < 60; epoch++ {
 		var rows [][]types.Datum
 		var ops []operators.Op
@@ -159,22 +160,12 @@ func runDifferential(t *testing.T, spec Spec, batch int, seed uint64) {
 				cur[i] = x
 			}
 		}
-		if err := feed(f.mem, f.op, f.in, rows, ops, batch); err != nil {
+		if err := f.Feed(rows, ops, batch); err != nil {
 			t.Fatalf("epoch %d: %v", epoch, err)
 		}
-		f.epoch++
-		if err := f.op.Push(operators.Barrier{Epoch: f.epoch}); err != nil {
-			t.Fatal(err)
-		}
-		for _, o := range f.c.epochs[len(f.c.epochs)-1] {
-			k := rowString(o.vals)
-			folded[k] += int(o.op.Sign())
-			if folded[k] < 0 {
-				t.Fatalf("epoch %d: retraction of %s, not in the output", epoch, k)
-			}
-			if folded[k] == 0 {
-				delete(folded, k)
-			}
+		f.Barrier()
+		if err := folded.Apply(f.Out.LastEpoch(), nil); err != nil {
+			t.Fatalf("epoch %d: %v", epoch, err)
 		}
 		want := referenceTop(spec, slices.Clone(cur))
 		if fmt.Sprint(want) != fmt.Sprint(folded) {
@@ -190,11 +181,11 @@ func runDifferential(t *testing.T, spec Spec, batch int, seed uint64) {
 // emits nothing.
 func TestTopNNoChangeNoEmit(t *testing.T) {
 	f := newFixture(t, cooc, similar(2, true), 3)
-	f.push(operators.Insert, row(bi(1), bi(2), bi(3)))
-	f.barrier()
-	f.push(operators.Insert, row(bi(1), bi(5), bi(9)))
-	f.push(operators.Delete, row(bi(1), bi(5), bi(9)))
-	f.expect()
+	f.Push(operators.Insert, row(bi(1), bi(2), bi(3)))
+	f.Barrier()
+	f.Push(operators.Insert, row(bi(1), bi(5), bi(9)))
+	f.Push(operators.Delete, row(bi(1), bi(5), bi(9)))
+	f.Expect()
 }
 
 // fixedCols is diffCols with b a BIGINT: every key of fixed width (the
@@ -227,14 +218,14 @@ func refillRow(r *rand.Rand, fixed bool) []types.Datum {
 // (deleting a partition's best row, or moving it down or to another
 // partition; every third epoch mostly from one partition), mixed with
 // random inserts (some duplicates), deletes and updates. It returns the steps and the input multiset after each epoch.
-func refillScript(r *rand.Rand, spec Spec, fixed bool, epochs int) ([]step, [][][]types.Datum) {
+func refillScript(r *rand.Rand, spec Spec, fixed bool, epochs int) ([]optest.Step, [][][]types.Datum) {
 	var cur [][]types.Datum
 	partOf := func(x []types.Datum) string {
 		var k []types.Datum
 		for _, c := range spec.PartitionCols {
 			k = append(k, x[c])
 		}
-		return rowString(k)
+		return optest.FormatRow(k)
 	}
 	// best is the index in cur of the best row of x's partition.
 	best := func(x []types.Datum) int {
@@ -246,7 +237,7 @@ func refillScript(r *rand.Rand, spec Spec, fixed bool, epochs int) ([]step, [][]
 		}
 		return bi
 	}
-	var steps []step
+	var steps []optest.Step
 	var after [][][]types.Datum
 	for e := range epochs {
 		var rows [][]types.Datum
@@ -311,15 +302,8 @@ func refillScript(r *rand.Rand, spec Spec, fixed bool, epochs int) ([]step, [][]
 				cur[i] = x
 			}
 		}
-		for start := 0; start < len(rows); {
-			end := min(len(rows), start+1+r.IntN(40))
-			if end < len(rows) && ops[end] == operators.UpdateAfter {
-				end++ // keep pairs in one chunk
-			}
-			steps = append(steps, step{rows: rows[start:end], ops: ops[start:end]})
-			start = end
-		}
-		steps = append(steps, step{barrier: true})
+		steps = append(steps, optest.ChunkSteps(r, rows, ops, 40, true)...)
+		steps = append(steps, optest.Step{Epoch: uint64(e + 1)})
 		after = append(after, slices.Clone(cur))
 	}
 	return steps, after
@@ -377,28 +361,18 @@ func runRefill(t *testing.T, spec Spec, fixed, small bool, seed uint64) {
 		smallHead(f.op)
 	}
 	steps, after := refillScript(r, spec, fixed, 40)
-	folded := map[string]int{}
+	folded := optest.Fold{}
 	epoch := 0
 	for _, s := range steps {
-		if !s.barrier {
-			if err := feed(f.mem, f.op, f.in, s.rows, s.ops, len(s.rows)); err != nil {
+		if !s.IsBarrier() {
+			if err := f.Step(s); err != nil {
 				t.Fatalf("epoch %d: %v", epoch, err)
 			}
 			continue
 		}
-		f.epoch++
-		if err := f.op.Push(operators.Barrier{Epoch: f.epoch}); err != nil {
-			t.Fatal(err)
-		}
-		for _, o := range f.c.epochs[len(f.c.epochs)-1] {
-			k := rowString(o.vals)
-			folded[k] += int(o.op.Sign())
-			if folded[k] < 0 {
-				t.Fatalf("epoch %d: retraction of %s, not in the output", epoch, k)
-			}
-			if folded[k] == 0 {
-				delete(folded, k)
-			}
+		f.Run(s)
+		if err := folded.Apply(f.Out.LastEpoch(), nil); err != nil {
+			t.Fatalf("epoch %d: %v", epoch, err)
 		}
 		want := referenceTop(spec, slices.Clone(after[epoch]))
 		if fmt.Sprint(want) != fmt.Sprint(folded) {

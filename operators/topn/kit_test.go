@@ -1,240 +1,70 @@
 package topn
 
 import (
-	"fmt"
-	"sort"
-	"strings"
+	"slices"
 	"testing"
 
-	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/sluicedb/sluice/internal/optest"
 	"github.com/sluicedb/sluice/operators"
 	"github.com/sluicedb/sluice/types"
 )
 
-// outRow is one emitted row, copied out of the lent chunk.
-type outRow struct {
-	op   operators.Op
-	vals []types.Datum
-}
-
-// collector records what the operator emits and checks the invariants:
-// schema as declared, chunk size bound, update pairs adjacent within a
-// chunk, barrier epochs increasing.
-type collector struct {
-	t       testing.TB
-	schema  *arrow.Schema
-	types   []types.T
-	pending []outRow
-	epochs  [][]outRow
-	wms     []operators.Watermark
-	lastEp  uint64
-}
-
-func (c *collector) Push(m operators.Message) error {
-	switch m := m.(type) {
-	case *operators.Chunk:
-		if !m.Rec.Schema().Equal(c.schema) {
-			c.t.Errorf("chunk schema %s, want %s", m.Rec.Schema(), c.schema)
-		}
-		n := m.Len()
-		if n == 0 || n > MaxChunkRows {
-			c.t.Errorf("chunk of %d rows", n)
-		}
-		for i := 0; i < n; i++ {
-			r := outRow{op: m.Op(i)}
-			for j := 0; j < int(m.Rec.NumCols()); j++ {
-				r.vals = append(r.vals, types.DatumAt(m.Rec.Column(j), i, c.types[j]))
-			}
-			if r.op == operators.UpdateBefore && (i+1 >= n || m.Op(i+1) != operators.UpdateAfter) {
-				c.t.Errorf("UpdateBefore at row %d not followed by UpdateAfter in its chunk", i)
-			}
-			if r.op == operators.UpdateAfter && (i == 0 || m.Op(i-1) != operators.UpdateBefore) {
-				c.t.Errorf("UpdateAfter at row %d not preceded by UpdateBefore", i)
-			}
-			c.pending = append(c.pending, r)
-		}
-	case operators.Barrier:
-		if m.Epoch <= c.lastEp && c.lastEp != 0 {
-			c.t.Errorf("barrier epoch %d after %d", m.Epoch, c.lastEp)
-		}
-		c.lastEp = m.Epoch
-		c.epochs = append(c.epochs, c.pending)
-		c.pending = nil
-	case operators.Watermark:
-		c.wms = append(c.wms, m)
-	default:
-		c.t.Errorf("unexpected message %T", m)
-	}
-	return nil
-}
-
-func rowString(vals []types.Datum) string {
-	parts := make([]string, len(vals))
-	for i, d := range vals {
-		parts[i] = d.String()
-	}
-	return strings.Join(parts, ",")
-}
-
-// render turns one epoch's output into sorted lines: "+ row", "- row" and
-// "row -> row" for an update pair.
-func render(rows []outRow) []string {
-	var out []string
-	for i := 0; i < len(rows); i++ {
-		r := rows[i]
-		switch r.op {
-		case operators.Insert:
-			out = append(out, "+ "+rowString(r.vals))
-		case operators.Delete:
-			out = append(out, "- "+rowString(r.vals))
-		case operators.UpdateBefore:
-			if i+1 < len(rows) {
-				out = append(out, rowString(r.vals)+" -> "+rowString(rows[i+1].vals))
-				i++
-			}
-		default:
-			out = append(out, "? "+rowString(r.vals))
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
-// buildRec makes a record of schema from rows of datums.
-func buildRec(mem memory.Allocator, schema *arrow.Schema, rows [][]types.Datum) arrow.RecordBatch {
-	rb := array.NewRecordBuilder(mem, schema)
-	defer rb.Release()
-	for _, r := range rows {
-		for j, d := range r {
-			types.AppendDatum(rb.Field(j), d)
-		}
-	}
-	return rb.NewRecordBatch()
-}
-
-// feed pushes rows with ops (nil: inserts) in chunks of batch rows.
-func feed(mem memory.Allocator, op operators.Operator, in *arrow.Schema, rows [][]types.Datum, ops []operators.Op, batch int) error {
-	for start := 0; start < len(rows); start += batch {
-		end := min(start+batch, len(rows))
-		rec := buildRec(mem, in, rows[start:end])
-		c := &operators.Chunk{Rec: rec}
-		if ops != nil {
-			c.Ops = ops[start:end]
-		}
-		err := op.Push(c)
-		rec.Release()
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// fixture is a Top-N under test with its collector.
+// fixture is a Top-N under test, driven by the harness (whose Out
+// collects its output).
 type fixture struct {
-	t     *testing.T
-	mem   *memory.CheckedAllocator
-	op    *TopN
-	in    *arrow.Schema
-	c     *collector
-	batch int
-	epoch uint64
+	*optest.Harness
+	op *TopN
 }
 
 func newFixture(t *testing.T, cols []types.Column, spec Spec, batch int) *fixture {
 	t.Helper()
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	schema := types.Schema(cols).Arrow()
-	inTypes := make([]types.T, len(cols))
-	for i, c := range cols {
-		inTypes[i] = c.Type
-	}
-	outTypes := append([]types.T(nil), inTypes...)
-	if spec.EmitRank {
-		outTypes = append(outTypes, types.T{Kind: types.BigInt})
-	}
-	c := &collector{t: t, types: outTypes}
-	op, err := New(mem, schema, inTypes, spec, c)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	c.schema = op.Schema()
-	f := &fixture{t: t, mem: mem, op: op, in: schema, c: c, batch: batch}
-	t.Cleanup(func() {
-		if err := op.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-		if err := op.Close(); err != nil {
-			t.Errorf("second Close: %v", err)
-		}
-		mem.AssertSize(t, 0)
-	})
+	mem := optest.CheckedMem(t)
+	f := newTopN(t, mem, spec, cols, nil)
+	optest.CloseAtEnd(t, f.op, nil)
+	f.Batch = batch
 	return f
 }
 
-// push feeds rows with one op for all.
-func (f *fixture) push(op operators.Op, rows ...[]types.Datum) {
-	f.t.Helper()
-	var ops []operators.Op
-	if op != operators.Insert {
-		ops = make([]operators.Op, len(rows))
-		for i := range ops {
-			ops[i] = op
-		}
+// newTopN builds a Top-N of spec over input columns cols whose output
+// the harness's collector checks, sent through wrap when it is not nil.
+func newTopN(t *testing.T, mem memory.Allocator, spec Spec, cols []types.Column, wrap func(*optest.Collector) operators.Output) *fixture {
+	t.Helper()
+	schema := types.Schema(cols).Arrow()
+	inTypes := optest.ColumnTypes(cols)
+	outTypes := slices.Clone(inTypes)
+	if spec.EmitRank {
+		outTypes = append(outTypes, tBig)
 	}
-	if err := feed(f.mem, f.op, f.in, rows, ops, f.batch); err != nil {
-		f.t.Fatalf("push: %v", err)
+	c := &optest.Collector{T: t, Types: outTypes, MaxChunkRows: MaxChunkRows}
+	var out operators.Output = c
+	if wrap != nil {
+		out = wrap(c)
 	}
+	op, err := New(mem, schema, inTypes, spec, out)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	c.Schema = op.Schema()
+	return &fixture{Harness: &optest.Harness{T: t, Mem: mem, Input: op, InSchema: schema, Out: c}, op: op}
 }
 
 // update feeds update pairs: before, after, before, after, ...
 func (f *fixture) update(pairs ...[]types.Datum) {
-	f.t.Helper()
+	f.T.Helper()
 	ops := make([]operators.Op, len(pairs))
 	for i := range ops {
 		ops[i] = operators.UpdateBefore + operators.Op(i%2)
 	}
-	if err := feed(f.mem, f.op, f.in, pairs, ops, f.batch); err != nil {
-		f.t.Fatalf("update: %v", err)
-	}
-}
-
-func (f *fixture) barrier() []string {
-	f.t.Helper()
-	f.epoch++
-	if err := f.op.Push(operators.Barrier{Epoch: f.epoch}); err != nil {
-		f.t.Fatalf("barrier: %v", err)
-	}
-	return render(f.c.epochs[len(f.c.epochs)-1])
-}
-
-func (f *fixture) expect(want ...string) {
-	f.t.Helper()
-	got := f.barrier()
-	sort.Strings(want)
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		f.t.Errorf("epoch %d:\n got %q\nwant %q", f.epoch, got, want)
-	}
+	f.PushOps(ops, pairs...)
 }
 
 // Datum shorthands.
-func bi(v int64) types.Datum              { return types.NewBigInt(v) }
-func dbl(v float64) types.Datum           { return types.NewDouble(v) }
-func txt(s string) types.Datum            { return types.NewText(s) }
-func null(t types.T) types.Datum          { return types.NewNull(t) }
-func row(ds ...types.Datum) []types.Datum { return ds }
+var bi, dbl, txt, null, row = optest.BigInt, optest.Double, optest.Text, optest.Null, optest.Row
 
 var (
 	tBig = types.T{Kind: types.BigInt}
 	tDbl = types.T{Kind: types.Double}
 	tTxt = types.T{Kind: types.Varchar}
 )
-
-func batchSizes(t *testing.T, fn func(t *testing.T, batch int)) {
-	for _, b := range []int{1, 3, 1024} {
-		t.Run(fmt.Sprintf("batch%d", b), func(t *testing.T) { fn(t, b) })
-	}
-}

@@ -3,6 +3,7 @@ package topn
 import (
 	"testing"
 
+	"github.com/sluicedb/sluice/internal/optest"
 	"github.com/sluicedb/sluice/operators"
 	"github.com/sluicedb/sluice/types"
 )
@@ -16,30 +17,30 @@ func similar(n int64, emitRank bool) Spec {
 }
 
 func TestTopNBasicAndBoundary(t *testing.T) {
-	batchSizes(t, func(t *testing.T, batch int) {
+	optest.ForBatches(t, func(t *testing.T, batch int) {
 		f := newFixture(t, cooc, similar(2, false), batch)
-		f.push(operators.Insert, row(bi(1), bi(10), bi(5)), row(bi(1), bi(11), bi(7)), row(bi(1), bi(12), bi(6)),
+		f.Push(operators.Insert, row(bi(1), bi(10), bi(5)), row(bi(1), bi(11), bi(7)), row(bi(1), bi(12), bi(6)),
 			row(bi(2), bi(10), bi(1)))
-		f.expect("+ 1,11,7", "+ 1,12,6", "+ 2,10,1")
+		f.Expect("+ 1,11,7", "+ 1,12,6", "+ 2,10,1")
 		// A row below the top changes and stays below: nothing.
 		f.update(row(bi(1), bi(10), bi(5)), row(bi(1), bi(10), bi(4)))
-		f.expect()
+		f.Expect()
 		// It climbs over the boundary: 12 leaves, 10 enters.
 		f.update(row(bi(1), bi(10), bi(4)), row(bi(1), bi(10), bi(8)))
-		f.expect("+ 1,10,8", "- 1,12,6")
+		f.Expect("+ 1,10,8", "- 1,12,6")
 		// Deleting the top row brings the third in.
-		f.push(operators.Delete, row(bi(1), bi(10), bi(8)))
-		f.expect("- 1,10,8", "+ 1,12,6")
+		f.Push(operators.Delete, row(bi(1), bi(10), bi(8)))
+		f.Expect("- 1,10,8", "+ 1,12,6")
 		// An update inside the top is a delete and an insert without rank.
 		f.update(row(bi(1), bi(11), bi(7)), row(bi(1), bi(11), bi(9)))
-		f.expect("+ 1,11,9", "- 1,11,7")
+		f.Expect("+ 1,11,9", "- 1,11,7")
 		// The last row of a partition goes.
-		f.push(operators.Delete, row(bi(2), bi(10), bi(1)))
-		f.expect("- 2,10,1")
+		f.Push(operators.Delete, row(bi(2), bi(10), bi(1)))
+		f.Expect("- 2,10,1")
 		if got := f.op.Partitions(); got != 1 {
 			t.Errorf("partitions = %d, want 1", got)
 		}
-		f.expect() // barrier without changes
+		f.Expect() // barrier without changes
 	})
 }
 
@@ -50,38 +51,38 @@ func TestTopNTiesRowNumberVsRank(t *testing.T) {
 	// ORDER BY n DESC only: ties among n=5 are broken by other (the
 	// remaining column), so ROW_NUMBER <= 2 is 11 and 12.
 	spec := Spec{PartitionCols: []int{0}, Order: []OrderKey{{Col: 2, Desc: true}}, N: 2, EmitRank: true}
-	batchSizes(t, func(t *testing.T, batch int) {
+	optest.ForBatches(t, func(t *testing.T, batch int) {
 		f := newFixture(t, cooc, spec, batch)
-		f.push(operators.Insert, rows...)
-		f.expect("+ 1,11,5,1", "+ 1,12,5,2")
+		f.Push(operators.Insert, rows...)
+		f.Expect("+ 1,11,5,1", "+ 1,12,5,2")
 		rk := spec
 		rk.Kind = Rank
 		g := newFixture(t, cooc, rk, batch)
-		g.push(operators.Insert, rows...)
-		g.expect("+ 1,11,5,1", "+ 1,12,5,1", "+ 1,13,5,1")
+		g.Push(operators.Insert, rows...)
+		g.Expect("+ 1,11,5,1", "+ 1,12,5,1", "+ 1,13,5,1")
 		// One of the ties leaves: the 3 enters only at rank 3 > 2.
-		g.push(operators.Delete, row(bi(1), bi(13), bi(5)))
-		g.expect("- 1,13,5,1")
-		g.push(operators.Delete, row(bi(1), bi(12), bi(5)))
-		g.expect("- 1,12,5,1", "+ 1,14,3,2")
+		g.Push(operators.Delete, row(bi(1), bi(13), bi(5)))
+		g.Expect("- 1,13,5,1")
+		g.Push(operators.Delete, row(bi(1), bi(12), bi(5)))
+		g.Expect("- 1,12,5,1", "+ 1,14,3,2")
 		// A new top row shifts the others' ranks: update pairs.
-		g.push(operators.Insert, row(bi(1), bi(15), bi(9)))
-		g.expect("+ 1,15,9,1", "1,11,5,1 -> 1,11,5,2", "- 1,14,3,2")
+		g.Push(operators.Insert, row(bi(1), bi(15), bi(9)))
+		g.Expect("+ 1,15,9,1", "1,11,5,1 -> 1,11,5,2", "- 1,14,3,2")
 	})
 }
 
 func TestTopNRankShiftWithAndWithoutRank(t *testing.T) {
-	batchSizes(t, func(t *testing.T, batch int) {
+	optest.ForBatches(t, func(t *testing.T, batch int) {
 		for _, emit := range []bool{false, true} {
 			f := newFixture(t, cooc, similar(3, emit), batch)
-			f.push(operators.Insert, row(bi(1), bi(1), bi(10)), row(bi(1), bi(2), bi(9)), row(bi(1), bi(3), bi(8)))
-			f.barrier()
-			f.push(operators.Insert, row(bi(1), bi(4), bi(11)))
+			f.Push(operators.Insert, row(bi(1), bi(1), bi(10)), row(bi(1), bi(2), bi(9)), row(bi(1), bi(3), bi(8)))
+			f.Barrier()
+			f.Push(operators.Insert, row(bi(1), bi(4), bi(11)))
 			if emit {
-				f.expect("+ 1,4,11,1", "1,1,10,1 -> 1,1,10,2", "1,2,9,2 -> 1,2,9,3", "- 1,3,8,3")
+				f.Expect("+ 1,4,11,1", "1,1,10,1 -> 1,1,10,2", "1,2,9,2 -> 1,2,9,3", "- 1,3,8,3")
 			} else {
 				// Without the rank a shift is one change, not N.
-				f.expect("+ 1,4,11", "- 1,3,8")
+				f.Expect("+ 1,4,11", "- 1,3,8")
 			}
 		}
 	})
@@ -99,39 +100,39 @@ func TestTopNNullsAndDirections(t *testing.T) {
 		{OrderKey{Col: 1, Desc: true}, []string{"+ d,3", "+ a,1"}},
 		{OrderKey{Col: 1, Desc: true, NullsFirst: true}, []string{"+ b,NULL", "+ d,3"}},
 	}
-	batchSizes(t, func(t *testing.T, batch int) {
+	optest.ForBatches(t, func(t *testing.T, batch int) {
 		for _, c := range cases {
 			f := newFixture(t, cols, Spec{Order: []OrderKey{c.key}, N: 2}, batch)
-			f.push(operators.Insert, rows...)
-			f.expect(c.want...)
+			f.Push(operators.Insert, rows...)
+			f.Expect(c.want...)
 		}
 		// NULL partitions group together; strings with a NUL byte order
 		// after their prefix.
 		f := newFixture(t, cols, Spec{PartitionCols: []int{1}, Order: []OrderKey{{Col: 0, Desc: true}}, N: 1}, batch)
-		f.push(operators.Insert, row(txt("x"), null(tDbl)), row(txt("x\x00"), null(tDbl)), row(txt("y"), dbl(1)))
-		f.expect("+ x\x00,NULL", "+ y,1")
+		f.Push(operators.Insert, row(txt("x"), null(tDbl)), row(txt("x\x00"), null(tDbl)), row(txt("y"), dbl(1)))
+		f.Expect("+ x\x00,NULL", "+ y,1")
 	})
 }
 
 func TestTopNDuplicatesAndOffset(t *testing.T) {
 	cols := []types.Column{{Name: "v", Type: tBig}}
-	batchSizes(t, func(t *testing.T, batch int) {
+	optest.ForBatches(t, func(t *testing.T, batch int) {
 		// ORDER BY v LIMIT 2 OFFSET 1 over a multiset.
 		f := newFixture(t, cols, Spec{Order: []OrderKey{{Col: 0}}, N: 2, Offset: 1}, batch)
-		f.push(operators.Insert, row(bi(5)), row(bi(5)), row(bi(5)), row(bi(7)))
-		f.expect("+ 5", "+ 5")
-		f.push(operators.Delete, row(bi(5)))
-		f.expect("- 5", "+ 7")
-		f.push(operators.Insert, row(bi(1)))
-		f.expect("- 7", "+ 5")
+		f.Push(operators.Insert, row(bi(5)), row(bi(5)), row(bi(5)), row(bi(7)))
+		f.Expect("+ 5", "+ 5")
+		f.Push(operators.Delete, row(bi(5)))
+		f.Expect("- 5", "+ 7")
+		f.Push(operators.Insert, row(bi(1)))
+		f.Expect("- 7", "+ 5")
 		// N = 1 with rank: duplicates occupy distinct row numbers.
 		g := newFixture(t, cols, Spec{Order: []OrderKey{{Col: 0}}, N: 1, EmitRank: true, RankName: "rn"}, batch)
-		g.push(operators.Insert, row(bi(4)), row(bi(4)))
-		g.expect("+ 4,1")
-		g.push(operators.Delete, row(bi(4)))
-		g.expect()
-		g.push(operators.Delete, row(bi(4)))
-		g.expect("- 4,1")
+		g.Push(operators.Insert, row(bi(4)), row(bi(4)))
+		g.Expect("+ 4,1")
+		g.Push(operators.Delete, row(bi(4)))
+		g.Expect()
+		g.Push(operators.Delete, row(bi(4)))
+		g.Expect("- 4,1")
 	})
 }
 
@@ -140,17 +141,17 @@ func TestTopNPassThroughAndErrors(t *testing.T) {
 	if err := f.op.Push(operators.Watermark{Column: 2, Time: 7}); err != nil {
 		t.Fatal(err)
 	}
-	if len(f.c.wms) != 1 || f.c.wms[0].Column != 2 {
-		t.Errorf("watermark not passed through: %v", f.c.wms)
+	if len(f.Out.Watermarks) != 1 || f.Out.Watermarks[0].Column != 2 {
+		t.Errorf("watermark not passed through: %v", f.Out.Watermarks)
 	}
-	err := feed(f.mem, f.op, f.in, [][]types.Datum{row(bi(1), bi(1), bi(1))}, []operators.Op{operators.Delete}, 1)
+	err := f.Feed([][]types.Datum{row(bi(1), bi(1), bi(1))}, []operators.Op{operators.Delete}, 1)
 	if err == nil {
 		t.Error("retraction of an absent row: no error")
 	}
-	if _, err := New(f.mem, f.in, []types.T{tBig, tBig, tBig}, Spec{Order: []OrderKey{{Col: 3}}, N: 1}, f.c); err == nil {
+	if _, err := New(f.Mem, f.InSchema, []types.T{tBig, tBig, tBig}, Spec{Order: []OrderKey{{Col: 3}}, N: 1}, f.Out); err == nil {
 		t.Error("order column out of range: no error")
 	}
-	if _, err := New(f.mem, f.in, []types.T{tBig, tBig, tTxt}, Spec{Order: []OrderKey{{Col: 2}}, N: 1}, f.c); err == nil {
+	if _, err := New(f.Mem, f.InSchema, []types.T{tBig, tBig, tTxt}, Spec{Order: []OrderKey{{Col: 2}}, N: 1}, f.Out); err == nil {
 		t.Error("type mismatch: no error")
 	}
 }
@@ -165,14 +166,14 @@ func TestTopNManyRowsSplitsBlocks(t *testing.T) {
 		v := int64((i * 7919) % 5000)
 		rows = append(rows, row(bi(v), txt("row-with-a-longer-string")))
 	}
-	f.push(operators.Insert, rows...)
-	f.expect("+ 4999,row-with-a-longer-string", "+ 4998,row-with-a-longer-string", "+ 4997,row-with-a-longer-string")
+	f.Push(operators.Insert, rows...)
+	f.Expect("+ 4999,row-with-a-longer-string", "+ 4998,row-with-a-longer-string", "+ 4997,row-with-a-longer-string")
 	var del [][]types.Datum
 	for v := int64(4999); v >= 100; v-- {
 		del = append(del, row(bi(v), txt("row-with-a-longer-string")))
 	}
-	f.push(operators.Delete, del...)
-	f.expect("- 4999,row-with-a-longer-string", "- 4998,row-with-a-longer-string", "- 4997,row-with-a-longer-string",
+	f.Push(operators.Delete, del...)
+	f.Expect("- 4999,row-with-a-longer-string", "- 4998,row-with-a-longer-string", "- 4997,row-with-a-longer-string",
 		"+ 99,row-with-a-longer-string", "+ 98,row-with-a-longer-string", "+ 97,row-with-a-longer-string")
 	p := f.op.parts[0]
 	if len(p.rows.blocks) > 10 {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/sluicedb/sluice/internal/optest"
 	"github.com/sluicedb/sluice/operators"
 	"github.com/sluicedb/sluice/types"
 )
@@ -21,8 +22,8 @@ func TestFloorTo(t *testing.T) {
 }
 
 func TestTumbleAssign(t *testing.T) {
-	forBatches(t, func(t *testing.T, batch int) {
-		mem := checkedMem(t)
+	optest.ForBatches(t, func(t *testing.T, batch int) {
+		mem := optest.CheckedMem(t)
 		schema := types.Schema(evCols).Arrow()
 		c := newCollector(t, windowSchema(schema))
 		a, err := NewAssign(mem, schema, 1, Tumble, minute, minute, c)
@@ -34,31 +35,23 @@ func TestTumbleAssign(t *testing.T) {
 			row(bi(1), ts(0)), row(bi(2), ts(minute-1)), row(bi(3), ts(minute)),
 			row(bi(4), types.NewNull(types.TimestampType(6))), row(bi(5), ts(-1)), row(bi(6), ts(90*minute+5)),
 		}
-		if err := feed(t, mem, a, schema, rows, nil, batch); err != nil {
+		if err := optest.Feed(mem, a, schema, rows, nil, batch); err != nil {
 			t.Fatal(err)
 		}
 		w := func(item, at, start int64) string {
 			return fmt.Sprintf("insert %d,%s,%s,%s", item, tsStr(at), tsStr(start), tsStr(start+minute))
 		}
 		want := []string{w(1, 0, 0), w(2, minute-1, 0), w(3, minute, minute), w(5, -1, -minute), w(6, 90*minute+5, 90*minute)}
-		if got := render(c.rows); fmt.Sprint(got) != fmt.Sprint(sorted(want)) {
-			t.Errorf("got  %q\nwant %q", got, sorted(want))
-		}
+		optest.CheckLines(t, "assigned", opLines(c.All()), want...)
 		if a.NullRows() != 1 {
 			t.Errorf("NullRows %d, want 1", a.NullRows())
 		}
 	})
 }
 
-func sorted(s []string) []string {
-	out := append([]string(nil), s...)
-	sortStrings(out)
-	return out
-}
-
 func TestHopAssignAndOps(t *testing.T) {
-	forBatches(t, func(t *testing.T, batch int) {
-		mem := checkedMem(t)
+	optest.ForBatches(t, func(t *testing.T, batch int) {
+		mem := optest.CheckedMem(t)
 		schema := types.Schema(evCols).Arrow()
 		c := newCollector(t, windowSchema(schema))
 		// HOP(slide 1 minute, size 3 minutes): three windows per row.
@@ -68,33 +61,33 @@ func TestHopAssignAndOps(t *testing.T) {
 		}
 		defer a.Close()
 		at := 5*minute + 7
-		if err := feed(t, mem, a, schema, [][]types.Datum{row(bi(1), ts(at))}, nil, batch); err != nil {
+		if err := optest.Feed(mem, a, schema, [][]types.Datum{row(bi(1), ts(at))}, nil, batch); err != nil {
 			t.Fatal(err)
 		}
 		var want []string
 		for _, s := range []int64{3, 4, 5} {
 			want = append(want, fmt.Sprintf("insert 1,%s,%s,%s", tsStr(at), tsStr(s*minute), tsStr((s+3)*minute)))
 		}
-		if got := render(c.rows); fmt.Sprint(got) != fmt.Sprint(sorted(want)) {
-			t.Fatalf("got  %q\nwant %q", got, sorted(want))
+		if !optest.CheckLines(t, "assigned", opLines(c.All()), want...) {
+			t.FailNow()
 		}
 		// A retraction retracts every window row; an update pair within one
 		// window stays a pair; one that moves window becomes delete+insert.
-		if err := feed(t, mem, a, schema, [][]types.Datum{row(bi(1), ts(at)), row(bi(2), ts(at))}, nil, batch); err != nil {
+		if err := optest.Feed(mem, a, schema, [][]types.Datum{row(bi(1), ts(at)), row(bi(2), ts(at))}, nil, batch); err != nil {
 			t.Fatal(err)
 		}
-		c.rows = nil
+		c.Pending = nil // no barrier: every row so far
 		rows := [][]types.Datum{row(bi(1), ts(at)), row(bi(1), ts(at)), row(bi(1), ts(at+1)), row(bi(2), ts(at)), row(bi(2), ts(at+minute))}
 		ops := []operators.Op{operators.Delete, operators.UpdateBefore, operators.UpdateAfter, operators.UpdateBefore, operators.UpdateAfter}
 		if batch == 1 {
 			return // pairs would straddle chunks of one row
 		}
-		if err := feed(t, mem, a, schema, rows, ops, 1024); err != nil {
+		if err := optest.Feed(mem, a, schema, rows, ops, 1024); err != nil {
 			t.Fatal(err)
 		}
 		counts := map[operators.Op]int{}
-		for _, r := range c.rows {
-			counts[r.op]++
+		for _, r := range c.All() {
+			counts[r.Op]++
 		}
 		if counts[operators.Delete] != 6 || counts[operators.Insert] != 3 || counts[operators.UpdateBefore] != 3 || counts[operators.UpdateAfter] != 3 {
 			t.Errorf("ops %v", counts)
@@ -103,7 +96,7 @@ func TestHopAssignAndOps(t *testing.T) {
 }
 
 func TestAssignWatermarks(t *testing.T) {
-	mem := checkedMem(t)
+	mem := optest.CheckedMem(t)
 	schema := types.Schema(evCols).Arrow()
 	for _, tc := range []struct {
 		kind        Kind
@@ -129,17 +122,17 @@ func TestAssignWatermarks(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := []operators.Watermark{{Column: 0, Time: 0}, {Column: 1, Time: tc.wm}, {Column: 2, Time: tc.wantStart}, {Column: 3, Time: tc.wantStart + tc.size}}
-		if fmt.Sprint(c.wms) != fmt.Sprint(want) {
-			t.Errorf("%s(%d,%d) wm %d: got %v, want %v", tc.kind, tc.size, tc.slide, tc.wm, c.wms, want)
+		if fmt.Sprint(c.Watermarks) != fmt.Sprint(want) {
+			t.Errorf("%s(%d,%d) wm %d: got %v, want %v", tc.kind, tc.size, tc.slide, tc.wm, c.Watermarks, want)
 		}
 		// The window_start watermark is exact: a row at wm gets a window
 		// starting there, none earlier.
-		if err := feed(t, mem, a, schema, [][]types.Datum{row(bi(1), ts(tc.wm))}, nil, 1); err != nil {
+		if err := optest.Feed(mem, a, schema, [][]types.Datum{row(bi(1), ts(tc.wm))}, nil, 1); err != nil {
 			t.Fatal(err)
 		}
 		least := int64(1 << 62)
-		for _, r := range c.rows {
-			least = min(least, r.vals[2].I)
+		for _, r := range c.All() {
+			least = min(least, r.Vals[2].I)
 		}
 		if least != tc.wantStart {
 			t.Errorf("%s: least window_start of a row at the watermark %d, watermark says %d", tc.kind, least, tc.wantStart)
@@ -149,7 +142,7 @@ func TestAssignWatermarks(t *testing.T) {
 }
 
 func TestAssignRejects(t *testing.T) {
-	mem := checkedMem(t)
+	mem := optest.CheckedMem(t)
 	schema := types.Schema(evCols).Arrow()
 	out := operators.OutputFunc(func(operators.Message) error { return nil })
 	for i, tc := range []struct {
@@ -168,7 +161,7 @@ func TestAssignRejects(t *testing.T) {
 		t.Fatal(err)
 	}
 	other := types.Schema([]types.Column{{Name: "x", Type: types.BigIntType}}).Arrow()
-	rec := buildRec(t, mem, other, [][]types.Datum{row(bi(1))})
+	rec := optest.BuildRecord(mem, other, [][]types.Datum{row(bi(1))})
 	defer rec.Release()
 	if err := a.Push(&operators.Chunk{Rec: rec}); err == nil {
 		t.Errorf("accepted a chunk of the wrong shape")

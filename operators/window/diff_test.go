@@ -6,6 +6,7 @@ import (
 	"sort"
 	"testing"
 
+	"github.com/sluicedb/sluice/internal/optest"
 	"github.com/sluicedb/sluice/operators"
 	"github.com/sluicedb/sluice/operators/agg"
 	"github.com/sluicedb/sluice/types"
@@ -20,7 +21,7 @@ func TestAssignAggDifferential(t *testing.T) {
 	for _, kind := range []Kind{Tumble, Hop} {
 		for _, eowc := range []bool{false, true} {
 			for _, appendOnly := range []bool{false, true} {
-				for _, batch := range batchSizes {
+				for _, batch := range optest.BatchSizes {
 					name := fmt.Sprintf("%s/eowc=%v/appendOnly=%v/batch%d", kind, eowc, appendOnly, batch)
 					t.Run(name, func(t *testing.T) {
 						for seed := uint64(1); seed <= 3; seed++ {
@@ -34,7 +35,7 @@ func TestAssignAggDifferential(t *testing.T) {
 }
 
 func runAssignAggDiff(t *testing.T, kind Kind, eowc, appendOnly bool, batch int, seed uint64) {
-	mem := checkedMem(t)
+	mem := optest.CheckedMem(t)
 	schema := types.Schema(evCols).Arrow()
 	size, slide := 5*minute, 5*minute
 	if kind == Hop {
@@ -44,7 +45,7 @@ func runAssignAggDiff(t *testing.T, kind Kind, eowc, appendOnly bool, batch int,
 	wschema := windowSchema(schema)
 	wtypes := []types.T{types.BigIntType, types.TimestampType(6), types.TimestampType(6), types.TimestampType(6)}
 	specs := []agg.Spec{{Kind: agg.CountStar, Result: types.BigIntType, Name: "n"}}
-	var c *collector
+	var c *optest.Collector
 	out := operators.OutputFunc(func(m operators.Message) error { return c.Push(m) })
 	h, err := agg.NewWithOptions(mem, wschema, wtypes, []int{2, 0}, specs, appendOnly, agg.Options{WatermarkGroupCol: 0, EmitOnClose: eowc}, out)
 	if err != nil {
@@ -75,7 +76,7 @@ func runAssignAggDiff(t *testing.T, kind Kind, eowc, appendOnly bool, batch int,
 			cur = append(cur, rw)
 			maxTS = max(maxTS, t0)
 		}
-		if err := feed(t, mem, a, schema, ins, nil, batch); err != nil {
+		if err := optest.Feed(mem, a, schema, ins, nil, batch); err != nil {
 			t.Fatal(err)
 		}
 		if !appendOnly {
@@ -87,7 +88,7 @@ func runAssignAggDiff(t *testing.T, kind Kind, eowc, appendOnly bool, batch int,
 					cur = append(cur[:j], cur[j+1:]...)
 				}
 			}
-			if err := feed(t, mem, a, schema, del, opsOf(operators.Delete, len(del)), batch); err != nil {
+			if err := optest.Feed(mem, a, schema, del, optest.OpsOf(operators.Delete, len(del)), batch); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -112,14 +113,14 @@ func runAssignAggDiff(t *testing.T, kind Kind, eowc, appendOnly bool, batch int,
 			}
 		}
 		want := batchCounts(cur, size, slide, closedBelow)
-		if got := c.folded(); fmt.Sprint(got) != fmt.Sprint(want) {
+		if got := c.Net.Lines(); fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("seed %d step %d (wm %d):\n got %q\nwant %q", seed, step, wm, got, want)
 		}
 	}
 	if eowc {
-		for _, rw := range c.rows {
-			if rw.op != operators.Insert {
-				t.Fatalf("emit-on-close emitted a %s", rw.op)
+		for _, rw := range c.All() {
+			if rw.Op != operators.Insert {
+				t.Fatalf("emit-on-close emitted a %s", rw.Op)
 			}
 		}
 	}
@@ -142,7 +143,7 @@ func batchCounts(rows [][]types.Datum, size, slide, closedBelow int64) []string 
 	var out []string
 	for k, v := range n {
 		if k.ws < closedBelow {
-			out = append(out, rowString([]types.Datum{ts(k.ws), bi(k.item), bi(v)}))
+			out = append(out, optest.FormatRow([]types.Datum{ts(k.ws), bi(k.item), bi(v)}))
 		}
 	}
 	sort.Strings(out)

@@ -6,9 +6,9 @@ import (
 	"sort"
 	"testing"
 
-	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/sluicedb/sluice/internal/optest"
 	"github.com/sluicedb/sluice/operators"
 	"github.com/sluicedb/sluice/types"
 )
@@ -17,15 +17,11 @@ var sessCols = []types.Column{{Name: "k", Type: types.BigIntType}, {Name: "id", 
 
 const gap = 10 * minute
 
-// sessFixture is a Session under test with its collector.
+// sessFixture is a Session under test, driven by the harness (whose Out
+// collects its output, rendered as "op row" lines).
 type sessFixture struct {
-	t      *testing.T
-	mem    memory.Allocator
-	schema *arrow.Schema
-	s      *Session
-	c      *collector
-	batch  int
-	epoch  uint64
+	*optest.Harness
+	s *Session
 }
 
 func newSessFixture(t *testing.T, mem memory.Allocator, keyCols []int, emitOnClose bool, batch int) *sessFixture {
@@ -36,41 +32,8 @@ func newSessFixture(t *testing.T, mem memory.Allocator, keyCols []int, emitOnClo
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			t.Error(err)
-		}
-		if err := s.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return &sessFixture{t: t, mem: mem, schema: schema, s: s, c: c, batch: batch}
-}
-
-func (f *sessFixture) push(op operators.Op, rows ...[]types.Datum) {
-	f.t.Helper()
-	if err := feed(f.t, f.mem, f.s, f.schema, rows, opsOf(op, len(rows)), f.batch); err != nil {
-		f.t.Fatalf("push: %v", err)
-	}
-}
-
-func (f *sessFixture) watermark(t int64) {
-	f.t.Helper()
-	if err := f.s.Push(operators.Watermark{Column: 2, Time: t}); err != nil {
-		f.t.Fatal(err)
-	}
-}
-
-func (f *sessFixture) expect(want ...string) {
-	f.t.Helper()
-	f.epoch++
-	if err := f.s.Push(operators.Barrier{Epoch: f.epoch}); err != nil {
-		f.t.Fatalf("barrier: %v", err)
-	}
-	got := render(f.c.epochs[len(f.c.epochs)-1])
-	if fmt.Sprint(got) != fmt.Sprint(sorted(want)) {
-		f.t.Errorf("epoch %d:\n got %q\nwant %q", f.epoch, got, sorted(want))
-	}
+	optest.CloseAtEnd(t, s, nil)
+	return &sessFixture{Harness: &optest.Harness{T: t, Mem: mem, Input: s, InSchema: schema, Out: c, Batch: batch, Render: opLines}, s: s}
 }
 
 // srow is a session fixture input row at minute m (plus µs).
@@ -85,50 +48,50 @@ func out(op string, k, id int64, m, start, end float64) string {
 }
 
 func TestSessionUpdateMode(t *testing.T) {
-	forBatches(t, func(t *testing.T, batch int) {
-		mem := checkedMem(t)
+	optest.ForBatches(t, func(t *testing.T, batch int) {
+		mem := optest.CheckedMem(t)
 		f := newSessFixture(t, mem, []int{0}, false, batch)
-		f.push(operators.Insert, srow(1, 1, 0), srow(1, 2, 5), srow(2, 3, 1), srow(1, 4, 30))
-		f.expect(
+		f.Push(operators.Insert, srow(1, 1, 0), srow(1, 2, 5), srow(2, 3, 1), srow(1, 4, 30))
+		f.Expect(
 			out("insert", 1, 1, 0, 0, 15), out("insert", 1, 2, 5, 0, 15), out("insert", 1, 4, 30, 30, 40),
 			out("insert", 2, 3, 1, 1, 11),
 		)
 		// 12 extends the first session; 21 then bridges it to the one at 30
 		// (30-21 < 10): one retraction and re-emission per changed row.
-		f.push(operators.Insert, srow(1, 5, 12))
-		f.push(operators.Insert, srow(1, 6, 21))
-		f.expect(
+		f.Push(operators.Insert, srow(1, 5, 12))
+		f.Push(operators.Insert, srow(1, 6, 21))
+		f.Expect(
 			out("delete", 1, 1, 0, 0, 15), out("delete", 1, 2, 5, 0, 15), out("delete", 1, 4, 30, 30, 40),
 			out("insert", 1, 1, 0, 0, 40), out("insert", 1, 2, 5, 0, 40), out("insert", 1, 4, 30, 0, 40),
 			out("insert", 1, 5, 12, 0, 40), out("insert", 1, 6, 21, 0, 40),
 		)
 		// Retracting the bridge splits the session again.
-		f.push(operators.Delete, srow(1, 6, 21))
-		f.expect(
+		f.Push(operators.Delete, srow(1, 6, 21))
+		f.Expect(
 			out("delete", 1, 1, 0, 0, 40), out("delete", 1, 2, 5, 0, 40), out("delete", 1, 4, 30, 0, 40),
 			out("delete", 1, 5, 12, 0, 40), out("delete", 1, 6, 21, 0, 40),
 			out("insert", 1, 1, 0, 0, 22), out("insert", 1, 2, 5, 0, 22), out("insert", 1, 4, 30, 30, 40),
 			out("insert", 1, 5, 12, 0, 22),
 		)
 		// Inserted and retracted within an epoch: nothing.
-		f.push(operators.Insert, srow(2, 9, 50))
-		f.push(operators.Delete, srow(2, 9, 50))
-		f.expect()
+		f.Push(operators.Insert, srow(2, 9, 50))
+		f.Push(operators.Delete, srow(2, 9, 50))
+		f.Expect()
 		// The watermark closes key 2's session and key 1's first one; their
 		// rows stay downstream and leave the state.
-		f.watermark(22 * minute)
-		f.expect()
+		f.Watermark(2, 22*minute)
+		f.Expect()
 		if f.s.OpenRows() != 1 || f.s.Keys() != 1 {
 			t.Errorf("open rows %d keys %d, want 1 and 1", f.s.OpenRows(), f.s.Keys())
 		}
 		want := []operators.Watermark{{Column: 2, Time: 22 * minute}, {Column: 3, Time: 22 * minute}, {Column: 4, Time: 32 * minute}}
-		if fmt.Sprint(f.c.wms) != fmt.Sprint(want) {
-			t.Errorf("watermarks %v, want %v", f.c.wms, want)
+		if fmt.Sprint(f.Out.Watermarks) != fmt.Sprint(want) {
+			t.Errorf("watermarks %v, want %v", f.Out.Watermarks, want)
 		}
 		// Late rows are dropped and counted; a row after the watermark
 		// cannot reach the closed session.
-		f.push(operators.Insert, srow(1, 10, 21), srow(1, 11, 23))
-		f.expect(
+		f.Push(operators.Insert, srow(1, 10, 21), srow(1, 11, 23))
+		f.Expect(
 			out("delete", 1, 4, 30, 30, 40),
 			out("insert", 1, 4, 30, 23, 40), out("insert", 1, 11, 23, 23, 40),
 		)
@@ -136,13 +99,13 @@ func TestSessionUpdateMode(t *testing.T) {
 			t.Errorf("late rows %d", f.s.LateRows())
 		}
 		// The open session's start holds the watermark back.
-		f.watermark(35 * minute)
-		f.expect()
-		if last := f.c.wms[len(f.c.wms)-2]; last != (operators.Watermark{Column: 3, Time: 23 * minute}) {
+		f.Watermark(2, 35*minute)
+		f.Expect()
+		if last := f.Out.Watermarks[len(f.Out.Watermarks)-2]; last != (operators.Watermark{Column: 3, Time: 23 * minute}) {
 			t.Errorf("window_start watermark %v, want 23 minutes", last)
 		}
-		f.watermark(40 * minute)
-		f.expect()
+		f.Watermark(2, 40*minute)
+		f.Expect()
 		if f.s.OpenRows() != 0 || f.s.Keys() != 0 {
 			t.Errorf("open rows %d keys %d after every session closed", f.s.OpenRows(), f.s.Keys())
 		}
@@ -150,20 +113,20 @@ func TestSessionUpdateMode(t *testing.T) {
 }
 
 func TestSessionEmitOnClose(t *testing.T) {
-	forBatches(t, func(t *testing.T, batch int) {
-		mem := checkedMem(t)
+	optest.ForBatches(t, func(t *testing.T, batch int) {
+		mem := optest.CheckedMem(t)
 		f := newSessFixture(t, mem, []int{0}, true, batch)
-		f.push(operators.Insert, srow(1, 1, 0), srow(1, 2, 5), srow(2, 3, 1), srow(1, 4, 30), srow(1, 5, 12))
-		f.push(operators.Delete, srow(1, 2, 5))
-		f.expect()
-		f.watermark(20 * minute)
+		f.Push(operators.Insert, srow(1, 1, 0), srow(1, 2, 5), srow(2, 3, 1), srow(1, 4, 30), srow(1, 5, 12))
+		f.Push(operators.Delete, srow(1, 2, 5))
+		f.Expect()
+		f.Watermark(2, 20*minute)
 		// Without the row at 5, 0 and 12 are 12 minutes apart: two sessions.
-		f.expect(out("insert", 2, 3, 1, 1, 11), out("insert", 1, 1, 0, 0, 10))
-		f.watermark(22 * minute)
-		f.expect(out("insert", 1, 5, 12, 12, 22))
-		f.push(operators.Insert, srow(1, 6, 35), srow(3, 7, 22), srow(1, 8, 0))
-		f.watermark(60 * minute)
-		f.expect(
+		f.Expect(out("insert", 2, 3, 1, 1, 11), out("insert", 1, 1, 0, 0, 10))
+		f.Watermark(2, 22*minute)
+		f.Expect(out("insert", 1, 5, 12, 12, 22))
+		f.Push(operators.Insert, srow(1, 6, 35), srow(3, 7, 22), srow(1, 8, 0))
+		f.Watermark(2, 60*minute)
+		f.Expect(
 			out("insert", 1, 4, 30, 30, 45), out("insert", 1, 6, 35, 30, 45), out("insert", 3, 7, 22, 22, 32),
 		)
 		if f.s.LateRows() != 1 || f.s.OpenRows() != 0 || f.s.Keys() != 0 {
@@ -173,14 +136,14 @@ func TestSessionEmitOnClose(t *testing.T) {
 }
 
 func TestSessionNoKeyAndNulls(t *testing.T) {
-	mem := checkedMem(t)
+	mem := optest.CheckedMem(t)
 	f := newSessFixture(t, mem, nil, false, 3)
-	f.push(operators.Insert, srow(1, 1, 0), srow(2, 2, 9), row(bi(3), bi(3), types.NewNull(types.TimestampType(6))))
-	f.expect(out("insert", 1, 1, 0, 0, 19), out("insert", 2, 2, 9, 0, 19))
+	f.Push(operators.Insert, srow(1, 1, 0), srow(2, 2, 9), row(bi(3), bi(3), types.NewNull(types.TimestampType(6))))
+	f.Expect(out("insert", 1, 1, 0, 0, 19), out("insert", 2, 2, 9, 0, 19))
 	if f.s.NullRows() != 1 {
 		t.Errorf("null rows %d", f.s.NullRows())
 	}
-	err := feed(t, f.mem, f.s, f.schema, [][]types.Datum{srow(1, 99, 0)}, opsOf(operators.Delete, 1), 1)
+	err := f.Feed([][]types.Datum{srow(1, 99, 0)}, optest.OpsOf(operators.Delete, 1), 1)
 	if err == nil {
 		t.Errorf("retraction of an absent row accepted")
 	}
@@ -205,7 +168,7 @@ func sessionize(rows [][]types.Datum, closedBy *int64) []string {
 			start, end := rs[a][2].I, rs[b-1][2].I+gap
 			if closedBy == nil || end <= *closedBy {
 				for _, r := range rs[a:b] {
-					out = append(out, rowString(append(append([]types.Datum{}, r...), ts(start), ts(end))))
+					out = append(out, optest.FormatRow(append(append([]types.Datum{}, r...), ts(start), ts(end))))
 				}
 			}
 			a = b
@@ -223,7 +186,7 @@ func sessionize(rows [][]types.Datum, closedBy *int64) []string {
 // mode.
 func TestSessionDifferential(t *testing.T) {
 	for _, eowc := range []bool{false, true} {
-		for _, batch := range batchSizes {
+		for _, batch := range optest.BatchSizes {
 			for seed := uint64(1); seed <= 4; seed++ {
 				t.Run(fmt.Sprintf("eowc=%v/batch%d/seed%d", eowc, batch, seed), func(t *testing.T) {
 					runSessionDiff(t, eowc, batch, seed)
@@ -234,7 +197,7 @@ func TestSessionDifferential(t *testing.T) {
 }
 
 func runSessionDiff(t *testing.T, eowc bool, batch int, seed uint64) {
-	mem := checkedMem(t)
+	mem := optest.CheckedMem(t)
 	f := newSessFixture(t, mem, []int{0}, eowc, batch)
 	r := rand.New(rand.NewPCG(seed, 7))
 	const delay = 15 * minute
@@ -261,7 +224,7 @@ func runSessionDiff(t *testing.T, eowc bool, batch int, seed uint64) {
 			cur = append(cur, row)
 			maxTS = max(maxTS, t0)
 		}
-		f.push(operators.Insert, ins...)
+		f.Push(operators.Insert, ins...)
 		// Delete some current rows at or above the watermark.
 		var del [][]types.Datum
 		for i := 0; i < len(cur) && len(del) < 2; i++ {
@@ -271,18 +234,15 @@ func runSessionDiff(t *testing.T, eowc bool, batch int, seed uint64) {
 				cur = append(cur[:j], cur[j+1:]...)
 			}
 		}
-		f.push(operators.Delete, del...)
+		f.Push(operators.Delete, del...)
 		if r.IntN(2) == 0 && maxTS-delay > wm {
 			wm, wmSet = maxTS-delay, true
-			f.watermark(wm)
+			f.Watermark(2, wm)
 		}
 		if r.IntN(3) > 0 {
 			continue // several steps per epoch
 		}
-		f.epoch++
-		if err := f.s.Push(operators.Barrier{Epoch: f.epoch}); err != nil {
-			t.Fatal(err)
-		}
+		f.Barrier()
 		var want []string
 		if eowc {
 			if !wmSet {
@@ -292,7 +252,7 @@ func runSessionDiff(t *testing.T, eowc bool, batch int, seed uint64) {
 		} else {
 			want = sessionize(cur, nil)
 		}
-		if got := f.c.folded(); fmt.Sprint(got) != fmt.Sprint(want) {
+		if got := f.Out.Net.Lines(); fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("step %d (wm %d):\n got %q\nwant %q", step, wm, got, want)
 		}
 	}
@@ -300,19 +260,16 @@ func runSessionDiff(t *testing.T, eowc bool, batch int, seed uint64) {
 		t.Errorf("late rows %d, want %d", f.s.LateRows(), late)
 	}
 	if eowc {
-		for _, r := range f.c.rows {
-			if r.op != operators.Insert {
-				t.Fatalf("emit-on-close emitted a %s", r.op)
+		for _, r := range f.Out.All() {
+			if r.Op != operators.Insert {
+				t.Fatalf("emit-on-close emitted a %s", r.Op)
 			}
 		}
 	}
 	// A final watermark closes everything: state empties.
-	f.watermark(maxTS + gap)
-	f.epoch++
-	if err := f.s.Push(operators.Barrier{Epoch: f.epoch}); err != nil {
-		t.Fatal(err)
-	}
-	if got, want := f.c.folded(), sessionize(cur, nil); fmt.Sprint(got) != fmt.Sprint(want) {
+	f.Watermark(2, maxTS+gap)
+	f.Barrier()
+	if got, want := f.Out.Net.Lines(), sessionize(cur, nil); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("final:\n got %q\nwant %q", got, want)
 	}
 	if f.s.OpenRows() != 0 || f.s.Keys() != 0 {
