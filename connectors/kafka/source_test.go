@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -208,12 +209,30 @@ func TestSourceStartLatest(t *testing.T) {
 }
 
 func TestSourceTopicCreatedLater(t *testing.T) {
-	_, addr := newCluster(t)
+	c, addr := newCluster(t)
+	// The topic must be created only after the source's first lookup
+	// found it missing (else "latest" rightly starts at its end): watch
+	// for that lookup. The cluster handles requests one at a time, so the
+	// CreateTopics request sent after the signal is handled after it.
+	looked := make(chan struct{})
+	var once sync.Once
+	c.ControlKey(int16(kmsg.Metadata), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		for _, rt := range req.(*kmsg.MetadataRequest).Topics {
+			if rt.Topic != nil && *rt.Topic == "later" {
+				once.Do(func() { close(looked) })
+			}
+		}
+		return nil, nil, false // observe only: the cluster answers
+	})
 	p := producer(t, addr)
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	// start=latest: a topic that appears later is still read from its start.
 	r := start(t, mem, spec(mem, clicks, addr, "later", "start", "latest"), nil)
-	waitFor(t, "a failed lookup", func() bool { return len(r.src.Progress()) == 0 })
+	select {
+	case <-looked:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the source never looked the topic up")
+	}
 	createTopic(t, p, "later", 2)
 	produce(t, p, &kgo.Record{Topic: "later", Partition: 0, Value: clickJSON(0)}, &kgo.Record{Topic: "later", Partition: 1, Value: clickJSON(1)})
 	waitFor(t, "rows from the new topic", func() bool { n, _ := r.out.counts(); return n >= 2 })
