@@ -124,6 +124,9 @@ type HashAgg struct {
 	pkeys  pairKeys // modeInt2: keys per group
 	ptable pairTable
 	ints2  []int64
+	hashes []uint64 // lookupInt2: per row of the chunk, its key's hash
+	// probeSink keeps lookupInt2's touching loads from being optimized away.
+	probeSink uint64
 
 	enc      keyEncoder
 	byteKeys []string // modeBytes: encoded key per group
@@ -506,8 +509,7 @@ func (h *HashAgg) allocGroup() uint32 {
 	case modeBytes:
 		h.byteKeys = append(h.byteKeys, "")
 	case modeInt2:
-		h.pkeys.a = append(h.pkeys.a, 0)
-		h.pkeys.b = append(h.pkeys.b, 0)
+		h.pkeys.kv = append(h.pkeys.kv, pairKV{})
 		h.pkeys.nulls = append(h.pkeys.nulls, 0)
 	}
 	if g&63 == 0 {
@@ -688,6 +690,7 @@ func (h *HashAgg) lookupInt2(c0, c1 arrow.Array, gids []uint32) error {
 	b0, o0 := validity(c0)
 	b1, o1 := validity(c1)
 	t := &h.ptable
+	hashes := growSlice(&h.hashes, len(gids))
 	for i := range gids {
 		a, b := v0[i], v1[i]
 		var m uint8
@@ -697,30 +700,67 @@ func (h *HashAgg) lookupInt2(c0, c1 arrow.Array, gids []uint32) error {
 		if b1 != nil && !isValid(b1, o1+i) {
 			b, m = 0, m|2
 		}
-		j := t.home(a, b, m)
-		for {
-			s := t.slots[j]
-			if s == 0 {
-				g := h.allocGroup()
-				h.created = append(h.created, int32(i))
-				h.pkeys.a[g], h.pkeys.b[g], h.pkeys.nulls[g] = a, b, m
-				t.slots[j] = g + 1
-				t.n++
-				if t.n > t.limit {
-					t.rehash(&h.pkeys)
+		hashes[i] = pairHash(a, b, m)
+	}
+	// Probe in blocks: first touch each row's home entry and the keys it
+	// names (independent loads whose cache misses overlap), then resolve
+	// the rows, mostly from cache.
+	var sink uint64
+	for lo := 0; lo < len(gids); lo += pairProbeBlock {
+		hi := min(lo+pairProbeBlock, len(gids))
+		slots, kv := t.slots, h.pkeys.kv
+		for _, hash := range hashes[lo:hi] {
+			if e := slots[t.home(hash)]; e != 0 {
+				sink += uint64(kv[e&t.gmask-1].a)
+			}
+		}
+		for i := lo; i < hi; i++ {
+			a, b, hash := v0[i], v1[i], hashes[i]
+			var m uint8
+			if b0 != nil && !isValid(b0, o0+i) {
+				a, m = 0, m|1
+			}
+			if b1 != nil && !isValid(b1, o1+i) {
+				b, m = 0, m|2
+			}
+			tag := t.tag(hash, m)
+			j := t.home(hash)
+			for {
+				e := t.slots[j]
+				if e == 0 {
+					g := h.allocGroup()
+					h.created = append(h.created, int32(i))
+					h.pkeys.kv[g], h.pkeys.nulls[g] = pairKV{a, b}, m
+					if g+1 > t.gmask {
+						if err := t.widen(g+1, &h.pkeys); err != nil {
+							return err
+						}
+						tag = t.tag(hash, m)
+					}
+					t.slots[j] = tag | (g + 1)
+					t.n++
+					if t.n > t.limit {
+						t.rehash(&h.pkeys)
+					}
+					gids[i] = g
+					break
 				}
-				gids[i] = g
-				break
+				if e&^t.gmask == tag {
+					if g := e&t.gmask - 1; h.pkeys.kv[g] == (pairKV{a, b}) {
+						gids[i] = g
+						break
+					}
+				}
+				j = (j + 1) & t.mask
 			}
-			if g := s - 1; h.pkeys.a[g] == a && h.pkeys.b[g] == b && h.pkeys.nulls[g] == m {
-				gids[i] = g
-				break
-			}
-			j = (j + 1) & t.mask
 		}
 	}
+	h.probeSink += sink
 	return nil
 }
+
+// pairProbeBlock is how many rows lookupInt2 touches ahead of resolving.
+const pairProbeBlock = 128
 
 // lookupBytes resolves multi-column keys, encoded by enc from rec, to
 // group ids.
@@ -919,7 +959,7 @@ func (h *HashAgg) Close() error {
 	h.closed = true
 	h.rowCount, h.intKeys, h.byteKeys, h.byteMap = nil, nil, nil, nil
 	h.table = intTable{}
-	h.ptable, h.pkeys = pairTable{}, pairKeys{}
+	h.ptable, h.pkeys, h.hashes = pairTable{}, pairKeys{}, nil
 	h.counters, h.accs = nil, nil
 	h.dirty, h.dirtyBits, h.oldRowCount, h.free = nil, nil, nil, nil
 	h.gen, h.closeHeap, h.closing, h.evictBits = nil, nil, nil, nil

@@ -77,6 +77,25 @@ func TestNullKeysGroupTogether(t *testing.T) {
 	})
 }
 
+// TestNullPairKeys checks that a two-integer key tells NULL from 0 in
+// each column (the keys hash alike but for the NULL mask) and that such
+// groups vanish and reappear cleanly.
+func TestNullPairKeys(t *testing.T) {
+	optest.ForBatches(t, func(t *testing.T, batch int) {
+		nb := null(types.BigIntType)
+		cols := []types.Column{kvCols[0], {Name: "k2", Type: types.BigIntType}, {Name: "v", Type: types.BigIntType}}
+		specs := []Spec{{Kind: CountStar, Result: types.BigIntType, Name: "n"}}
+		f := newFixture(t, cols, []int{0, 1}, specs, false, batch)
+		f.Push(operators.Insert, row(bi(0), bi(0), bi(1)), row(nb, bi(0), bi(1)), row(bi(0), nb, bi(1)),
+			row(nb, nb, bi(1)), row(nb, bi(0), bi(1)), row(nb, nb, bi(1)), row(nb, nb, bi(1)))
+		f.Expect("+ 0,0,1", "+ NULL,0,2", "+ 0,NULL,1", "+ NULL,NULL,3")
+		f.Push(operators.Delete, row(nb, bi(0), bi(1)), row(nb, bi(0), bi(1)), row(bi(0), bi(0), bi(1)))
+		f.Expect("- NULL,0,2", "- 0,0,1")
+		f.Push(operators.Insert, row(bi(0), bi(0), bi(1)), row(nb, nb, bi(1)))
+		f.Expect("+ 0,0,1", "NULL,NULL,3 -> NULL,NULL,4")
+	})
+}
+
 func TestGlobalAggregate(t *testing.T) {
 	optest.ForBatches(t, func(t *testing.T, batch int) {
 		f := newFixture(t, kvCols, nil, allIntSpecs(), false, batch)
@@ -349,5 +368,85 @@ func TestPushDoesNotAllocate(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestPairKeysWiden pushes more pair groups than the table's initial
+// group-id bits hold, so its entries are retagged while groups exist, then
+// checks that every key still finds its group, retracted groups leave the
+// table and come back to their reused ids.
+func TestPairKeysWiden(t *testing.T) {
+	const groups = 70000
+	mem := optest.CheckedMem(t)
+	cols := []types.Column{kvCols[0], {Name: "k2", Type: types.BigIntType}}
+	schema := types.Schema(cols).Arrow()
+	specs := []Spec{{Kind: CountStar, Result: types.BigIntType, Name: "n"}}
+	c := &optest.Collector{T: t, Types: outTypes(optest.ColumnTypes(cols), []int{0, 1}, specs), MaxChunkRows: MaxChunkRows}
+	h, err := NewWithOptions(mem, schema, optest.ColumnTypes(cols), []int{0, 1}, specs, false, Options{WatermarkGroupCol: -1}, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Schema = h.Schema()
+	optest.CloseAtEnd(t, h, nil)
+	push := func(lo, step int, op operators.Op) {
+		t.Helper()
+		var ks, vs []int64
+		for i := lo; i < groups; i += step {
+			ks, vs = append(ks, int64(i%251)*1e12), append(vs, int64(i))
+		}
+		for s := 0; s < len(ks); s += 4096 {
+			e := min(s+4096, len(ks))
+			rec := int64Rec(mem, schema, ks[s:e], vs[s:e])
+			ops := make([]operators.Op, e-s)
+			for i := range ops {
+				ops[i] = op
+			}
+			err := h.Push(&operators.Chunk{Rec: rec, Ops: ops})
+			rec.Release()
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	epoch := uint64(0)
+	barrier := func() {
+		t.Helper()
+		epoch++
+		if err := h.Push(operators.Barrier{Epoch: epoch}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	push(0, 1, operators.Insert)
+	barrier()
+	push(0, 1, operators.Insert)
+	barrier()
+	if h.numGroups != groups || h.ptable.n != groups || h.ptable.gbits < 17 {
+		t.Fatalf("groups %d, table entries %d, gid bits %d; want %d, %d, >= 17", h.numGroups, h.ptable.n, h.ptable.gbits, groups, groups)
+	}
+	for g, n := range h.rowCount {
+		if n != 2 {
+			t.Fatalf("group %d counts %d rows, want 2", g, n)
+		}
+	}
+	push(0, 2, operators.Delete)
+	push(0, 2, operators.Delete)
+	barrier()
+	if h.ptable.n != groups/2 {
+		t.Fatalf("table entries %d after retracting half, want %d", h.ptable.n, groups/2)
+	}
+	push(0, 2, operators.Insert)
+	push(0, 1, operators.Insert)
+	barrier()
+	if h.numGroups != groups || h.ptable.n != groups {
+		t.Fatalf("groups %d, table entries %d; want %d", h.numGroups, h.ptable.n, groups)
+	}
+	for g, n := range h.rowCount {
+		want := int64(2)
+		if h.pkeys.kv[g].b%2 != 0 {
+			want = 3
+		}
+		if n != want {
+			t.Fatalf("group %d (key %v) counts %d rows, want %d", g, h.pkeys.kv[g], n, want)
+		}
 	}
 }

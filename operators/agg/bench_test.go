@@ -298,20 +298,24 @@ func (s *storeSink) Push(m operators.Message) error {
 // the view's store. "full" keeps every group in the aggregate, "committed"
 // only the epoch's deltas, reading the old counts from the store at the
 // barrier. It reports rows/s and the heap bytes per pair of the aggregate
-// and the store together.
+// and the store together. "full4M" cycles through 1024 distinct batches
+// over about 4M pairs, so the aggregate holds about 2.6M groups and its
+// key probes miss the cache as in the co-occurrence view.
 func BenchmarkAggPairCounts(b *testing.B) {
-	b.Run("full", func(b *testing.B) { benchPairCounts(b, false) })
-	b.Run("committed", func(b *testing.B) { benchPairCounts(b, true) })
+	b.Run("full", func(b *testing.B) { benchPairCounts(b, false, 1<<20, benchBatches, 16) })
+	b.Run("committed", func(b *testing.B) { benchPairCounts(b, true, 1<<20, benchBatches, 16) })
+	b.Run("full4M", func(b *testing.B) { benchPairCounts(b, false, 1<<22, 1024, 1) })
 }
 
-func benchPairCounts(b *testing.B, committed bool) {
+// benchPairCounts runs the pair-count benchmark cycling through batches
+// distinct batches drawn from pairs pairs, after warm passes over them.
+func benchPairCounts(b *testing.B, committed bool, pairs, batches, warm int) {
 	mem := memory.NewGoAllocator()
 	cols := []types.Column{{Name: "a", Type: types.BigIntType}, {Name: "b", Type: types.BigIntType}}
 	schema := types.Schema(cols).Arrow()
 	outSchema := types.Schema{cols[0], cols[1], {Name: "n", Type: types.BigIntType}}
 	r := rand.New(rand.NewPCG(7, 8))
-	const pairs = 1 << 20
-	chunks := make([]*operators.Chunk, benchBatches)
+	chunks := make([]*operators.Chunk, batches)
 	ks, vs := make([]int64, benchBatch), make([]int64, benchBatch)
 	for j := range chunks {
 		for i := range ks {
@@ -341,8 +345,8 @@ func benchPairCounts(b *testing.B, committed bool) {
 	}
 	defer h.Close()
 	epoch := uint64(0)
-	// Warm up: most pairs have a row (16 passes over the cycle).
-	for range 16 {
+	// Warm up: most pairs of the cycle have a row.
+	for range warm {
 		for _, c := range chunks {
 			if err := h.Push(c); err != nil {
 				b.Fatal(err)

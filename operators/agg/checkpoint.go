@@ -304,11 +304,11 @@ func (h *HashAgg) appendKeys(rb *array.RecordBuilder, gs []uint32) error {
 			}
 		}
 	case modeInt2:
-		for ci, vals := range [][]int64{h.pkeys.a, h.pkeys.b} {
+		for ci := range 2 {
 			b := rb.Field(ci)
 			bit := uint8(1) << ci
 			if ib, ok := b.(*array.Int64Builder); ok && !slices.ContainsFunc(gs, func(g uint32) bool { return h.pkeys.nulls[g]&bit != 0 }) {
-				appendInts(ib, vals, gs, &h.wmInts)
+				appendPairCol(ib, h.pkeys.kv, ci, gs, &h.wmInts)
 				continue
 			}
 			app, err := intFamily.appender(b)
@@ -317,10 +317,13 @@ func (h *HashAgg) appendKeys(rb *array.RecordBuilder, gs []uint32) error {
 			}
 			b.Reserve(len(gs))
 			for _, g := range gs {
-				if h.pkeys.nulls[g]&bit != 0 {
+				switch {
+				case h.pkeys.nulls[g]&bit != 0:
 					b.AppendNull()
-				} else {
-					app(vals[g])
+				case ci == 0:
+					app(h.pkeys.kv[g].a)
+				default:
+					app(h.pkeys.kv[g].b)
 				}
 			}
 		}
@@ -350,6 +353,22 @@ func appendInts(b array.Builder, vals []int64, gs []uint32, scratch *[]int64) {
 		out[i] = vals[g]
 	}
 	b.(*array.Int64Builder).AppendValues(out, nil)
+}
+
+// appendPairCol appends column ci (0: a, 1: b) of the pair keys of
+// groups gs to b.
+func appendPairCol(b *array.Int64Builder, kv []pairKV, ci int, gs []uint32, scratch *[]int64) {
+	out := growSlice(scratch, len(gs))
+	if ci == 0 {
+		for i, g := range gs {
+			out[i] = kv[g].a
+		}
+	} else {
+		for i, g := range gs {
+			out[i] = kv[g].b
+		}
+	}
+	b.AppendValues(out, nil)
 }
 
 // Restore loads a snapshot that Snapshot wrote from an aggregate of the
@@ -515,7 +534,7 @@ func (h *HashAgg) presize(n int) {
 		h.intKeys = make([]int64, 0, n)
 	case modeInt2:
 		h.ptable.init(log)
-		h.pkeys = pairKeys{a: make([]int64, 0, n), b: make([]int64, 0, n), nulls: make([]uint8, 0, n)}
+		h.pkeys = pairKeys{kv: make([]pairKV, 0, n), nulls: make([]uint8, 0, n)}
 	case modeBytes:
 		h.byteMap = make(map[string]uint32, n)
 		h.byteKeys = make([]string, 0, n)

@@ -247,8 +247,7 @@ func (h *HashAgg) dropGroups() {
 			h.table.n = 0
 		}
 	case modeInt2:
-		h.pkeys.a = keepCap(h.pkeys.a, n)
-		h.pkeys.b = keepCap(h.pkeys.b, n)
+		h.pkeys.kv = keepCap(h.pkeys.kv, n)
 		h.pkeys.nulls = keepCap(h.pkeys.nulls, n)
 		if len(h.ptable.slots) > 4<<log {
 			h.ptable.init(log)

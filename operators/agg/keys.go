@@ -9,6 +9,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 
+	"github.com/sluicedb/sluice/sqlerr"
 	"github.com/sluicedb/sluice/types"
 )
 
@@ -276,19 +277,29 @@ func decodeColumn(b array.Builder, t types.T, keys []string, pos []int) error {
 	return nil
 }
 
-// pairTable maps a key of two integer-like columns to its group id, like
-// intTable: open addressing over gid+1 with the keys in the aggregate's
-// per-group slices (intKeys, intKeys2 and a NULL mask per group), so a
-// composite key such as (window_start, item) is hashed and compared as
-// two int64s, never encoded to bytes. Deletion shifts entries back, so
-// closing windows leaves no tombstones behind.
+// pairTable maps a key of two integer-like columns to its group id:
+// open addressing with linear probing over a power-of-two array of
+// uint32 entries, each gid+1 in the low gbits bits (0 = empty), the key's
+// NULL mask in the next two and, above, a tag: the low bits of the key's
+// hash. A probe reads the group's keys (one pairKV, one cache line) only
+// when mask and tag match, so a mismatching entry costs no memory access
+// beyond the table. gbits grows with the group ids (widen), taking tag
+// bits, so 4M groups keep an 8-bit tag. Composite keys such as
+// (window_start, item) are hashed and compared as two int64s, never
+// encoded to bytes. Deletion shifts entries back, so closing windows
+// leaves no tombstones behind.
 type pairTable struct {
 	slots []uint32
 	mask  uint64
 	shift uint
 	n     int
 	limit int
+	gbits uint   // entry bits holding gid+1
+	gmask uint32 // 1<<gbits - 1
 }
+
+// maxPairGidBits bounds gbits, leaving the NULL mask its two bits.
+const maxPairGidBits = 30
 
 func (t *pairTable) init(logSize uint) {
 	size := 1 << logSize
@@ -297,44 +308,89 @@ func (t *pairTable) init(logSize uint) {
 	t.shift = 64 - logSize
 	t.n = 0
 	t.limit = size / 4 * 3
+	if t.gbits == 0 {
+		t.gbits, t.gmask = 16, 1<<16-1
+	}
 }
 
-func (t *pairTable) home(a, b int64, m uint8) uint64 {
-	h := (uint64(a)*0x9E3779B97F4A7C15 ^ uint64(b) ^ uint64(m)<<56) * 0xC2B2AE3D27D4EB4F
-	return h >> t.shift
+// pairHash hashes a key; NULL columns (bits of m) have value 0.
+func pairHash(a, b int64, m uint8) uint64 {
+	return (uint64(a)*0x9E3779B97F4A7C15 ^ uint64(b) ^ uint64(m)<<56) * 0xC2B2AE3D27D4EB4F
 }
 
-// pairKeys are the per-group key slices a pairTable indexes.
+// home is the first slot probed for hash h (its top bits).
+func (t *pairTable) home(h uint64) uint64 { return h >> t.shift }
+
+// tag is the entry's bits above gid+1 for hash h and NULL mask m: the
+// tag comes from the hash's low bits, the home from its high ones.
+func (t *pairTable) tag(h uint64, m uint8) uint32 {
+	return uint32(h)<<(t.gbits+2) | uint32(m)<<t.gbits
+}
+
+// entryNulls is the NULL mask held in entry e.
+func (t *pairTable) entryNulls(e uint32) uint8 { return uint8(e>>t.gbits) & 3 }
+
+// entryHash is the hash of the key of the group in entry e.
+func (t *pairTable) entryHash(e uint32, keys *pairKeys) uint64 {
+	kv := keys.kv[e&t.gmask-1]
+	return pairHash(kv.a, kv.b, t.entryNulls(e))
+}
+
+// widen makes room in the entries for gid+1 up to id, retagging every
+// entry in place (homes do not change). It fails past maxPairGidBits.
+func (t *pairTable) widen(id uint32, keys *pairKeys) error {
+	bits := t.gbits
+	for bits < 32 && id>>bits != 0 {
+		bits++
+	}
+	if bits > maxPairGidBits {
+		return sqlerr.New(sqlerr.Resource, sqlerr.ProgramLimitExceeded, "agg: too many groups")
+	}
+	old := *t
+	t.gbits, t.gmask = bits, 1<<bits-1
+	for i, e := range t.slots {
+		if e != 0 {
+			m := old.entryNulls(e)
+			t.slots[i] = t.tag(old.entryHash(e, keys), m) | e&old.gmask
+		}
+	}
+	return nil
+}
+
+// pairKV is a group's key: both columns in one 16-byte value, so a probe
+// that compares them touches one cache line.
+type pairKV struct{ a, b int64 }
+
+// pairKeys are the per-group keys a pairTable indexes. The NULL masks are
+// also held in the table's entries; nulls serves the paths that start
+// from a group id (emission, checkpoints).
 type pairKeys struct {
-	a, b  []int64
+	kv    []pairKV
 	nulls []uint8 // bit 0: a is NULL, bit 1: b is NULL
-}
-
-func (k *pairKeys) home(t *pairTable, g uint32) uint64 {
-	return t.home(k.a[g], k.b[g], k.nulls[g])
 }
 
 func (t *pairTable) rehash(keys *pairKeys) {
 	old := t.slots
 	n := t.n
 	t.init(uint(64-t.shift) + 1)
-	for _, s := range old {
-		if s == 0 {
+	for _, e := range old {
+		if e == 0 {
 			continue
 		}
-		i := keys.home(t, s-1)
+		i := t.home(t.entryHash(e, keys))
 		for t.slots[i] != 0 {
 			i = (i + 1) & t.mask
 		}
-		t.slots[i] = s
+		t.slots[i] = e // the tag does not depend on the table size
 	}
 	t.n = n
 }
 
 // remove deletes group g with backward-shift deletion.
 func (t *pairTable) remove(g uint32, keys *pairKeys) {
-	i := keys.home(t, g)
-	for t.slots[i] != g+1 {
+	kv := keys.kv[g]
+	i := t.home(pairHash(kv.a, kv.b, keys.nulls[g]))
+	for t.slots[i]&t.gmask != g+1 {
 		if t.slots[i] == 0 {
 			return
 		}
@@ -343,15 +399,15 @@ func (t *pairTable) remove(g uint32, keys *pairKeys) {
 	j := i
 	for {
 		j = (j + 1) & t.mask
-		s := t.slots[j]
-		if s == 0 {
+		e := t.slots[j]
+		if e == 0 {
 			break
 		}
-		k := keys.home(t, s-1)
+		k := t.home(t.entryHash(e, keys))
 		if (i <= j && i < k && k <= j) || (i > j && (i < k || k <= j)) {
 			continue
 		}
-		t.slots[i] = s
+		t.slots[i] = e
 		i = j
 	}
 	t.slots[i] = 0
