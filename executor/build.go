@@ -41,14 +41,20 @@ type builder struct {
 	leaves []leaf
 
 	// view is the materialized view whose plan is being built (nil for
-	// a query). When its plan's root is an aggregate whose output is the
-	// view's rows (see viewBackedAgg), that aggregate is built
-	// committed-backed: backed, whose output column i is the view's
-	// column backedCols[i]. Found at the first build call, on the root.
+	// a query). backed, when set (by newViewBuilder), is the aggregate of
+	// its plan whose output is the view's rows (see viewBackedAgg): it is
+	// built committed-backed, its output column i being the view's column
+	// backedCols[i].
 	view       *object
-	planned    bool
 	backed     *planner.Aggregate
 	backedCols []int
+}
+
+// newViewBuilder returns a builder for the continuous plan root of view o.
+func newViewBuilder(mem memory.Allocator, o *object, root planner.Node) *builder {
+	b := &builder{mem: mem, mode: streaming, view: o}
+	b.backed, b.backedCols = viewBackedAgg(root, o)
+	return b
 }
 
 func (b *builder) closeAll() {
@@ -60,12 +66,6 @@ func (b *builder) closeAll() {
 
 // build wires the operators of n so that their output goes to out.
 func (b *builder) build(n planner.Node, out operators.Output) error {
-	if b.view != nil && !b.planned {
-		b.planned = true
-		if b.mode == streaming {
-			b.backed, b.backedCols = viewBackedAgg(n, b.view)
-		}
-	}
 	switch x := n.(type) {
 	case *planner.Scan:
 		entry := out
@@ -120,7 +120,7 @@ func (b *builder) build(n planner.Node, out operators.Output) error {
 		if b.mode == streaming && x.WindowCol >= 0 {
 			opts = agg.Options{WatermarkGroupCol: x.WindowCol, EmitOnClose: x.EmitOnClose}
 		}
-		if b.mode == streaming && x == b.backed {
+		if x == b.backed {
 			opts.Committed = &viewRows{o: b.view, cols: b.backedCols}
 		}
 		op, err := agg.NewWithOptions(b.mem, in.Arrow(), schemaTypes(in), x.GroupBy, specs, appendOnly, opts, out)

@@ -51,7 +51,9 @@ type object struct {
 	sinks []string
 
 	// failed is set when the view's pipeline hit an error; reads of a
-	// failed view return it. Guarded by Engine.snapMu.
+	// failed view return it. Guarded by Engine.snapMu, except that the
+	// view's own fragment reads it at a barrier without the lock (the
+	// commit that sets it is ordered before that barrier: see viewRows).
 	failed error
 }
 

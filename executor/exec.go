@@ -190,7 +190,7 @@ func (e *Engine) createView(p *planner.CreateViewPlan) (*Result, error) {
 	o := &object{rel: rel, store: newStore(rel)}
 	frag := newFragment(o, 0, e.report)
 	mat := operators.NewMaterialize(schema.Arrow(), frag.onEpoch)
-	b := &builder{mem: e.mem, mode: streaming, view: o}
+	b := newViewBuilder(e.mem, o, query)
 	if err := b.build(query, mat); err != nil {
 		b.closeAll()
 		return nil, err

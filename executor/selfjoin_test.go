@@ -108,10 +108,9 @@ func TestSelfJoinViewsRetracting(t *testing.T) {
 // TestSelfJoinViewsInterval: time-bounded self-joins of an append-only
 // click stream (an asymmetric bound, out-of-order and late clicks),
 // restarted from a checkpoint half way, equal their two-sided references
-// and their batch queries after every FLUSH. (No NULLs: a batch that
-// lost late rows is re-gathered by eval.TakeRecord, which leaves its null
-// counts to be computed on first use, and the views reading the batch
-// would race on that cache. NULL keys are tested in operators/join.)
+// and their batch queries after every FLUSH. NULL keys are tested in
+// operators/join; NULLs in batches shared by several views (after late
+// rows are dropped) in TestSharedBatchNulls.
 func TestSelfJoinViewsInterval(t *testing.T) {
 	rng := rand.New(rand.NewPCG(8, 3))
 	dir := t.TempDir()

@@ -94,8 +94,9 @@ func parseFloat(b []byte) (float64, bool) {
 }
 
 // parseFloat64 parses a floating-point number: isNum says b is one, fits
-// that its magnitude is not too large for a float64 (an underflow rounds
-// to zero or a subnormal, as Postgres does). Plain decimals with at most 15
+// that it is representable: not too large for a float64, and not a
+// nonzero value that rounds to zero (Postgres refuses both; a subnormal
+// result is kept). Plain decimals with at most 15
 // significant digits take an exact fast path; the rest go to strconv, so
 // NaN, [+-]Inf and [+-]Infinity (any case), exponents, hex floats and '_'
 // between digits are accepted as Go's syntax has them.
@@ -138,7 +139,32 @@ func parseFloat64(b []byte) (f float64, isNum, fits bool) {
 		}
 		return 0, false, false
 	}
+	if f == 0 && nonzeroMantissa(b) {
+		return 0, true, false // underflow: Postgres refuses it too
+	}
 	return f, true, true
+}
+
+// nonzeroMantissa reports whether the number spelled by b (accepted by
+// strconv.ParseFloat) has a nonzero digit before its exponent.
+func nonzeroMantissa(b []byte) bool {
+	b = trimSpace(b)
+	if len(b) > 0 && (b[0] == '-' || b[0] == '+') {
+		b = b[1:]
+	}
+	hex := len(b) > 1 && b[0] == '0' && (b[1] == 'x' || b[1] == 'X')
+	if hex {
+		b = b[2:]
+	}
+	for _, c := range b {
+		switch {
+		case hex && (c == 'p' || c == 'P'), !hex && (c == 'e' || c == 'E'):
+			return false
+		case c >= '1' && c <= '9', hex && (c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'):
+			return true
+		}
+	}
+	return false
 }
 
 var (

@@ -524,10 +524,7 @@ func (h *HashAgg) presize(n int) {
 	if h.mode == modeGlobal || n == 0 {
 		return
 	}
-	log := uint(10)
-	for (1<<log)/4*3 < n {
-		log++
-	}
+	log := tableLog(n)
 	switch h.mode {
 	case modeInt:
 		h.table.init(log)

@@ -49,14 +49,13 @@ func values[T arrow.FixedWidthType](a arrow.Array) []T {
 }
 
 // finish builds an array from buffers and releases the caller's
-// references to them (the array keeps its own). validity may be nil.
-// The null count is computed here, never left for arrow to compute
-// lazily: that would write to the array the first time NullN is called,
-// a data race when several views read the same record.
+// references to them (the array keeps its own). validity may be nil;
+// with one, arrow counts the nulls on first use (a record shared across
+// goroutines is settled first: see operators.SettleNullCounts).
 func finish(dt arrow.DataType, n int, bufs ...*memory.Buffer) arrow.Array {
 	nulls := 0
 	if bufs[0] != nil {
-		nulls = n - bitutil.CountSetBits(bufs[0].Bytes(), 0, n)
+		nulls = array.UnknownNullCount
 	}
 	data := array.NewData(dt, n, bufs, nil, nulls, 0)
 	arr := array.MakeFromData(data)

@@ -57,8 +57,8 @@ func b2i(b bool) int64 {
 }
 
 // Snapshot implements operators.Checkpointer: each side's stored rows
-// (a self-join's one side; and match counts), and the watermarks and eviction horizons. The key
-// chains, row indexes and eviction queues (time heaps, or the buckets of
+// and match counts (a self-join has one side), the watermarks and the
+// eviction horizons. The key chains, row indexes and eviction queues (time heaps, or the buckets of
 // an append-only side) are rebuilt on Restore.
 func (j *HashJoin) Snapshot(w io.Writer) error {
 	if j.bad != nil {

@@ -666,7 +666,7 @@ func (j *HashJoin) drop(s *side, x uint32) {
 	} else if j.intKey {
 		k := s.datum(x, s.keys[0]).I
 		if nx != end {
-			s.ihead.set(k, nx)
+			s.ihead.swap(k, nx)
 		} else {
 			s.ihead.del(k)
 		}
@@ -795,18 +795,12 @@ func (j *HashJoin) buildPairs(in int, rows []int32, slots []uint32, otherTs []in
 			a, err = sd.rows.GatherSlotsColumn(j.mem, dt, c, slots)
 		}
 		if err != nil {
-			releaseArrays(arrs)
+			state.ReleaseAll(arrs)
 			return nil, sqlerr.New(sqlerr.Internal, sqlerr.InternalError, "join: output: %s input: %v", sd.name, err)
 		}
 		arrs = append(arrs, a)
 	}
 	return j.record(arrs, len(rows)), nil
-}
-
-func releaseArrays(as []arrow.Array) {
-	for _, a := range as {
-		a.Release()
-	}
 }
 
 // int64Array returns a new array of dt (an Int64 or Timestamp type) with

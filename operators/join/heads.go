@@ -1,5 +1,7 @@
 package join
 
+import "math/bits"
+
 // heads maps a single integer-like join key to the first slot of its key
 // chain. It is an open-addressing table with linear probing, Fibonacci
 // hashing and backward-shift deletion (no tombstones); each entry holds
@@ -8,7 +10,7 @@ package join
 // the other side's chain and updates its own side's head.
 type heads struct {
 	tab   []headEntry
-	shift uint // 64 - log2(len(tab))
+	shift uint // 64 - log2(len(tab)), len(tab) a power of two
 	n     int
 }
 
@@ -61,9 +63,6 @@ func (t *heads) swap(k int64, h uint32) uint32 {
 	}
 }
 
-// set sets the head of key k's chain, which exists, to h (not end).
-func (t *heads) set(k int64, h uint32) { t.swap(k, h) }
-
 // del removes key k, shifting the entries of its probe run back so every
 // lookup still reaches them.
 func (t *heads) del(k int64) {
@@ -106,7 +105,7 @@ func (t *heads) grow() {
 	for i := range t.tab {
 		t.tab[i].head = end
 	}
-	t.shift = uint(64 - log2(size))
+	t.shift = uint(64 - bits.TrailingZeros(uint(size)))
 	mask := size - 1
 	for _, e := range old {
 		if e.head == end {
@@ -130,14 +129,4 @@ func (t *heads) each(f func(k int64, h uint32) error) error {
 		}
 	}
 	return nil
-}
-
-// log2 is the base-2 logarithm of n, a power of two.
-func log2(n int) int {
-	l := 0
-	for n > 1 {
-		n >>= 1
-		l++
-	}
-	return l
 }

@@ -47,7 +47,7 @@ func testHeads(t *testing.T, keys []int64) {
 		case 2:
 			if _, ok := ref[k]; ok {
 				v := uint32(r.IntN(1000))
-				h.set(k, v)
+				h.swap(k, v)
 				ref[k] = v
 			}
 		default:

@@ -23,7 +23,7 @@ func (c *Columns) GatherSlots(mem memory.Allocator, schema *arrow.Schema, first 
 	for k := range c.cols {
 		a, err := c.cols[k].gatherSlots(mem, schema.Field(first+k).Type, slots)
 		if err != nil {
-			releaseAll(dst)
+			ReleaseAll(dst)
 			return nil, fmt.Errorf("column %d: %w", k, err)
 		}
 		dst = append(dst, a)
@@ -39,7 +39,7 @@ func (c *Columns) GatherRows(mem memory.Allocator, schema *arrow.Schema, first i
 	for k := range c.rd {
 		a, err := c.rd[k].gatherRows(mem, schema.Field(first+k).Type, rows)
 		if err != nil {
-			releaseAll(dst)
+			ReleaseAll(dst)
 			return nil, fmt.Errorf("column %d: %w", k, err)
 		}
 		dst = append(dst, a)
@@ -67,7 +67,8 @@ func (c *Columns) GatherRowsColumn(mem memory.Allocator, dt arrow.DataType, col 
 	return a, nil
 }
 
-func releaseAll(as []arrow.Array) {
+// ReleaseAll releases every array of as.
+func ReleaseAll(as []arrow.Array) {
 	for _, a := range as {
 		a.Release()
 	}

@@ -2,6 +2,7 @@ package topn
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"hash/maphash"
 	"math"
@@ -479,9 +480,6 @@ func (s *restSet) smallest(m int, h []int32, scratch *[]uint64) []int32 {
 		return s.smallestPacked(m, h, scratch)
 	}
 	less := func(a, b int32) bool {
-		if s.packed {
-			return s.slotX(int(a)) < s.slotX(int(b))
-		}
 		return compareKeys(s.stored(int(a)), s.stored(int(b))) < 0
 	}
 	// A max-heap of the m smallest so far.
@@ -581,16 +579,7 @@ func (s *restSet) smallestPacked(m int, h []int32, scratch *[]uint64) []int32 {
 			}
 		}
 	}
-	slices.SortFunc(h, func(a, b int32) int {
-		x, y := s.slotX(int(a)), s.slotX(int(b))
-		switch {
-		case x < y:
-			return -1
-		case x > y:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(h, func(a, b int32) int { return cmp.Compare(s.slotX(int(a)), s.slotX(int(b))) })
 	return h
 }
 
@@ -604,16 +593,7 @@ func (s *restSet) sorted(h []int32) []int32 {
 		}
 	}
 	if s.packed {
-		slices.SortFunc(h, func(a, b int32) int {
-			x, y := s.slotX(int(a)), s.slotX(int(b))
-			switch {
-			case x < y:
-				return -1
-			case x > y:
-				return 1
-			}
-			return 0
-		})
+		slices.SortFunc(h, func(a, b int32) int { return cmp.Compare(s.slotX(int(a)), s.slotX(int(b))) })
 		return h
 	}
 	slices.SortFunc(h, func(a, b int32) int { return compareKeys(s.stored(int(a)), s.stored(int(b))) })
