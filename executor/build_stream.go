@@ -35,7 +35,7 @@ func (b *builder) buildStream(n planner.Node, out operators.Output) (bool, error
 		return true, b.build(x.Input, op)
 	case *planner.TopN:
 		in := x.Input.Schema()
-		spec := topn.Spec{PartitionCols: x.Partition, N: x.N, Offset: x.Offset, EmitRank: x.EmitRank, RankName: x.RankName, Kind: topn.RowNumber}
+		spec := topn.Spec{PartitionCols: x.Partition, N: x.N, Offset: x.Offset, EmitRank: x.EmitRank, RankName: x.RankName, Kind: topn.RowNumber, Monotone: x.Monotone()}
 		if x.Kind == planner.Rank {
 			spec.Kind = topn.Rank
 		}

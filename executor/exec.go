@@ -186,7 +186,7 @@ func (e *Engine) createView(p *planner.CreateViewPlan) (*Result, error) {
 	}
 	schema := query.Schema()
 	rel := &planner.Relation{Name: p.Name, Kind: planner.ViewRelation, Schema: schema, Key: p.Key,
-		Keyed: p.Keyed, AppendOnly: p.AppendOnly, Definition: p.Definition}
+		Keyed: p.Keyed, AppendOnly: p.AppendOnly, Growth: p.Growth, Definition: p.Definition}
 	o := &object{rel: rel, store: newStore(rel)}
 	frag := newFragment(o, 0, e.report)
 	mat := operators.NewMaterialize(schema.Arrow(), frag.onEpoch)

@@ -55,6 +55,10 @@ type Relation struct {
 	Keyed bool
 	// AppendOnly says rows are only ever inserted.
 	AppendOnly bool
+	// Growth, when not nil, says the relation never deletes a row for
+	// good (its changes are inserts and in-epoch updates) and how each
+	// column can change under updates; see RowGrowth.
+	Growth []Growth
 	// Definition is the SQL text that created the relation.
 	Definition string
 	// Watermark is the table's event-time watermark, or nil.

@@ -44,6 +44,8 @@ type CreateViewPlan struct {
 	Key        []int
 	Keyed      bool
 	AppendOnly bool
+	// Growth is the view's RowGrowth, nil when it may delete rows.
+	Growth     []Growth
 	Deps       []*Relation
 	Definition string
 	// Notices warn about the plan, e.g. state that is never freed.
@@ -265,9 +267,10 @@ func (b *binder) planCreateView(s *parser.CreateMaterializedView) (Plan, error) 
 		seen[k] = true
 	}
 	key, keyed := DeriveKey(root)
+	growth, _ := RowGrowth(root)
 	return &CreateViewPlan{
 		Name: NormalizeName(s.Name), IfNotExists: s.IfNotExists, Query: root,
-		Key: key, Keyed: keyed, AppendOnly: IsAppendOnly(root), Deps: dedupe(b.deps), Definition: s.Text(),
+		Key: key, Keyed: keyed, AppendOnly: IsAppendOnly(root), Growth: growth, Deps: dedupe(b.deps), Definition: s.Text(),
 		Notices: notices,
 	}, nil
 }

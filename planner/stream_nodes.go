@@ -156,6 +156,9 @@ func (t *TopN) Explain() string {
 	if t.EmitRank {
 		s += " rank=" + t.RankName
 	}
+	if t.Monotone() {
+		s += " monotone"
+	}
 	return s
 }
 

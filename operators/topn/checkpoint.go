@@ -27,7 +27,8 @@ import (
 //	            bound (binary: the encoded boundary key of the emitted top,
 //	            see TopN.touches), touched (int32: the partition's place in
 //	            the list of partitions with changes not yet emitted, -1 if
-//	            none; empty after a barrier)
+//	            none; empty after a barrier), and with Spec.Monotone
+//	            dropped (bool: rows were dropped from its head)
 //	rows        the distinct rows held: the input columns that are not
 //	            partition columns (typed), then count (uint32, ≥ 1), each
 //	            partition's rows in ORDER BY order (its sorted head, then
@@ -50,8 +51,8 @@ const (
 var _ operators.Checkpointer = (*TopN)(nil)
 
 // config is the fingerprint of everything that decides the meaning of the
-// state: input types, partition columns, ORDER BY, N, offset, rank kind
-// and whether ranks are emitted.
+// state: input types, partition columns, ORDER BY, N, offset, rank kind,
+// whether ranks are emitted and whether the input is monotone.
 func (t *TopN) config() string {
 	var b strings.Builder
 	b.WriteString("types=[")
@@ -76,6 +77,9 @@ func (t *TopN) config() string {
 		fmt.Fprintf(&b, "%d %s nulls %s", o.Col, dir, nulls)
 	}
 	fmt.Fprintf(&b, "] n=%d offset=%d kind=%s emitrank=%v", t.spec.N, t.spec.Offset, t.spec.Kind, t.spec.EmitRank)
+	if t.spec.Monotone {
+		b.WriteString(" monotone")
+	}
 	return b.String()
 }
 
@@ -104,6 +108,9 @@ func (t *TopN) layout() *ckptLayout {
 		arrow.Field{Name: "full", Type: arrow.FixedWidthTypes.Boolean},
 		arrow.Field{Name: "bound", Type: arrow.BinaryTypes.Binary},
 		arrow.Field{Name: "touched", Type: arrow.PrimitiveTypes.Int32})
+	if t.spec.Monotone {
+		pf = append(pf, arrow.Field{Name: "dropped", Type: arrow.FixedWidthTypes.Boolean})
+	}
 	l.partS = arrow.NewSchema(pf, nil)
 	outOf := make([]int, len(t.inTypes))
 	var rf []arrow.Field
@@ -197,6 +204,10 @@ func (t *TopN) snapshot(w io.Writer) error {
 		full := rb.Field(np + 2).(*array.BooleanBuilder)
 		bound := rb.Field(np + 3).(*array.BinaryBuilder)
 		touched := rb.Field(np + 4).(*array.Int32Builder)
+		var dropped *array.BooleanBuilder
+		if t.spec.Monotone {
+			dropped = rb.Field(np + 5).(*array.BooleanBuilder)
+		}
 		n, size := 0, 0
 		for _, p := range parts {
 			pk := unsafeBytes(p.key)
@@ -215,6 +226,9 @@ func (t *TopN) snapshot(w io.Writer) error {
 				touched.Append(at)
 			} else {
 				touched.Append(-1)
+			}
+			if dropped != nil {
+				dropped.Append(p.dropped)
 			}
 			n++
 			size += len(pk) + len(p.snap.bound)
@@ -384,11 +398,15 @@ func (t *TopN) restore(r io.Reader) error {
 		full := rec.Column(np + 2).(*array.Boolean)
 		bound := rec.Column(np + 3).(*array.Binary)
 		touched := rec.Column(np + 4).(*array.Int32)
+		var dropped *array.Boolean
+		if t.spec.Monotone {
+			dropped = rec.Column(np + 5).(*array.Boolean)
+		}
 		for i := 0; i < int(rec.NumRows()); i++ {
 			if int64(len(parts)) >= nParts {
 				return fmt.Errorf("more partitions than the header's %d", nParts)
 			}
-			if ent.IsNull(i) || tp.IsNull(i) || full.IsNull(i) || touched.IsNull(i) {
+			if ent.IsNull(i) || tp.IsNull(i) || full.IsNull(i) || touched.IsNull(i) || (dropped != nil && dropped.IsNull(i)) {
 				return fmt.Errorf("partition %d: NULL metadata", len(parts))
 			}
 			pb := t.pbuf[:0]
@@ -408,7 +426,8 @@ func (t *TopN) restore(r io.Reader) error {
 			if rp.entries < 0 || rp.entries > nEntries || rp.tops < 0 || rp.tops > nTops || rp.touched < -1 {
 				return fmt.Errorf("partition %d: bad counts", id)
 			}
-			if rp.entries == 0 && rp.touched < 0 {
+			rp.p.dropped = dropped != nil && dropped.Value(i)
+			if rp.entries == 0 && rp.touched < 0 && !rp.p.dropped {
 				return fmt.Errorf("partition %d: no rows and no pending change", id)
 			}
 			rp.p.snap.full = full.Value(i)
@@ -505,6 +524,14 @@ func (t *TopN) restore(r io.Reader) error {
 	err = readKeys("rows", l.rowS, nEntries, func(rp *restorePart) int64 { return rp.entries },
 		func(rp *restorePart, key []byte, c uint32, _ int64) error {
 			p := rp.p
+			if t.spec.Monotone {
+				// Only heads are held.
+				if err := p.rows.appendSorted(key, c); err != nil {
+					return err
+				}
+				p.syncLast()
+				return nil
+			}
 			if p.rest == nil && p.rows.ent < int(p.keep) {
 				return p.rows.appendSorted(key, c)
 			}

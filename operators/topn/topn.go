@@ -22,6 +22,11 @@
 // partition the operator also keeps what it last emitted (the top's keys
 // and ranks), and diffs the new top against it at the barrier.
 //
+// With Spec.Monotone (the input's rows only move up: counts over inserts
+// only, say) a partition keeps just its head: a row that falls behind it
+// is dropped for good, since it can only come back as a new insertion, and
+// a change behind the head costs one key comparison.
+//
 // Checkpoints: TopN implements operators.Checkpointer; the format is in
 // checkpoint.go.
 //
@@ -87,6 +92,18 @@ type Spec struct {
 	Kind          RankKind
 	EmitRank      bool
 	RankName      string
+	// Monotone is the input's promise that rows only ever improve: no
+	// row is deleted for good; a retraction is of a row being updated,
+	// and its replacement, in the same partition and ordered no later, is
+	// inserted after it within the same epoch (an input of inserts only
+	// keeps the promise). A row ordered after the first Offset+N of its
+	// partition can then never return to the top unless it is inserted
+	// again, so it is dropped: the Top-N keeps only each partition's head
+	// and its state is bounded by partitions × (Offset+N), not by the
+	// input. Only with RowNumber. A broken promise (a retraction of a row
+	// never held, or a top found short after rows were dropped) is an
+	// internal error, not a wrong answer.
+	Monotone bool
 }
 
 // MaxChunkRows bounds the rows of a Chunk the Top-N emits.
@@ -106,6 +123,8 @@ type partition struct {
 	rest    *restSet // the other rows; nil when there are none
 	snap    snapshot
 	touched bool
+	// dropped says rows were dropped from the head (Spec.Monotone).
+	dropped bool
 	// While rest is not nil and lastOK, the head's greatest key is
 	// lastBuf[:lastN]: a copy next to the partition, so that telling the
 	// head from the rest costs no walk to the head's last block.
@@ -288,6 +307,9 @@ func New(mem memory.Allocator, in *arrow.Schema, inTypes []types.T, spec Spec, o
 	if spec.Kind != RowNumber && spec.Kind != Rank {
 		return nil, internalf("unknown rank kind %d", spec.Kind)
 	}
+	if spec.Monotone && spec.Kind != RowNumber {
+		return nil, internalf("a monotone Top-N ranks by ROW_NUMBER, not %s", spec.Kind)
+	}
 	t := &TopN{mem: mem, in: in, inTypes: inTypes, spec: spec, out: out, index: map[string]int32{}}
 	t.rd = make([]reader, len(inTypes))
 	inPart := make([]bool, len(inTypes))
@@ -357,6 +379,12 @@ func New(mem memory.Allocator, in *arrow.Schema, inTypes []types.T, spec Spec, o
 		hi += spec.Offset
 		t.headSlack = max(16, int(hi/4))
 		t.headKeep = int(hi) + t.headSlack
+		if spec.Monotone {
+			// A monotone head is never refilled: it keeps the top
+			// exactly, and its last key is the top's last, so that every
+			// change behind the top is dropped at once.
+			t.headKeep, t.headSlack = int(hi), 0
+		}
 	}
 	fields := append([]arrow.Field(nil), in.Fields()...)
 	if spec.EmitRank {
@@ -498,6 +526,9 @@ func errLimit() error {
 
 // addRow adds one copy of key k to p.
 func (t *TopN) addRow(p *partition, k []byte) error {
+	if t.spec.Monotone {
+		return t.addMonotone(p, k)
+	}
 	if p.inRest(k) {
 		if !p.rest.add(k, 1) {
 			return errLimit()
@@ -516,9 +547,40 @@ func (t *TopN) addRow(p *partition, k []byte) error {
 	return nil
 }
 
+// addMonotone adds one copy of key k to p under Spec.Monotone: a key
+// ordered after a head of at least Offset+N rows is dropped at once (those
+// rows will all still be there, or improved, at the barrier), and the head
+// drops its worst keys past its limit.
+func (t *TopN) addMonotone(p *partition, k []byte) error {
+	if p.rows.rows >= t.spec.Offset+t.spec.N && p.lastOK && compareKeys(k, p.lastBuf[:p.lastN]) > 0 {
+		p.dropped = true
+		return nil
+	}
+	if !p.rows.add(k) {
+		return errLimit()
+	}
+	if p.rows.ent > int(p.keep)+t.headSlack {
+		t.evictions++
+		p.rows.truncate(int(p.keep), func([]byte, uint32) bool { return true })
+		p.dropped = true
+	}
+	p.syncLast()
+	return nil
+}
+
 // removeRow deletes one copy of key k from p; it reports false when k is
-// not held.
+// not held. Under Spec.Monotone a key not held may have been dropped.
 func (t *TopN) removeRow(p *partition, k []byte) bool {
+	if t.spec.Monotone {
+		if p.lastOK && compareKeys(k, p.lastBuf[:p.lastN]) > 0 {
+			return p.dropped // after the head: dropped, if anything
+		}
+		if !p.rows.remove(k) {
+			return p.dropped
+		}
+		p.syncLast()
+		return true
+	}
 	if p.inRest(k) {
 		if p.rest.remove(k, false) == 0 {
 			return false
@@ -679,6 +741,9 @@ func (t *TopN) walkTop(p *partition) (more bool, used int, err error) {
 					s.full = true
 				}
 			}
+		}
+		if t.spec.Monotone && p.dropped && pos < hi {
+			return false, used, internalf("the monotone input retracted rows without replacing them: a partition's top has %d rows after rows were dropped", pos)
 		}
 		return p.rest != nil && pos < hi, used, nil
 	}
@@ -882,7 +947,7 @@ func (t *TopN) flush() error {
 		}
 	}
 	for _, id := range t.touched {
-		if p := t.parts[id]; p.count() == 0 {
+		if p := t.parts[id]; p.count() == 0 && !p.dropped {
 			delete(t.index, p.key)
 			t.parts[id] = nil
 			t.freeIDs = append(t.freeIDs, id)
