@@ -459,31 +459,20 @@ func (t *TopN) chunk(c *operators.Chunk) error {
 		}
 	}()
 	var last *partition
+	mono := t.spec.Monotone && c.Ops != nil
 	for i := 0; i < n; i++ {
-		pb := t.pbuf[:0]
-		for k := range t.partFields {
-			f := &t.partFields[k]
-			pb = appendField(pb, f, &t.rd[f.col], i)
-		}
-		t.pbuf = pb
-		// last's key is compared as copied to lastPB, next to the
-		// operator, not as p.key, on the heap with the partition.
-		p := last
-		if p == nil || !bytes.Equal(t.lastPB, pb) {
-			id, ok := t.index[string(pb)]
-			if !ok {
-				id = t.newPartition(string(pb))
+		if mono && c.Ops[i] == operators.UpdateBefore && i+1 < n && c.Ops[i+1] == operators.UpdateAfter {
+			// An update whose new row is behind a full head: its old
+			// row, ordered no earlier, is behind it too, dropped before.
+			last = t.partitionOf(i+1, last)
+			if last.dropped && t.behindTop(last, t.rowKey(i+1)) {
+				i++
+				continue
 			}
-			p = t.parts[id]
-			last = p
-			t.lastPB = append(t.lastPB[:0], pb...)
 		}
-		kb := t.kbuf[:0]
-		for k := range t.sortFields {
-			f := &t.sortFields[k]
-			kb = appendField(kb, f, &t.rd[f.col], i)
-		}
-		t.kbuf = kb
+		p := t.partitionOf(i, last)
+		last = p
+		kb := t.rowKey(i)
 		if c.Ops != nil && c.Ops[i].IsRetract() {
 			if !t.removeRow(p, kb) {
 				return internalf("retraction of a row that is not held (row %d of the chunk)", i)
@@ -503,6 +492,46 @@ func (t *TopN) chunk(c *operators.Chunk) error {
 		}
 	}
 	return nil
+}
+
+// partitionOf returns the partition of row i of the chunk being read,
+// creating it if need be; last is the previous row's, or nil.
+func (t *TopN) partitionOf(i int, last *partition) *partition {
+	pb := t.pbuf[:0]
+	for k := range t.partFields {
+		f := &t.partFields[k]
+		pb = appendField(pb, f, &t.rd[f.col], i)
+	}
+	t.pbuf = pb
+	// last's key is compared as copied to lastPB, next to the operator,
+	// not as p.key, on the heap with the partition.
+	if last != nil && bytes.Equal(t.lastPB, pb) {
+		return last
+	}
+	id, ok := t.index[string(pb)]
+	if !ok {
+		id = t.newPartition(string(pb))
+	}
+	t.lastPB = append(t.lastPB[:0], pb...)
+	return t.parts[id]
+}
+
+// rowKey encodes row i of the chunk being read as a row key, in t.kbuf.
+func (t *TopN) rowKey(i int) []byte {
+	kb := t.kbuf[:0]
+	for k := range t.sortFields {
+		f := &t.sortFields[k]
+		kb = appendField(kb, f, &t.rd[f.col], i)
+	}
+	t.kbuf = kb
+	return kb
+}
+
+// behindTop reports whether, under Spec.Monotone, key k orders after a
+// head that holds the whole top (at least Offset+N rows): a row there is
+// dropped, and cannot be held.
+func (t *TopN) behindTop(p *partition, k []byte) bool {
+	return p.rows.rows >= t.spec.Offset+t.spec.N && p.lastOK && compareKeys(k, p.lastBuf[:p.lastN]) > 0
 }
 
 func (t *TopN) newPartition(key string) int32 {
@@ -552,7 +581,7 @@ func (t *TopN) addRow(p *partition, k []byte) error {
 // rows will all still be there, or improved, at the barrier), and the head
 // drops its worst keys past its limit.
 func (t *TopN) addMonotone(p *partition, k []byte) error {
-	if p.rows.rows >= t.spec.Offset+t.spec.N && p.lastOK && compareKeys(k, p.lastBuf[:p.lastN]) > 0 {
+	if t.behindTop(p, k) {
 		p.dropped = true
 		return nil
 	}
