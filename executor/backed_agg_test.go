@@ -442,14 +442,14 @@ func TestBackedAggReadFailedView(t *testing.T) {
 	defer keys.Release()
 	found := make([]bool, 3)
 	dst := [][]int64{make([]int64, 3)}
-	if err := v.Read(keys, []int{1}, found, dst); err != nil {
+	if err := v.Read(keys, []int{1}, found, dst, make([]uint32, 3)); err != nil {
 		t.Fatal(err)
 	}
 	if fmt.Sprint(found, dst[0]) != "[true false true] [9 0 4]" {
 		t.Fatalf("Read: found %v, counts %v", found, dst[0])
 	}
 	o.failed = errors.New("boom")
-	if err := v.Read(keys, []int{1}, found, dst); err == nil || !strings.Contains(err.Error(), "boom") {
+	if err := v.Read(keys, []int{1}, found, dst, make([]uint32, 3)); err == nil || !strings.Contains(err.Error(), "boom") {
 		t.Fatalf("Read of a failed view: %v", err)
 	}
 }

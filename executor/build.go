@@ -266,19 +266,13 @@ type viewRows struct {
 	o     *object
 	cols  []int // the view's column of each output column of the aggregate
 	probe state.KeyProbe
-	slots []uint32
 }
 
 // Read implements agg.Committed.
-func (v *viewRows) Read(keys arrow.RecordBatch, cols []int, found []bool, dst [][]int64) error {
+func (v *viewRows) Read(keys arrow.RecordBatch, cols []int, found []bool, dst [][]int64, slots []uint32) error {
 	if err := v.o.failed; err != nil {
 		return fmt.Errorf("the view's committed rows no longer follow its aggregate: %w", err)
 	}
-	n := int(keys.NumRows())
-	if cap(v.slots) < n {
-		v.slots = make([]uint32, n)
-	}
-	slots := v.slots[:n]
 	st := v.o.store
 	if err := st.Find(&v.probe, keys, slots); err != nil {
 		return err
@@ -293,6 +287,10 @@ func (v *viewRows) Read(keys arrow.RecordBatch, cols []int, found []bool, dst []
 	}
 	return nil
 }
+
+// SlotStamp implements agg.Committed. It is read at the barrier, like
+// Read, so the store's generation is the one Read's slots were found at.
+func (v *viewRows) SlotStamp() (store, gen uint64) { return v.o.store.SlotStamp() }
 
 func isSeq(cols []int, n int) bool {
 	if len(cols) != n {

@@ -31,7 +31,7 @@ func (m *Materialize) Push(msg Message) error {
 			return nil
 		}
 		x.Rec.Retain()
-		m.pending = append(m.pending, &Chunk{Rec: x.Rec, Ops: append([]Op(nil), x.Ops...)})
+		m.pending = append(m.pending, &Chunk{Rec: x.Rec, Ops: append([]Op(nil), x.Ops...), Slots: x.Slots})
 	case Barrier:
 		changes := m.pending
 		m.pending = nil

@@ -61,6 +61,25 @@ type Message interface{ isMessage() }
 type Chunk struct {
 	Rec arrow.RecordBatch
 	Ops []Op
+	// Slots, when not nil, says where the rows already are in the store
+	// of the view the chunk changes. Operators that keep rows one for
+	// one (Project) pass it on; others drop it.
+	Slots *SlotHint
+}
+
+// NoSlot is a SlotHint entry for a row whose key the store does not hold.
+const NoSlot = ^uint32(0)
+
+// SlotHint tells a view's store (state.Store) where a chunk's rows are:
+// Slots[i] is the slot holding row i's key, or NoSlot, as found in the
+// store whose ID is Store while its slot generation was Gen. The store
+// uses a slot instead of looking the key up only while both still match,
+// that is, while no slot has been freed or moved since. A
+// committed-backed aggregate sets it from the slots it found when it read
+// its old results back from the view's store.
+type SlotHint struct {
+	Store, Gen uint64
+	Slots      []uint32
 }
 
 func (*Chunk) isMessage() {}

@@ -92,5 +92,5 @@ func (p *Project) pushChunk(c *Chunk) error {
 	}
 	rec := array.NewRecordBatch(p.schema, cols, c.Rec.NumRows())
 	defer rec.Release()
-	return p.out.Push(&Chunk{Rec: rec, Ops: c.Ops})
+	return p.out.Push(&Chunk{Rec: rec, Ops: c.Ops, Slots: c.Slots})
 }

@@ -168,6 +168,7 @@ type HashAgg struct {
 	keySchema   *arrow.Schema // the group columns
 	found       []bool
 	cvals       [][]int64 // per spec, the committed values of a batch of groups
+	dslots      []uint32  // per dirty group, its row's slot in the view's store
 	byteMapSize int       // modeBytes: the most groups byteMap held since it was made
 
 	cur      batch // the chunk being folded (a field, so it is not heap-allocated per Push)
@@ -909,6 +910,7 @@ func (h *HashAgg) endEpoch() {
 		h.dirtyBits[g>>6] &^= 1 << (g & 63)
 	}
 	h.dirty, h.oldRowCount, h.freed = recycle(h.dirty), recycle(h.oldRowCount), recycle(h.freed)
+	h.dslots = recycle(h.dslots)
 	if h.committed {
 		h.dropGroups()
 	}
@@ -948,7 +950,24 @@ func (h *HashAgg) emit(rows []emitRow) error {
 			ops[i] = r.op
 		}
 	}
-	return h.out.Push(&operators.Chunk{Rec: rec, Ops: ops})
+	return h.out.Push(&operators.Chunk{Rec: rec, Ops: ops, Slots: h.slotHint(rows)})
+}
+
+// slotHint returns where the rows of a committed-backed aggregate's
+// chunk are in the view's store (as hydrate read them), or nil.
+func (h *HashAgg) slotHint(rows []emitRow) *operators.SlotHint {
+	if !h.committed || h.mode == modeGlobal {
+		return nil
+	}
+	store, gen := h.opts.Committed.SlotStamp()
+	hint := &operators.SlotHint{Store: store, Gen: gen, Slots: make([]uint32, len(rows))}
+	for i, r := range rows {
+		hint.Slots[i] = operators.NoSlot
+		if r.op != operators.Insert && int(r.d) < len(h.dslots) {
+			hint.Slots[i] = h.dslots[r.d]
+		}
+	}
+	return hint
 }
 
 // Close releases the state. It is idempotent.

@@ -247,12 +247,11 @@ func itoa(n int) string {
 type storeCommitted struct {
 	st    *state.Store
 	probe state.KeyProbe
-	slots []uint32
 }
 
-func (s *storeCommitted) Read(keys arrow.RecordBatch, cols []int, found []bool, dst [][]int64) error {
-	n := int(keys.NumRows())
-	slots := growSlice(&s.slots, n)
+func (s *storeCommitted) SlotStamp() (uint64, uint64) { return s.st.SlotStamp() }
+
+func (s *storeCommitted) Read(keys arrow.RecordBatch, cols []int, found []bool, dst [][]int64, slots []uint32) error {
 	if err := s.st.Find(&s.probe, keys, slots); err != nil {
 		return err
 	}

@@ -38,9 +38,15 @@ type Committed interface {
 	// the aggregate's group columns (its output's first fields, one row
 	// per group). It sets found[i] to whether group i has a committed row
 	// and dst[k][i] to that row's value of output column cols[k] (a
-	// COUNT, so BIGINT; 0 when there is no row). found and every dst[k]
-	// have keys.NumRows() entries.
-	Read(keys arrow.RecordBatch, cols []int, found []bool, dst [][]int64) error
+	// COUNT, so BIGINT; 0 when there is no row), and slots[i] to where
+	// that row is in the view's store (operators.NoSlot when none).
+	// found, slots and every dst[k] have keys.NumRows() entries.
+	Read(keys arrow.RecordBatch, cols []int, found []bool, dst [][]int64, slots []uint32) error
+	// SlotStamp names the view's store and its slot generation, under
+	// which the slots Read returned hold (operators.SlotHint): the
+	// aggregate hints its emitted rows' slots with it, so that the
+	// commit writes them in place without looking their keys up again.
+	SlotStamp() (store, gen uint64)
 }
 
 // Recoverable reports whether the results of specs can all be read back
@@ -132,6 +138,7 @@ func (h *HashAgg) hydrate() error {
 	if len(h.cvals) != len(h.specs) {
 		h.cvals = make([][]int64, len(h.specs))
 	}
+	dslots := growSlice(&h.dslots, len(h.dirty))
 	for lo := 0; lo < len(h.dirty); lo += hydrateBatch {
 		gs := h.dirty[lo:min(lo+hydrateBatch, len(h.dirty))]
 		if err := h.appendKeys(rb, gs); err != nil {
@@ -142,7 +149,7 @@ func (h *HashAgg) hydrate() error {
 		for k := range h.cvals {
 			growSlice(&h.cvals[k], len(gs))
 		}
-		err := h.opts.Committed.Read(keys, h.cols, found, h.cvals)
+		err := h.opts.Committed.Read(keys, h.cols, found, h.cvals, dslots[lo:lo+len(gs)])
 		keys.Release()
 		if err != nil {
 			return fmt.Errorf("agg: reading the committed rows: %w", err)

@@ -79,7 +79,10 @@ func (f *fakeCommitted) commit() {
 	f.staged = f.staged[:0]
 }
 
-func (f *fakeCommitted) Read(keys arrow.RecordBatch, cols []int, found []bool, dst [][]int64) error {
+// SlotStamp names no store: the hints of its chunks match none.
+func (f *fakeCommitted) SlotStamp() (uint64, uint64) { return 0, 0 }
+
+func (f *fakeCommitted) Read(keys arrow.RecordBatch, cols []int, found []bool, dst [][]int64, slots []uint32) error {
 	if len(f.staged) > 0 {
 		f.t.Errorf("Read with %d rows of the epoch emitted", len(f.staged))
 	}
@@ -95,6 +98,7 @@ func (f *fakeCommitted) Read(keys arrow.RecordBatch, cols []int, found []bool, d
 		}
 		row, ok := f.rows[optest.FormatRow(key)]
 		found[i] = ok
+		slots[i] = operators.NoSlot
 		for k, c := range cols {
 			dst[k][i] = 0
 			if ok {

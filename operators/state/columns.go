@@ -2,17 +2,18 @@ package state
 
 import (
 	"fmt"
-	"math"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 
+	"github.com/sluicedb/sluice/operators"
 	"github.com/sluicedb/sluice/types"
 )
 
-// NoSlot stands for a missing row in AppendSlots: every column appends a
-// NULL (the padding of an outer join).
-const NoSlot uint32 = math.MaxUint32
+// NoSlot stands for a missing row: in AppendSlots every column appends a
+// NULL (the padding of an outer join); Find sets it for a key not held.
+// It is operators.NoSlot, as in a chunk's SlotHint.
+const NoSlot = operators.NoSlot
 
 // Columns holds rows of fixed SQL types in columnar slots, reusing the
 // slots of removed rows: the row storage of operators that keep their

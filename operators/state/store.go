@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/bits"
 	"strings"
+	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -49,6 +50,14 @@ type Store struct {
 	rows   int64 // live rows, counting multiset copies
 	bad    error // the schema or key cannot be stored
 
+	// id names the store in a chunk's SlotHint; gen counts the times
+	// slots were freed or moved (see SlotStamp).
+	id, gen uint64
+	// hintable says a SlotHint's update pairs may write their rows in
+	// place without a look at the key: the key columns hold integers,
+	// booleans or text, whose equal values are the same values.
+	hintable bool
+
 	// appendOnly stores take inserts only and keep no index, no live
 	// bits and no counts: slots 0..rows-1 each hold one row (see
 	// NewAppendStore).
@@ -64,6 +73,8 @@ type Store struct {
 	// Scratch for Apply.
 	rd        []reader
 	hs        []uint64 // hash of each row's key (kidx)
+	hs2       []uint64 // those of the rows a SlotHint does not place
+	vcols     []int    // the non-key columns, once valueCols made it
 	undo      []undoEntry
 	pending   []uint32 // slots freed by the Apply in progress
 	saved     []column // rows overwritten by the Apply in progress (undoSet)
@@ -83,15 +94,16 @@ var touchBytes = 16 << 20
 type undoKind uint8
 
 const (
-	undoNew undoKind = iota // slot was allocated
-	undoInc                 // a multiset copy was added
-	undoDec                 // a copy was removed (the slot freed if it held no more)
-	undoSet                 // an update pair overwrote slot; its old row is saved[old]
+	undoNew    undoKind = iota // slot was allocated
+	undoInc                    // a multiset copy was added
+	undoDec                    // a copy was removed (the slot freed if it held no more)
+	undoSet                    // an update pair overwrote slot; its old row is saved[old]
+	undoSetRow                 // a hinted update pair overwrote slot's values; the old ones are row old of the chunk
 )
 
 type undoEntry struct {
 	slot uint32
-	old  uint32 // undoSet: the row of saved holding the slot's old values
+	old  uint32 // undoSet: the row of saved holding the slot's old values; undoSetRow: the chunk's row
 	kind undoKind
 }
 
@@ -100,7 +112,7 @@ type undoEntry struct {
 // (INTERVAL) or a key column out of range makes every later Apply and
 // Scan fail with an error saying so.
 func NewStore(schema types.Schema, key []int, keyed bool) *Store {
-	s := &Store{schema: schema, keyed: keyed, key: key, nullSlot: -1}
+	s := &Store{schema: schema, keyed: keyed, key: key, nullSlot: -1, id: storeIDs.Add(1)}
 	if !keyed {
 		s.key = make([]int, len(schema))
 		for i := range s.key {
@@ -133,6 +145,12 @@ func NewStore(schema types.Schema, key []int, keyed bool) *Store {
 		st := s.cols[s.key[0]].st
 		s.intKey = st == stI64 || st == stI32
 	}
+	s.hintable = s.bad == nil && keyed
+	for _, k := range s.key {
+		if st := s.cols[k].st; s.hintable && st != stI64 && st != stI32 && st != stBool && st != stStr {
+			s.hintable = false
+		}
+	}
 	if s.intKey {
 		s.iidx.col = &s.cols[s.key[0]]
 	} else {
@@ -141,6 +159,15 @@ func NewStore(schema types.Schema, key []int, keyed bool) *Store {
 	s.rd = make([]reader, len(schema))
 	return s
 }
+
+// storeIDs numbers stores for SlotHint.
+var storeIDs atomic.Uint64
+
+// SlotStamp returns the store's ID and slot generation, as a chunk's
+// operators.SlotHint names them: the slots Find returns stay where they
+// are while the generation is unchanged (Apply frees a slot only for a
+// row deleted; Restore moves them all).
+func (s *Store) SlotStamp() (id, gen uint64) { return s.id, s.gen }
 
 // NewAppendStore makes an empty append-only store: a multiset that only
 // ever receives inserts, as for an APPEND ONLY table. It keeps no index,
@@ -200,6 +227,10 @@ func (s *Store) Apply(c *operators.Chunk) error {
 	if s.appendOnly {
 		return s.appendChunk(c)
 	}
+	hint := c.Slots
+	if hint != nil && (!s.hintable || hint.Store != s.id || hint.Gen != s.gen || len(hint.Slots) != n) {
+		hint = nil
+	}
 	big := s.slots*s.slotBytes >= touchBytes
 	if s.intKey && big {
 		s.sink += s.touchInt(n)
@@ -211,7 +242,7 @@ func (s *Store) Apply(c *operators.Chunk) error {
 		s.hs = s.hs[:n]
 		s.kidx.hashRows(s.rd, s.hs)
 		if big {
-			s.sink += s.kidx.touch(s.hs, s.live)
+			s.sink += s.kidx.touch(s.unhinted(hint), s.live)
 		}
 		// This Apply allocates slots below s.slots+n.
 		s.kidx.reserve(s.slots + n)
@@ -222,6 +253,10 @@ func (s *Store) Apply(c *operators.Chunk) error {
 		var err error
 		op := c.Op(i)
 		switch {
+		case hint != nil && op == operators.UpdateBefore && hint.Slots[i] != NoSlot && i+1 < n &&
+			c.Op(i+1) == operators.UpdateAfter && hint.Slots[i+1] == hint.Slots[i]:
+			err = s.updateAt(rec, hint.Slots[i], i)
+			i++
 		case op == operators.UpdateBefore && s.keyed && i+1 < n && c.Op(i+1) == operators.UpdateAfter:
 			var done bool
 			if done, err = s.updatePair(rec, i); done {
@@ -238,6 +273,9 @@ func (s *Store) Apply(c *operators.Chunk) error {
 			s.rollback()
 			return err
 		}
+	}
+	if len(s.pending) > 0 {
+		s.gen++
 	}
 	for _, slot := range s.pending {
 		for c := range s.cols {
@@ -418,6 +456,54 @@ func (s *Store) updatePair(rec arrow.RecordBatch, i int) (done bool, err error) 
 	return true, nil
 }
 
+// updateAt applies the update pair at rows i and i+1 to slot, which a
+// valid SlotHint says holds their key: it writes the new row's non-key
+// values (the key's are equal, and hintable keys are held one way only)
+// without reading the slot (a slot that holds no row is an error);
+// rollback restores row i's.
+func (s *Store) updateAt(rec arrow.RecordBatch, slot uint32, i int) error {
+	if int(slot) >= s.slots || !hasBit(s.live, slot) {
+		return s.inconsistent(fmt.Sprintf("update hinted to slot %d, which holds no row,", slot), rec, i)
+	}
+	s.undo = append(s.undo, undoEntry{slot: slot, old: uint32(i), kind: undoSetRow})
+	for _, c := range s.valueCols() {
+		s.cols[c].set(int(slot), &s.rd[c], i+1)
+	}
+	return nil
+}
+
+// valueCols lists the columns that are not key columns.
+func (s *Store) valueCols() []int {
+	if s.vcols == nil {
+		isKey := make([]bool, len(s.cols))
+		for _, k := range s.key {
+			isKey[k] = true
+		}
+		s.vcols = []int{}
+		for c := range s.cols {
+			if !isKey[c] {
+				s.vcols = append(s.vcols, c)
+			}
+		}
+	}
+	return s.vcols
+}
+
+// unhinted returns the hashes of the rows hint does not place (all of
+// them without a hint), for keyIndex.touch.
+func (s *Store) unhinted(hint *operators.SlotHint) []uint64 {
+	if hint == nil {
+		return s.hs
+	}
+	s.hs2 = s.hs2[:0]
+	for i, h := range s.hs {
+		if hint.Slots[i] == NoSlot {
+			s.hs2 = append(s.hs2, h)
+		}
+	}
+	return s.hs2
+}
+
 // save copies slot's values to a new row of s.saved and returns its number.
 func (s *Store) save(slot uint32) uint32 {
 	if s.saved == nil {
@@ -514,11 +600,16 @@ func (s *Store) rollback() {
 			for c := range s.cols {
 				copySlot(&s.cols[c], int(e.slot), &s.saved[c], int(e.old))
 			}
+		case undoSetRow:
+			for _, c := range s.valueCols() {
+				s.cols[c].set(int(e.slot), &s.rd[c], int(e.old))
+			}
 		}
 	}
 	s.undo = s.undo[:0]
 	s.pending = s.pending[:0]
 	s.dropSaved()
+	s.gen++ // slots allocated by the failed Apply were freed
 }
 
 // release frees slot, which holds one row and is not indexed (for
@@ -845,3 +936,6 @@ func setBit(b []uint64, i uint32) { b[i>>6] |= 1 << (i & 63) }
 
 // clearBit clears bit i of b.
 func clearBit(b []uint64, i uint32) { b[i>>6] &^= 1 << (i & 63) }
+
+// hasBit reports whether bit i of b is set.
+func hasBit(b []uint64, i uint32) bool { return b[i>>6]&(1<<(i&63)) != 0 }

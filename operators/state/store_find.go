@@ -22,8 +22,9 @@ type KeyProbe struct {
 // Find sets slots[i] to the slot of the row whose key is row i of keys,
 // or NoSlot when the store holds none. Key identity is the store's (NULL
 // equals NULL, -0 equals 0, NaN equals NaN), not SQL equality as in
-// Lookup. len(slots) must be keys.NumRows(). The slots are valid until
-// the next Apply or Restore; Int64s reads their values.
+// Lookup. len(slots) must be keys.NumRows(). The slots stay valid while
+// the store's slot generation (SlotStamp) is unchanged; Int64s reads
+// their values.
 //
 // Find is for keyed stores (NewStore with keyed=true). It only reads the
 // store: it may run alongside Lookup, Row, Scan, Rows, Int64s and other

@@ -121,6 +121,7 @@ func (s *Store) RestoreWith(mem memory.Allocator, r io.Reader) error {
 	if err := sr.Header(storeFormat, storeVersion, s.config()); err != nil {
 		return fmt.Errorf("store: restore: %w", err)
 	}
+	s.gen++ // every slot may move
 	ts := s.colTypes()
 	m, err := readSlots(sr, "rows", slotSchema(s.names(), ts, s.multiset()), ts, s.multiset())
 	if err != nil {
