@@ -584,6 +584,9 @@ func (t *TopN) restore(r io.Reader) error {
 	// Commit.
 	t.parts = make([]*partition, len(parts))
 	t.index = index
+	if t.intParts != nil {
+		t.intParts = map[int64]int32{} // filled again by lookups
+	}
 	t.freeIDs = nil
 	var touched []*restorePart
 	for i, rp := range parts {

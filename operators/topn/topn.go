@@ -125,6 +125,9 @@ type partition struct {
 	touched bool
 	// dropped says rows were dropped from the head (Spec.Monotone).
 	dropped bool
+	// inInt says the partition is in TopN.intParts under ival.
+	inInt bool
+	ival  int64
 	// While rest is not nil and lastOK, the head's greatest key is
 	// lastBuf[:lastN]: a copy next to the partition, so that telling the
 	// head from the rest costs no walk to the head's last block.
@@ -259,20 +262,25 @@ type TopN struct {
 	headKeep  int
 	headSlack int
 
-	parts   []*partition
-	index   map[string]int32
-	freeIDs []int32
-	touched []int32
-	kbuf    []byte
-	pbuf    []byte
-	lastPB  []byte // the key of the partition of the chunk's last row
-	scratch []byte
-	ebuf    []byte   // a key expanded from a rest set
-	heap    []int32  // rest slots being selected or sorted
-	heapX   []uint64 // their keys, when packed
-	mvData  []byte   // keys moving from a rest set to a head
-	mvEnds  []uint32 // their ends in mvData
-	mvCnt   []uint32 // their counts
+	parts []*partition
+	index map[string]int32
+	// When the only partition column is a BIGINT or TIMESTAMP (intPart,
+	// else -1), intParts caches index for its values: a lookup without
+	// encoding the key.
+	intPart  int
+	intParts map[int64]int32
+	freeIDs  []int32
+	touched  []int32
+	kbuf     []byte
+	pbuf     []byte
+	lastPB   []byte // the key of the partition of the chunk's last row
+	scratch  []byte
+	ebuf     []byte   // a key expanded from a rest set
+	heap     []int32  // rest slots being selected or sorted
+	heapX    []uint64 // their keys, when packed
+	mvData   []byte   // keys moving from a rest set to a head
+	mvEnds   []uint32 // their ends in mvData
+	mvCnt    []uint32 // their counts
 
 	evictions, refills int64 // moves between heads and rests, for tests
 	newSnap            snapshot
@@ -349,6 +357,10 @@ func New(mem memory.Allocator, in *arrow.Schema, inTypes []types.T, spec Spec, o
 		t.sortFields = append(t.sortFields, f)
 	}
 	t.nPrefix = len(t.sortFields)
+	t.intPart = -1
+	if len(t.partFields) == 1 && t.partFields[0].kind == kI64 {
+		t.intPart, t.intParts = t.partFields[0].col, map[int64]int32{}
+	}
 	for c := range inTypes {
 		if inPart[c] || inOrder[c] {
 			continue
@@ -497,6 +509,27 @@ func (t *TopN) chunk(c *operators.Chunk) error {
 // partitionOf returns the partition of row i of the chunk being read,
 // creating it if need be; last is the previous row's, or nil.
 func (t *TopN) partitionOf(i int, last *partition) *partition {
+	if t.intPart >= 0 {
+		if r := &t.rd[t.intPart]; r.i64 != nil && !(r.nulls && r.arr.IsNull(i)) {
+			v := r.i64[i]
+			if last != nil && last.inInt && last.ival == v {
+				return last
+			}
+			t.lastPB = t.lastPB[:0] // last is no longer the encoded key's
+			if id, ok := t.intParts[v]; ok {
+				return t.parts[id]
+			}
+			p := t.partitionByKey(i, nil)
+			p.inInt, p.ival = true, v
+			t.intParts[v] = p.id
+			return p
+		}
+	}
+	return t.partitionByKey(i, last)
+}
+
+// partitionByKey is partitionOf by the encoded partition key.
+func (t *TopN) partitionByKey(i int, last *partition) *partition {
 	pb := t.pbuf[:0]
 	for k := range t.partFields {
 		f := &t.partFields[k]
@@ -978,6 +1011,9 @@ func (t *TopN) flush() error {
 	for _, id := range t.touched {
 		if p := t.parts[id]; p.count() == 0 && !p.dropped {
 			delete(t.index, p.key)
+			if p.inInt {
+				delete(t.intParts, p.ival)
+			}
 			t.parts[id] = nil
 			t.freeIDs = append(t.freeIDs, id)
 		}
@@ -1058,6 +1094,9 @@ func (t *TopN) Close() error {
 		t.rb = nil
 	}
 	t.parts, t.index, t.touched, t.freeIDs = nil, map[string]int32{}, nil, nil
+	if t.intParts != nil {
+		t.intParts = map[int64]int32{}
+	}
 	t.closed = true
 	return nil
 }
