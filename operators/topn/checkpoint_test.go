@@ -154,37 +154,8 @@ func TestTopNCheckpointCutAndContinue(t *testing.T) {
 						cut--
 					}
 				}
-				a := newRunner(t, mem, spec)
-				a.Run(steps[:cut]...)
-				mark := len(a.tr.Lines)
-				a.Run(steps[cut:]...)
-
-				b := newRunner(t, mem, spec)
-				b.Run(steps[:cut]...)
-				c := newRunner(t, mem, spec)
-				snap, err := optest.RoundTrip(b.op, c.op)
-				if err != nil {
-					t.Fatalf("seed %d: %v", seed, err)
-				}
-				if got, want := dumpState(c.op), dumpState(b.op); got != want {
-					t.Fatalf("seed %d: restored state differs:\n got %s\nwant %s", seed, got, want)
-				}
-				if again := optest.Snapshot(t, c.op); !bytes.Equal(again, snap) {
-					t.Errorf("seed %d: snapshot after restore differs from the original (%d vs %d bytes)", seed, len(again), len(snap))
-				}
-				c.Run(steps[cut:]...)
-				want := a.tr.Lines[mark:]
-				if fmt.Sprint(c.tr.Lines) != fmt.Sprint(want) {
-					t.Fatalf("seed %d (cut at step %d of %d): output after the cut differs:\n got %v\nwant %v", seed, cut, len(steps), c.tr.Lines, want)
-				}
-				if got, want := dumpState(c.op), dumpState(a.op); got != want {
-					t.Fatalf("seed %d: final states differ:\n got %s\nwant %s", seed, got, want)
-				}
-				for _, x := range []*runner{a, b, c} {
-					if err := x.op.Close(); err != nil {
-						t.Fatal(err)
-					}
-				}
+				mk := func() *runner { return newRunner(t, mem, spec) }
+				checkCut(t, seed, mk, steps, cut, nil)
 				mem.AssertSize(t, 0)
 			}
 		})
@@ -214,53 +185,73 @@ func TestTopNCheckpointRests(t *testing.T) {
 							cut--
 						}
 					}
-					a := newRunnerCols(t, mem, spec, cols)
-					smallHead(a.op)
-					a.Run(steps[:cut]...)
-					mark := len(a.tr.Lines)
-					a.Run(steps[cut:]...)
-
-					b := newRunnerCols(t, mem, spec, cols)
-					smallHead(b.op)
-					b.Run(steps[:cut]...)
-					snap := optest.Snapshot(t, b.op)
-					restsHeld := 0
-					for _, p := range b.op.parts {
-						if p != nil && p.rest != nil {
-							restsHeld++
+					mk := func() *runner {
+						r := newRunnerCols(t, mem, spec, cols)
+						smallHead(r.op)
+						return r
+					}
+					checkCut(t, seed, mk, steps, cut, func(b *runner) {
+						restsHeld := 0
+						for _, p := range b.op.parts {
+							if p != nil && p.rest != nil {
+								restsHeld++
+							}
 						}
-					}
-					// (Where all rows tie under RANK they are all in the
-					// top, and the heads keep them.)
-					if allTie := spec.Kind == Rank && len(spec.Order) == 0; restsHeld == 0 && !allTie {
-						t.Fatalf("seed %d: no partition has a rest at the cut", seed)
-					}
-					c := newRunnerCols(t, mem, spec, cols)
-					smallHead(c.op)
-					if err := c.op.Restore(bytes.NewReader(snap)); err != nil {
-						t.Fatalf("seed %d: restore: %v", seed, err)
-					}
-					if got, want := dumpState(c.op), dumpState(b.op); got != want {
-						t.Fatalf("seed %d: restored state differs:\n got %s\nwant %s", seed, got, want)
-					}
-					if again := optest.Snapshot(t, c.op); !bytes.Equal(again, snap) {
-						t.Errorf("seed %d: snapshot after restore differs from the original", seed)
-					}
-					c.Run(steps[cut:]...)
-					if want := a.tr.Lines[mark:]; fmt.Sprint(c.tr.Lines) != fmt.Sprint(want) {
-						t.Fatalf("seed %d (cut at step %d of %d): output after the cut differs:\n got %v\nwant %v", seed, cut, len(steps), c.tr.Lines, want)
-					}
-					if got, want := dumpState(c.op), dumpState(a.op); got != want {
-						t.Fatalf("seed %d: final states differ:\n got %s\nwant %s", seed, got, want)
-					}
-					for _, x := range []*runner{a, b, c} {
-						if err := x.op.Close(); err != nil {
-							t.Fatal(err)
+						// (Where all rows tie under RANK they are all in
+						// the top, and the heads keep them.)
+						if allTie := spec.Kind == Rank && len(spec.Order) == 0; restsHeld == 0 && !allTie {
+							t.Fatalf("seed %d: no partition has a rest at the cut", seed)
 						}
-					}
+					})
 					mem.AssertSize(t, 0)
 				}
 			})
+		}
+	}
+}
+
+// checkCut runs steps through a Top-N made by mk without interruption
+// (a), and through another (b) up to step cut, where atCut (when not nil)
+// inspects it and its snapshot is restored into a third (c): c's state
+// must be b's, snapshot to the same bytes, and, over the steps after the
+// cut, emit exactly what a emitted and end in a's state. All three are
+// closed, and must have released everything they allocated.
+func checkCut(t *testing.T, seed uint64, mk func() *runner, steps []optest.Step, cut int, atCut func(b *runner)) {
+	t.Helper()
+	a := mk()
+	a.Run(steps[:cut]...)
+	mark := len(a.tr.Lines)
+	a.Run(steps[cut:]...)
+	b := mk()
+	b.Run(steps[:cut]...)
+	if atCut != nil {
+		atCut(b)
+	}
+	c := mk()
+	snap, err := optest.RoundTrip(b.op, c.op)
+	if err != nil {
+		t.Fatalf("seed %d: %v", seed, err)
+	}
+	if got, want := dumpState(c.op), dumpState(b.op); got != want {
+		t.Fatalf("seed %d: restored state differs:\n got %s\nwant %s", seed, got, want)
+	}
+	if again := optest.Snapshot(t, c.op); !bytes.Equal(again, snap) {
+		t.Errorf("seed %d: snapshot after restore differs from the original (%d vs %d bytes)", seed, len(again), len(snap))
+	}
+	for i, s := range steps[cut:] {
+		if err := c.Step(s); err != nil {
+			t.Fatalf("seed %d: step %d after the cut at %d: %v", seed, i, cut, err)
+		}
+	}
+	if want := a.tr.Lines[mark:]; fmt.Sprint(c.tr.Lines) != fmt.Sprint(want) {
+		t.Fatalf("seed %d (cut at step %d of %d): output after the cut differs:\n got %v\nwant %v", seed, cut, len(steps), c.tr.Lines, want)
+	}
+	if got, want := dumpState(c.op), dumpState(a.op); got != want {
+		t.Fatalf("seed %d: final states differ:\n got %s\nwant %s", seed, got, want)
+	}
+	for _, x := range []*runner{a, b, c} {
+		if err := x.op.Close(); err != nil {
+			t.Fatal(err)
 		}
 	}
 }

@@ -213,15 +213,7 @@ func runMonotone(t *testing.T, spec Spec, batch int, extra string, seed uint64) 
 		if err := f.Feed(rows, ops, batch); err != nil {
 			t.Fatalf("epoch %d: %v", e, err)
 		}
-		f.Barrier()
-		if err := folded.Apply(f.Out.LastEpoch(), nil); err != nil {
-			t.Fatalf("epoch %d: %v", e, err)
-		}
-		want := referenceTop(spec, slices.Clone(g.cur))
-		if fmt.Sprint(want) != fmt.Sprint(folded) {
-			t.Fatalf("epoch %d: output\n got %v\nwant %v", e, folded, want)
-		}
-		if checkMonoState(t, f.op, false, fmt.Sprintf("epoch %d", e)) {
+		if endMonoEpoch(t, f, folded, spec, g.cur, false, e) {
 			dropped = true
 		}
 	}
@@ -269,15 +261,7 @@ func TestTopNMonotoneInsertsOnly(t *testing.T) {
 					if err := f.Feed(rows, nil, batch); err != nil {
 						t.Fatalf("epoch %d: %v", e, err)
 					}
-					f.Barrier()
-					if err := folded.Apply(f.Out.LastEpoch(), nil); err != nil {
-						t.Fatalf("epoch %d: %v", e, err)
-					}
-					want := referenceTop(spec, slices.Clone(cur))
-					if fmt.Sprint(want) != fmt.Sprint(folded) {
-						t.Fatalf("epoch %d: output\n got %v\nwant %v", e, folded, want)
-					}
-					if checkMonoState(t, f.op, true, fmt.Sprintf("epoch %d", e)) {
+					if endMonoEpoch(t, f, folded, spec, cur, true, e) {
 						dropped = true
 					}
 				}
@@ -287,6 +271,23 @@ func TestTopNMonotoneInsertsOnly(t *testing.T) {
 			})
 		}
 	}
+}
+
+// endMonoEpoch ends epoch e with a barrier, folds its output into folded
+// and compares that with the reference top over cur, and checks the
+// state's bounds (checkMonoState, dups as there). It reports whether some
+// partition dropped rows.
+func endMonoEpoch(t *testing.T, f *fixture, folded optest.Fold, spec Spec, cur [][]types.Datum, dups bool, e int) bool {
+	t.Helper()
+	f.Barrier()
+	if err := folded.Apply(f.Out.LastEpoch(), nil); err != nil {
+		t.Fatalf("epoch %d: %v", e, err)
+	}
+	want := referenceTop(spec, slices.Clone(cur))
+	if fmt.Sprint(want) != fmt.Sprint(folded) {
+		t.Fatalf("epoch %d: output\n got %v\nwant %v", e, folded, want)
+	}
+	return checkMonoState(t, f.op, dups, fmt.Sprintf("epoch %d", e))
 }
 
 // isInternal reports whether err is an internal *sqlerr.Error whose
@@ -415,43 +416,12 @@ func TestTopNMonotoneCheckpoint(t *testing.T) {
 					}
 				}
 				cut := barriers[r.IntN(len(barriers))]
-				a := newRunnerCols(t, mem, spec, monoCols)
-				a.Run(steps[:cut]...)
-				mark := len(a.tr.Lines)
-				a.Run(steps[cut:]...)
-
-				b := newRunnerCols(t, mem, spec, monoCols)
-				b.Run(steps[:cut]...)
-				if !checkMonoState(t, b.op, false, "at the cut") {
-					t.Fatalf("seed %d: nothing dropped at the cut", seed)
-				}
-				c := newRunnerCols(t, mem, spec, monoCols)
-				snap, err := optest.RoundTrip(b.op, c.op)
-				if err != nil {
-					t.Fatalf("seed %d: %v", seed, err)
-				}
-				if got, want := dumpState(c.op), dumpState(b.op); got != want {
-					t.Fatalf("seed %d: restored state differs:\n got %s\nwant %s", seed, got, want)
-				}
-				if again := optest.Snapshot(t, c.op); !bytes.Equal(again, snap) {
-					t.Errorf("seed %d: snapshot after restore differs from the original", seed)
-				}
-				for i, s := range steps[cut:] {
-					if err := c.Step(s); err != nil {
-						t.Fatalf("seed %d: step %d after the cut at %d: %v", seed, i, cut, err)
+				mk := func() *runner { return newRunnerCols(t, mem, spec, monoCols) }
+				checkCut(t, seed, mk, steps, cut, func(b *runner) {
+					if !checkMonoState(t, b.op, false, "at the cut") {
+						t.Fatalf("seed %d: nothing dropped at the cut", seed)
 					}
-				}
-				if want := a.tr.Lines[mark:]; fmt.Sprint(c.tr.Lines) != fmt.Sprint(want) {
-					t.Fatalf("seed %d (cut at step %d of %d): output after the cut differs:\n got %v\nwant %v", seed, cut, len(steps), c.tr.Lines, want)
-				}
-				if got, want := dumpState(c.op), dumpState(a.op); got != want {
-					t.Fatalf("seed %d: final states differ:\n got %s\nwant %s", seed, got, want)
-				}
-				for _, x := range []*runner{a, b, c} {
-					if err := x.op.Close(); err != nil {
-						t.Fatal(err)
-					}
-				}
+				})
 				mem.AssertSize(t, 0)
 			}
 		})
