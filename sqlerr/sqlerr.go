@@ -42,6 +42,7 @@ const (
 	DivisionByZero       = "22012"
 	InvalidTextRep       = "22P02"
 	InvalidDatetime      = "22007"
+	DatetimeOverflow     = "22008"
 	StringTooLong        = "22001"
 	NotNullViolation     = "23502"
 	UniqueViolation      = "23505"

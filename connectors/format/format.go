@@ -19,6 +19,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/sluicedb/sluice/internal/pgtext"
 	"github.com/sluicedb/sluice/types"
 )
 
@@ -266,7 +267,7 @@ func fillMeta(row []slot, fields []MetaField, cols types.Schema, m *Meta) error 
 		case MetaOffset:
 			s.i = m.Offset
 		case MetaTimestamp:
-			s.i = roundMicros(m.Timestamp, cols[i].Type.Precision)
+			s.i = pgtext.RoundMicros(m.Timestamp, cols[i].Type.Precision)
 		}
 		s.state = slotValue
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/sluicedb/sluice/internal/pgtext"
 	"github.com/sluicedb/sluice/types"
 )
 
@@ -378,16 +379,16 @@ func TestScalarParsers(t *testing.T) {
 		"2026-11-25T10:00:00-0230":    "2026-11-25 12:30:00",
 		"2026-11-25 10:00:00+05":      "2026-11-25 05:00:00",
 	} {
-		us, ok := parseTimestamp([]byte(in))
-		if !ok || types.NewTimestamp(us).String() != want {
-			t.Errorf("parseTimestamp(%q) = %v, %v; want %s", in, types.NewTimestamp(us), ok, want)
+		us, f := pgtext.Timestamp([]byte(in))
+		if f != pgtext.OK || types.NewTimestamp(us).String() != want {
+			t.Errorf("pgtext.Timestamp(%q) = %v, %v; want %s", in, types.NewTimestamp(us), f, want)
 		}
 	}
-	if got := roundMicros(-1500, 3); got != -1000 {
-		t.Errorf("roundMicros(-1500, 3) = %d", got)
+	if got := pgtext.RoundMicros(-1500, 3); got != -1000 {
+		t.Errorf("pgtext.RoundMicros(-1500, 3) = %d", got)
 	}
-	if got := roundMicros(-1501, 3); got != -2000 {
-		t.Errorf("roundMicros(-1501, 3) = %d", got)
+	if got := pgtext.RoundMicros(-1501, 3); got != -2000 {
+		t.Errorf("pgtext.RoundMicros(-1501, 3) = %d", got)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"unicode/utf16"
 	"unicode/utf8"
 
+	"github.com/sluicedb/sluice/internal/pgtext"
 	"github.com/sluicedb/sluice/types"
 )
 
@@ -280,7 +281,7 @@ func setNumber(s *slot, c *types.Column, num []byte, isInt bool) error {
 		if !ok {
 			return fmt.Errorf("column %s: %s milliseconds is out of range for TIMESTAMP", c.Name, quote(num))
 		}
-		s.i = roundMicros(s.i, t.Precision)
+		s.i = pgtext.RoundMicros(s.i, t.Precision)
 	case types.Varchar:
 		if err := checkWidth(num, *c); err != nil {
 			return err

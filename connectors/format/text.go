@@ -7,6 +7,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 
+	"github.com/sluicedb/sluice/internal/pgtext"
 	"github.com/sluicedb/sluice/sqlerr"
 	"github.com/sluicedb/sluice/types"
 )
@@ -35,7 +36,8 @@ const codeBadEncoding = "22021"
 // input syntax and errors. Accepted, with ASCII white space around the
 // value ignored for every type but VARCHAR:
 //
-//   - BOOLEAN: true/false, t/f, yes/no, y/n, on/off, 1/0, in any case.
+//   - BOOLEAN: true/false, yes/no, on/off, 1/0 or a prefix of true, false,
+//     yes or no (pgtext.Bool), in any case.
 //   - INT, BIGINT: an optionally signed decimal integer.
 //   - DOUBLE: a decimal number with an optional exponent, NaN, or [+-]Inf
 //     or [+-]Infinity in any case (Go's float syntax, which also takes hex
@@ -43,15 +45,17 @@ const codeBadEncoding = "22021"
 //   - DECIMAL(p,s): [sign]digits[.digits][e[sign]digits], rounded half
 //     away from zero to s fractional digits.
 //   - VARCHAR(n): valid UTF-8 of at most n characters, taken as it is.
-//   - DATE: YYYY-M[M]-D[D], years 0001 to 9999.
-//   - TIMESTAMP(p): a date alone, or a date, ' ' or 'T', H[H]:MM[:SS[.f]],
-//     then optionally a zone, Z or ±HH[[:]MM] (up to 15 hours), converted
-//     to UTC; fractional seconds round half up to p digits.
+//   - DATE, TIMESTAMP(p): what pgtext.Date and pgtext.Timestamp take (the
+//     parsers CAST uses too): YYYY-M[M]-D[D], years 0001 to 9999, then
+//     optionally 'T' or white space, H[H]:MM[:SS[.f]] and a zone, Z or
+//     ±H[H][[:]MM[:SS]] up to ±15:59:59, converted to UTC (DATE keeps the
+//     date as written); fractional seconds round half up to p digits.
 //
 // A bad value is a *sqlerr.Error with Postgres's SQLSTATE and message:
-// 22P02 invalid syntax (22007 for DATE and TIMESTAMP), 22003 out of range,
-// 22001 too long for VARCHAR(n), 22021 not UTF-8, and 0A000 for a type no
-// text can fill (INTERVAL).
+// 22P02 invalid syntax (22007 for DATE and TIMESTAMP), 22003 out of range
+// (22008 for a TIMESTAMP outside years 0001 to 9999), 22001 too long for
+// VARCHAR(n), 22021 not UTF-8, and 0A000 for a type no text can fill
+// (INTERVAL).
 func ParseText(v *Value, b []byte, t types.T) error {
 	var s slot
 	c := types.Column{Type: t}
@@ -111,7 +115,7 @@ func parseSlot(s *slot, c *types.Column, b []byte, style errStyle) error {
 		switch t.Kind {
 		case types.Boolean:
 			var bv bool
-			bv, ok = parseBool(x)
+			bv, ok = pgtext.Bool(x)
 			s.i = 0
 			if bv {
 				s.i = 1
@@ -135,12 +139,19 @@ func parseSlot(s *slot, c *types.Column, b []byte, style errStyle) error {
 				f = textRange
 			}
 		case types.Timestamp:
-			s.i, ok = parseTimestamp(x)
-			s.i = roundMicros(s.i, t.Precision)
+			var pf pgtext.Fault
+			s.i, pf = pgtext.Timestamp(x)
+			s.i = pgtext.RoundMicros(s.i, t.Precision)
+			ok = pf == pgtext.OK
+			if pf == pgtext.Range {
+				f = textRange
+			}
 		case types.Date:
 			var d int32
-			d, ok = parseDate(x)
+			var pf pgtext.Fault
+			d, pf = pgtext.Date(x)
 			s.i = int64(d)
+			ok = pf == pgtext.OK
 		default:
 			f = textType
 		}
@@ -187,6 +198,8 @@ func postgresError(f textFault, b []byte, t types.T) error {
 			return sqlerr.Execf(sqlerr.NumericOutOfRange, "%q is out of range for type double precision", b)
 		case types.Decimal:
 			return errNumericOverflow(t)
+		case types.Timestamp:
+			return sqlerr.Execf(sqlerr.DatetimeOverflow, "timestamp out of range: %q", b)
 		}
 		return sqlerr.Execf(sqlerr.NumericOutOfRange, "value %q is out of range for type %s", b, pgName(t))
 	case textTooLong:

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/sluicedb/sluice/internal/pgtext"
 	"github.com/sluicedb/sluice/types"
 )
 
@@ -75,11 +76,18 @@ func CastDatum(d types.Datum, to types.T) (types.Datum, error) {
 	case types.Decimal:
 		switch d.Kind {
 		case types.Varchar:
-			v, err := parseDecimalText(strings.TrimSpace(d.S), to.Scale)
-			if err != nil {
-				return types.Datum{}, errSyntax(to, d.S)
+			p := to.Precision
+			if p <= 0 || p > types.MaxDecimalPrecision {
+				p = types.MaxDecimalPrecision
 			}
-			return decWithPrecision(v, to)
+			n, isNum, fits := pgtext.Decimal(textBytes(d.S), p, to.Scale)
+			switch {
+			case !isNum:
+				return types.Datum{}, errSyntax(to, d.S)
+			case !fits:
+				return types.Datum{}, errOutOfRange(to)
+			}
+			return types.NewDecimal(n, to.Scale), nil
 		case types.Double:
 			r, err := decFromFloat(d.F, to.Scale)
 			if err != nil {
@@ -93,7 +101,7 @@ func CastDatum(d types.Datum, to types.T) (types.Datum, error) {
 	case types.Boolean:
 		switch d.Kind {
 		case types.Varchar:
-			b, ok := parseBool(d.S)
+			b, ok := pgtext.Bool(textBytes(d.S))
 			if !ok {
 				return types.Datum{}, errSyntax(to, d.S)
 			}
@@ -137,11 +145,7 @@ func CastDatum(d types.Datum, to types.T) (types.Datum, error) {
 		case types.Varchar:
 			v, err := ParseDate(d.S)
 			if err != nil {
-				ts, err2 := ParseTimestamp(d.S)
-				if err2 != nil {
-					return types.Datum{}, errDatetime("date", d.S)
-				}
-				v = int32(floorDiv(ts, usPerDay))
+				return types.Datum{}, err
 			}
 			return types.NewDate(v), nil
 		case types.Timestamp:
@@ -214,7 +218,9 @@ func validFloatText(s string) bool {
 }
 
 // parseDecimalText parses [sign]digits[.digits][e[sign]digits] into an
-// unscaled value at scale, rounding half away from zero.
+// unscaled value at scale, rounding half away from zero. It is for the
+// shortest text of a float (decFromFloat); CAST of text to DECIMAL uses
+// pgtext.Decimal, as COPY does.
 func parseDecimalText(s string, scale int32) (*big.Int, error) {
 	if !validFloatText(s) {
 		return nil, errors.New("bad decimal")
@@ -267,16 +273,6 @@ func parseDecimalText(s string, scale int32) (*big.Int, error) {
 		return new(big.Int), nil
 	}
 	return divRound(v, pow10Big(int32(-shift))), nil
-}
-
-func parseBool(s string) (bool, bool) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "true", "t", "1", "yes", "y", "on":
-		return true, true
-	case "false", "f", "0", "no", "n", "off":
-		return false, true
-	}
-	return false, false
 }
 
 // truncateChars cuts s to at most n characters (n <= 0: no limit).

@@ -481,8 +481,12 @@ func TestParseTimestamp(t *testing.T) {
 	if d, err := ParseDate("1970-01-02"); err != nil || d != 1 {
 		t.Errorf("ParseDate: %d %v", d, err)
 	}
-	if _, err := ParseDate("1970-01-02 10:00"); err == nil {
-		t.Error("ParseDate accepted a time")
+	// As Postgres's date_in: a valid time and zone are ignored, not applied.
+	if d, err := ParseDate("1970-01-02 23:00-05"); err != nil || d != 1 {
+		t.Errorf("ParseDate with a time: %d %v", d, err)
+	}
+	if _, err := ParseDate("1970-01-02 25:00"); err == nil {
+		t.Error("ParseDate accepted a bad time")
 	}
 }
 

@@ -2,6 +2,9 @@ package eval
 
 import (
 	"strings"
+	"unsafe"
+
+	"github.com/sluicedb/sluice/internal/pgtext"
 
 	"github.com/sluicedb/sluice/sqlerr"
 	"github.com/sluicedb/sluice/types"
@@ -222,147 +225,44 @@ func dateTrunc(u timeUnit, us int64) int64 {
 	return us
 }
 
-// roundTimestamp rounds microseconds to p fractional digits (0..6), half up.
-func roundTimestamp(us int64, p int32) int64 {
-	if p >= 6 || p < 0 {
-		return us
-	}
-	unit := int64(1)
-	for i := p; i < 6; i++ {
-		unit *= 10
-	}
-	return floorDiv(us+unit/2, unit) * unit
-}
+// roundTimestamp rounds microseconds to p fractional digits (0..6), half
+// up, as pgtext.RoundMicros does for COPY.
+func roundTimestamp(us int64, p int32) int64 { return pgtext.RoundMicros(us, p) }
 
-func digits(s string, i, min, max int) (int64, int, bool) {
-	v := int64(0)
-	j := i
-	for j < len(s) && j-i < max && s[j] >= '0' && s[j] <= '9' {
-		v = v*10 + int64(s[j]-'0')
-		j++
-	}
-	return v, j, j-i >= min
-}
+// textBytes views s as bytes without copying, for the read-only parsers
+// of internal/pgtext; the bytes must not be written or retained.
+func textBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
-// parseDatePart parses YYYY-MM-DD at the start of s, returning the day
-// number and the index after it.
-func parseDatePart(s string) (int64, int, bool) {
-	y, i, ok := digits(s, 0, 4, 4)
-	if !ok || i >= len(s) || s[i] != '-' {
-		return 0, 0, false
-	}
-	m, i, ok := digits(s, i+1, 1, 2)
-	if !ok || i >= len(s) || s[i] != '-' {
-		return 0, 0, false
-	}
-	d, i, ok := digits(s, i+1, 1, 2)
-	if !ok || y < 1 || m < 1 || m > 12 || d < 1 || d > daysInMonth(y, m) {
-		return 0, 0, false
-	}
-	return daysFromCivil(y, m, d), i, true
-}
-
-// ParseDate parses a DATE literal 'YYYY-MM-DD' (surrounding spaces
-// allowed) into days since the Unix epoch. A malformed or impossible date is
-// a *sqlerr.Error with code 22007.
+// ParseDate parses a DATE literal into days since the Unix epoch with
+// pgtext.Date, the parser COPY and the event decoders use too:
+// YYYY-M[M]-D[D] (surrounding white space allowed), optionally followed by
+// a time and zone that must be valid but are ignored, as in Postgres. A
+// malformed or impossible date is a *sqlerr.Error with code 22007.
 func ParseDate(s string) (int32, error) {
-	t := strings.TrimSpace(s)
-	day, i, ok := parseDatePart(t)
-	if !ok || i != len(t) {
+	d, f := pgtext.Date(textBytes(s))
+	if f != pgtext.OK {
 		return 0, errDatetime("date", s)
 	}
-	return int32(day), nil
+	return d, nil
 }
 
 // ParseTimestamp parses a TIMESTAMP literal into microseconds since the
-// Unix epoch (UTC). Accepted forms: 'YYYY-MM-DD', 'YYYY-MM-DD HH:MM[:SS[.f]]'
-// with ' ' or 'T' between date and time, and an optional zone suffix 'Z' or
-// '+HH[:MM]' / '-HH[:MM]' that is converted to UTC. More than six
-// fractional digits are rounded to microseconds. A malformed value is a
-// *sqlerr.Error with code 22007.
+// Unix epoch (UTC) with pgtext.Timestamp, the parser COPY and the event
+// decoders use too: 'YYYY-MM-DD', or that, 'T' or white space, and
+// 'HH:MM[:SS[.f]]' (24:00:00 and a 60th second roll over as in Postgres),
+// then an optional zone 'Z' or ±HH[[:]MM[:SS]] up to ±15:59:59, converted
+// to UTC. More than six fractional digits are rounded to microseconds. A
+// malformed value is a *sqlerr.Error with code 22007; one outside years
+// 0001 to 9999 once converted to UTC has code 22008.
 func ParseTimestamp(s string) (int64, error) {
-	t := strings.TrimSpace(s)
-	day, i, ok := parseDatePart(t)
-	if !ok {
-		return 0, errDatetime("timestamp", s)
-	}
-	us := day * usPerDay
-	if i == len(t) {
+	us, f := pgtext.Timestamp(textBytes(s))
+	switch f {
+	case pgtext.OK:
 		return us, nil
+	case pgtext.Range:
+		return 0, sqlerr.Execf(sqlerr.DatetimeOverflow, "timestamp out of range: %q", s)
 	}
-	if t[i] != ' ' && t[i] != 'T' && t[i] != 't' {
-		return 0, errDatetime("timestamp", s)
-	}
-	i++
-	h, i, ok := digits(t, i, 1, 2)
-	if !ok || i >= len(t) || t[i] != ':' || h > 23 {
-		return 0, errDatetime("timestamp", s)
-	}
-	mi, i, ok := digits(t, i+1, 2, 2)
-	if !ok || mi > 59 {
-		return 0, errDatetime("timestamp", s)
-	}
-	var sec, frac int64
-	if i < len(t) && t[i] == ':' {
-		sec, i, ok = digits(t, i+1, 2, 2)
-		if !ok || sec > 59 {
-			return 0, errDatetime("timestamp", s)
-		}
-		if i < len(t) && t[i] == '.' {
-			j := i + 1
-			n := 0
-			for j < len(t) && t[j] >= '0' && t[j] <= '9' {
-				if n < 6 {
-					frac = frac*10 + int64(t[j]-'0')
-				} else if n == 6 && t[j] >= '5' {
-					frac++ // round the 7th digit
-				}
-				n++
-				j++
-			}
-			if n == 0 {
-				return 0, errDatetime("timestamp", s)
-			}
-			for k := min(n, 6); k < 6; k++ {
-				frac *= 10
-			}
-			i = j
-		}
-	}
-	us += h*3600*usPerSec + mi*60*usPerSec + sec*usPerSec + frac
-	if i < len(t) {
-		z := t[i:]
-		switch {
-		case z == "Z" || z == "z":
-		case z[0] == '+' || z[0] == '-':
-			oh, j, ok := digits(z, 1, 2, 2)
-			if !ok || oh > 14 {
-				return 0, errDatetime("timestamp", s)
-			}
-			var om int64
-			if j < len(z) && z[j] == ':' {
-				j++
-			}
-			if j < len(z) {
-				om, j, ok = digits(z, j, 2, 2)
-				if !ok || om > 59 {
-					return 0, errDatetime("timestamp", s)
-				}
-			}
-			if j != len(z) {
-				return 0, errDatetime("timestamp", s)
-			}
-			off := (oh*3600 + om*60) * usPerSec
-			if z[0] == '+' {
-				us -= off
-			} else {
-				us += off
-			}
-		default:
-			return 0, errDatetime("timestamp", s)
-		}
-	}
-	return us, nil
+	return 0, errDatetime("timestamp", s)
 }
 
 // timestampOf returns the microseconds of a TIMESTAMP or DATE datum.

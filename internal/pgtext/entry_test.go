@@ -1,0 +1,294 @@
+package pgtext_test
+
+import (
+	"strconv"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
+
+	"github.com/sluicedb/sluice/connectors/format"
+	"github.com/sluicedb/sluice/internal/pgtext"
+	"github.com/sluicedb/sluice/operators/eval"
+	"github.com/sluicedb/sluice/sqlerr"
+	"github.com/sluicedb/sluice/types"
+)
+
+// entryCase is one text input for a type: the value it reads as (shown by
+// show), or the SQLSTATE of its error.
+type entryCase struct {
+	in   string
+	want string // the value, when code is ""
+	code string
+}
+
+func okc(in, want string) entryCase  { return entryCase{in: in, want: want} }
+func badc(in, code string) entryCase { return entryCase{in: in, code: code} }
+
+// The SQLSTATEs the entry points report.
+const (
+	codeDatetime = sqlerr.InvalidDatetime   // 22007
+	codeOverflow = "22008"                  // datetime_field_overflow
+	codeSyntax   = sqlerr.InvalidTextRep    // 22P02
+	codeNumRange = sqlerr.NumericOutOfRange // 22003
+)
+
+// entryCases are the edge cases of the text forms pgtext parses, with what
+// Postgres does for each (except where noted), checked against every entry
+// point by TestEntryPointsAgree.
+var entryCases = []struct {
+	t     types.T
+	cases []entryCase
+}{
+	{types.TimestampType(6), []entryCase{
+		// Numeric zone offsets: Postgres takes up to ±15:59:59.
+		okc("2020-01-01 00:00+15", "2019-12-31 09:00:00"),
+		okc("2020-01-01 00:00-15", "2020-01-01 15:00:00"),
+		okc("2020-01-01 00:00+14", "2019-12-31 10:00:00"),
+		okc("2020-01-01 00:00+15:59", "2019-12-31 08:01:00"),
+		okc("2020-01-01 00:00-15:59", "2020-01-01 15:59:00"),
+		okc("2020-01-01 00:00-15:59:59", "2020-01-01 15:59:59"),
+		okc("2020-01-01 00:00+1559", "2019-12-31 08:01:00"),
+		okc("2020-01-01 00:00+5", "2019-12-31 19:00:00"),
+		okc("2020-01-01 00:00+530", "2019-12-31 18:30:00"),
+		okc("2020-01-01 00:00+05:30", "2019-12-31 18:30:00"),
+		okc("2020-01-01 00:00+05:", "2019-12-31 19:00:00"),
+		okc("2020-01-01 00:00-00", "2020-01-01 00:00:00"),
+		badc("2020-01-01 00:00+16", codeDatetime),
+		badc("2020-01-01 00:00-16", codeDatetime),
+		badc("2020-01-01 00:00+16:00", codeDatetime),
+		badc("2020-01-01 00:00+1600", codeDatetime),
+		badc("2020-01-01 00:00+15:60", codeDatetime),
+		badc("2020-01-01 00:00+15:59:60", codeDatetime),
+		badc("2020-01-01 00:00+", codeDatetime),
+		badc("2020-01-01 00:00+053045", codeDatetime),
+		// Fractional seconds: microseconds, the seventh digit rounding half up.
+		okc("2020-01-01 10:00:00.5", "2020-01-01 10:00:00.5"),
+		okc("2020-01-01 10:00:00.123456", "2020-01-01 10:00:00.123456"),
+		okc("2020-01-01 10:00:00.1234565", "2020-01-01 10:00:00.123457"),
+		okc("2020-01-01 10:00:00.1234564", "2020-01-01 10:00:00.123456"),
+		okc("2020-01-01 23:59:59.9999995", "2020-01-02 00:00:00"),
+		okc("1969-12-31 23:59:59.999999", "1969-12-31 23:59:59.999999"),
+		badc("2020-01-01 10:00:00.", codeDatetime),
+		// 24:00:00 is the next midnight, a 60th second the next minute.
+		okc("2020-01-01 24:00", "2020-01-02 00:00:00"),
+		okc("2020-12-31 24:00:00", "2021-01-01 00:00:00"),
+		okc("2020-01-01 24:00:00.0000004", "2020-01-02 00:00:00"),
+		okc("2020-12-31 23:59:60", "2021-01-01 00:00:00"),
+		okc("2020-01-01 10:00:60.5", "2020-01-01 10:01:00.5"),
+		badc("2020-01-01 24:00:00.000001", codeDatetime),
+		badc("2020-01-01 24:01", codeDatetime),
+		badc("2020-01-01 24:00:01", codeDatetime),
+		badc("2020-01-01 25:00", codeDatetime),
+		badc("2020-01-01 10:00:61", codeDatetime),
+		badc("2020-01-01 10:60", codeDatetime),
+		// Leap days.
+		okc("2024-02-29 12:00", "2024-02-29 12:00:00"),
+		okc("2000-02-29", "2000-02-29 00:00:00"),
+		okc("2024-2-29T1:02:03Z", "2024-02-29 01:02:03"),
+		badc("2023-02-29 12:00", codeDatetime),
+		badc("1900-02-29", codeDatetime),
+		// White space: C-locale, around the value, between date and time,
+		// before the zone.
+		okc(" \t2020-01-01 10:00\n\r", "2020-01-01 10:00:00"),
+		okc("\v2020-01-01\f", "2020-01-01 00:00:00"),
+		okc("2020-01-01   10:00", "2020-01-01 10:00:00"),
+		okc("2020-01-01\t10:00", "2020-01-01 10:00:00"),
+		okc("2020-01-01 10:00 +05", "2020-01-01 05:00:00"),
+		okc("2020-01-01 10:00:00 Z", "2020-01-01 10:00:00"),
+		okc("2020-01-01T10:00z", "2020-01-01 10:00:00"),
+		badc("\u00a02020-01-01", codeDatetime), // no-break space is not white space to Postgres
+		badc("", codeDatetime),
+		badc("   ", codeDatetime),
+		// BC dates and years outside 0001 to 9999 are not supported (Postgres
+		// takes them); once converted to UTC the result must be within range,
+		// with Postgres's "timestamp out of range" code.
+		okc("0001-01-01 00:00", "0001-01-01 00:00:00"),
+		okc("0001-01-01 00:00-01", "0001-01-01 01:00:00"),
+		okc("9999-12-31 23:59:59.999999", "9999-12-31 23:59:59.999999"),
+		badc("0001-01-01 BC", codeDatetime),
+		badc("2020-01-01 10:00 BC", codeDatetime),
+		badc("10000-01-01", codeDatetime),
+		badc("0001-01-01 00:00+01", codeOverflow),
+		badc("9999-12-31 23:00-01", codeOverflow),
+		badc("9999-12-31 24:00", codeOverflow),
+		badc("9999-12-31 23:59:60", codeOverflow),
+		// Stricter than Postgres: zone names, one-digit minutes and seconds,
+		// and MM:SS.f are not supported; and where Postgres reports a field
+		// out of range (22008), as for a day or year that does not exist,
+		// Sluice has always reported 22007.
+		badc("2020-01-01 10:00 UTC", codeDatetime),
+		badc("2020-01-01 10:5", codeDatetime),
+		badc("2020-01-01 10:00:5", codeDatetime),
+		badc("2020-01-01 00:00+05:3", codeDatetime),
+		badc("2020-01-01 10:00.5", codeDatetime),
+		badc("2024-02-30", codeDatetime),
+		badc("0000-01-01", codeDatetime),
+	}},
+	{types.TimestampType(0), []entryCase{
+		okc("2020-01-01 10:00:00.5", "2020-01-01 10:00:01"),
+		okc("1969-12-31 23:59:59.5", "1970-01-01 00:00:00"),
+		okc("2020-01-01 10:00:00.49+15:59", "2019-12-31 18:01:00"),
+	}},
+	{types.DateType, []entryCase{
+		okc("2024-02-29", "2024-02-29"),
+		okc(" 2020-1-5\n", "2020-01-05"),
+		// A time and zone are checked and ignored, as by Postgres's date_in.
+		okc("2020-01-01 23:00-05", "2020-01-01"),
+		okc("2020-01-01 00:30+15:59", "2020-01-01"),
+		okc("2020-01-01 24:00", "2020-01-01"),
+		okc("2020-01-01T10:00:00.5Z", "2020-01-01"),
+		okc("9999-12-31 23:00-01", "9999-12-31"),
+		badc("2020-01-01 25:00", codeDatetime),
+		badc("2020-01-01 10:00+16", codeDatetime),
+		badc("2023-02-29", codeDatetime),
+		badc("0001-01-01 BC", codeDatetime),
+		badc("2020-01", codeDatetime),
+		badc("", codeDatetime),
+	}},
+	{types.BoolType, []entryCase{
+		okc("true", "true"), okc("tru", "true"), okc("T", "true"), okc(" YES\t", "true"), okc("ye", "true"),
+		okc("on", "true"), okc("1", "true"), okc("false", "false"), okc("FaL", "false"), okc("n", "false"),
+		okc("of", "false"), okc("off", "false"), okc("0", "false"),
+		badc("o", codeSyntax), badc("onn", codeSyntax), badc("truee", codeSyntax), badc("yess", codeSyntax),
+		badc("10", codeSyntax), badc("2", codeSyntax), badc("", codeSyntax), badc("t rue", codeSyntax),
+	}},
+	{types.DecimalType(6, 2), []entryCase{
+		okc("1.25", "1.25"), okc(" -3\n", "-3.00"), okc("0.005", "0.01"), okc("-0.005", "-0.01"), okc("0.004", "0.00"),
+		okc("+.5", "0.50"), okc("5.", "5.00"), okc("1.5e2", "150.00"), okc("15E-1", "1.50"), okc("9999.994", "9999.99"),
+		okc("0e1000", "0.00"), okc("1e-1000", "0.00"), okc("1e-500", "0.00"), okc("0000000000000000000000000000000000000000001", "1.00"),
+		badc("10000", codeNumRange), badc("9999.995", codeNumRange), badc("-12345", codeNumRange),
+		badc("1e500", codeNumRange), badc("1e1000", codeNumRange),
+		badc("1e1001", codeSyntax), badc("1e-1001", codeSyntax), badc(".", codeSyntax), badc("1e", codeSyntax),
+		badc("NaN", codeSyntax), badc("Infinity", codeSyntax), badc("1 000", codeSyntax), badc("1_000", codeSyntax),
+		badc("0x10", codeSyntax), badc("", codeSyntax),
+	}},
+	{types.DecimalType(38, 0), []entryCase{
+		okc("99999999999999999999999999999999999999", "99999999999999999999999999999999999999"),
+		okc("-1.5", "-2"), okc("1e37", "10000000000000000000000000000000000000"),
+		badc("1e38", codeNumRange), badc("1e100", codeNumRange), badc("99999999999999999999999999999999999999.5", codeNumRange),
+	}},
+}
+
+// show renders a value of type t stored as i (or dec for a DECIMAL).
+func show(t types.T, i int64, dec decimal128.Num) string {
+	switch t.Kind {
+	case types.Boolean:
+		return strconv.FormatBool(i != 0)
+	case types.Decimal:
+		return types.FormatDecimal(dec, t.Scale)
+	}
+	return types.Datum{Kind: t.Kind, I: i}.String()
+}
+
+// codeOf is err's SQLSTATE, or a note that it has none.
+func codeOf(err error) string {
+	if e, ok := sqlerr.As(err); ok {
+		return e.Code
+	}
+	return "not a *sqlerr.Error: " + err.Error()
+}
+
+// TestEntryPointsAgree runs every case through each way text becomes a
+// value: COPY and the event decoders (format.ParseText) and CAST
+// (eval.CastDatum), so that they cannot drift apart again.
+func TestEntryPointsAgree(t *testing.T) {
+	entries := []struct {
+		name  string
+		parse func(in string, t types.T) (string, error)
+	}{
+		{"format.ParseText", func(in string, t types.T) (string, error) {
+			var v format.Value
+			err := format.ParseText(&v, []byte(in), t)
+			return show(t, v.I, v.Dec), err
+		}},
+		{"eval.CastDatum", func(in string, t types.T) (string, error) {
+			d, err := eval.CastDatum(types.NewText(in), t)
+			return show(t, d.I, d.Dec), err
+		}},
+	}
+	for _, tc := range entryCases {
+		for _, c := range tc.cases {
+			for _, e := range entries {
+				got, err := e.parse(c.in, tc.t)
+				switch {
+				case c.code == "" && err != nil:
+					t.Errorf("%s(%q, %s): %v, want %s", e.name, c.in, tc.t, err, c.want)
+				case c.code == "" && got != c.want:
+					t.Errorf("%s(%q, %s) = %s, want %s", e.name, c.in, tc.t, got, c.want)
+				case c.code != "" && err == nil:
+					t.Errorf("%s(%q, %s) = %s, want error %s", e.name, c.in, tc.t, got, c.code)
+				case c.code != "" && codeOf(err) != c.code:
+					t.Errorf("%s(%q, %s): error %v (%s), want %s", e.name, c.in, tc.t, err, codeOf(err), c.code)
+				}
+			}
+		}
+	}
+}
+
+// TestParsersDirect checks the pgtext parsers themselves on the same cases:
+// the Fault each gives and, for TIMESTAMP(6), DATE and BOOLEAN, the value.
+func TestParsersDirect(t *testing.T) {
+	for _, tc := range entryCases {
+		if tc.t.Kind == types.Timestamp && tc.t.Precision != 6 {
+			continue // rounding to p digits is the callers' RoundMicros
+		}
+		for _, c := range tc.cases {
+			var got int64
+			var dec decimal128.Num
+			var f pgtext.Fault
+			switch tc.t.Kind {
+			case types.Decimal:
+				var isNum, fits bool
+				dec, isNum, fits = pgtext.Decimal([]byte(c.in), tc.t.Precision, tc.t.Scale)
+				switch {
+				case !isNum:
+					f = pgtext.Syntax
+				case !fits:
+					f = pgtext.Range
+				}
+			case types.Timestamp:
+				got, f = pgtext.Timestamp([]byte(c.in))
+			case types.Date:
+				var d int32
+				d, f = pgtext.Date([]byte(c.in))
+				got = int64(d)
+			case types.Boolean:
+				v, ok := pgtext.Bool([]byte(c.in))
+				if v {
+					got = 1
+				}
+				if !ok {
+					f = pgtext.Syntax
+				}
+			}
+			want := pgtext.OK
+			switch c.code {
+			case codeOverflow, codeNumRange:
+				want = pgtext.Range
+			case codeDatetime, codeSyntax:
+				want = pgtext.Syntax
+			}
+			if f != want || (want == pgtext.OK && show(tc.t, got, dec) != c.want) {
+				t.Errorf("pgtext %s %q = %s, fault %d; want %q, fault %d", tc.t, c.in, show(tc.t, got, dec), f, c.want, want)
+			}
+		}
+	}
+}
+
+// TestRoundMicros checks rounding to TIMESTAMP(p), half toward +∞ on
+// either side of the epoch.
+func TestRoundMicros(t *testing.T) {
+	for _, c := range []struct {
+		us   int64
+		p    int32
+		want int64
+	}{
+		{-1500, 3, -1000}, {-1501, 3, -2000}, {1500, 3, 2000}, {1499, 3, 1000},
+		{-500_000, 0, 0}, {-500_001, 0, -1_000_000}, {123_456, 5, 123_460}, {123_456, 6, 123_456},
+		{123_456, -1, 123_456}, {123_456, 7, 123_456},
+	} {
+		if got := pgtext.RoundMicros(c.us, c.p); got != c.want {
+			t.Errorf("RoundMicros(%d, %d) = %d, want %d", c.us, c.p, got, c.want)
+		}
+	}
+}
