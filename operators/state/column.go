@@ -239,6 +239,10 @@ func (c *column) equalReader(slot int, r *reader, i int) bool {
 // appendSlots appends the values at slots (NoSlot: NULL) to b, a builder
 // of the column's Arrow type, with one type switch for the whole run:
 // fixed-width values are gathered a chunk at a time and appended in bulk.
+//
+// It is the older, slower twin of gatherSlots (gather.go), left only for
+// the callers not yet moved over: Store.Scan, writeSlots and, through
+// Columns.AppendSlots, the join's checkpoint writer. New code gathers.
 func (c *column) appendSlots(b array.Builder, slots []uint32) error {
 	b.Reserve(len(slots))
 	hasNulls := len(c.nulls) > 0 // else no slot is NULL: skip the bit tests
@@ -343,7 +347,7 @@ func appendValues[T any](dst, src []T, n int) []T {
 	return append(dst, make([]T, n)...)
 }
 
-// gatherChunk is how many values the builder paths gather before one bulk
+// gatherChunk is how many values appendSlots gathers before one bulk
 // append.
 const gatherChunk = 256
 
@@ -378,34 +382,6 @@ func appendSlotVals[S, T number](c *column, src []S, slots []uint32, app func([]
 		ok := valid[:len(part)]
 		for i, s := range part {
 			ok[i] = s != NoSlot && !(hasNulls && c.isNull(int(s)))
-		}
-		app(v, ok)
-	}
-}
-
-// appendRowVals appends src at rows of r's array through app, a builder's
-// AppendValues, a chunk at a time.
-func appendRowVals[S, T number](r *reader, src []S, rows []int32, app func([]T, []bool)) {
-	var vals [gatherChunk]T
-	var valid [gatherChunk]bool
-	for len(rows) > 0 {
-		part := rows[:min(len(rows), gatherChunk)]
-		rows = rows[len(part):]
-		v := vals[:len(part)]
-		if !r.nulls {
-			for i, x := range part {
-				v[i] = T(src[x])
-			}
-			app(v, nil)
-			continue
-		}
-		ok := valid[:len(part)]
-		for i, x := range part {
-			if r.arr.IsNull(int(x)) {
-				v[i], ok[i] = 0, false
-				continue
-			}
-			v[i], ok[i] = T(src[x]), true
 		}
 		app(v, ok)
 	}

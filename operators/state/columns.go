@@ -10,7 +10,7 @@ import (
 	"github.com/sluicedb/sluice/types"
 )
 
-// NoSlot stands for a missing row: in AppendSlots every column appends a
+// NoSlot stands for a missing row: in GatherSlots every column gathers a
 // NULL (the padding of an outer join); Find sets it for a key not held.
 // It is operators.NoSlot, as in a chunk's SlotHint.
 const NoSlot = operators.NoSlot
@@ -18,8 +18,8 @@ const NoSlot = operators.NoSlot
 // Columns holds rows of fixed SQL types in columnar slots, reusing the
 // slots of removed rows: the row storage of operators that keep their
 // input (joins), without an index of its own. Rows are copied in from the
-// record last passed to Bind and copied out to Arrow builders a column at
-// a time.
+// record last passed to Bind and gathered out into new Arrow arrays a
+// column at a time (GatherSlots, GatherRows).
 //
 // Columns is not safe for concurrent use.
 type Columns struct {
@@ -48,7 +48,7 @@ func NewColumns(ts []types.T) (*Columns, error) {
 }
 
 // Bind checks rec has the store's column types and makes it the source of
-// Add, Equal and AppendRows until the next Bind. The caller keeps rec
+// Add, Equal, GatherRows and GatherRowsColumn until the next Bind. The caller keeps rec
 // alive while it is bound.
 func (c *Columns) Bind(rec arrow.RecordBatch) error {
 	if int(rec.NumCols()) != len(c.types) {
@@ -70,9 +70,9 @@ func (c *Columns) Bind(rec arrow.RecordBatch) error {
 // them elsewhere (a join keeps a row's event time beside its key chain
 // link), so storing them here would hold every value twice. The column
 // is still bound (GatherRows and GatherRowsColumn read it), but Add does
-// not copy it, Equal does not compare it, AppendSlots leaves its field
-// for the caller to fill, the slot gathers fail on it, and Datum must not
-// be called on it. Omit must be called before the first Add.
+// not copy it, Equal does not compare it, the slot gathers fail on it,
+// AppendSlots leaves its field for the caller to fill, and Datum panics on
+// it. Omit must be called before the first Add.
 func (c *Columns) Omit(col int) error {
 	if col < 0 || col >= len(c.cols) {
 		return fmt.Errorf("omit column %d: out of range", col)
@@ -135,30 +135,32 @@ func (c *Columns) Equal(slot uint32, i int) bool {
 	return true
 }
 
-// Datum returns column col of the row at slot.
-func (c *Columns) Datum(slot uint32, col int) types.Datum { return c.cols[col].datum(int(slot)) }
+// Datum returns column col of the row at slot. Like a slot or column out
+// of range, asking for an omitted column (see Omit) is a bug in the
+// caller, not a condition to handle: Datum panics, saying which column,
+// rather than read storage the column does not have. A caller that omits
+// a column keeps its values itself and checks Omitted first.
+func (c *Columns) Datum(slot uint32, col int) types.Datum {
+	if c.cols[col].omit {
+		panic(fmt.Sprintf("state: Datum of column %d (%s), which is omitted and holds no values", col, c.types[col]))
+	}
+	return c.cols[col].datum(int(slot))
+}
 
 // AppendSlots appends the rows at slots (NoSlot: a row of NULLs) to the
 // builder's fields first, first+1, ...; each field must be of its
 // column's Arrow type. The field of an omitted column (see Omit) is left
 // untouched, for the caller to fill.
+//
+// Deprecated: use GatherSlots or GatherSlotsColumn, which are faster.
+// AppendSlots remains only for the join's checkpoint writer, and goes when
+// that moves to GatherSlotsColumn.
 func (c *Columns) AppendSlots(b *array.RecordBuilder, first int, slots []uint32) error {
 	for k := range c.cols {
 		if c.cols[k].omit {
 			continue
 		}
 		if err := c.cols[k].appendSlots(b.Field(first+k), slots); err != nil {
-			return fmt.Errorf("column %d: %w", k, err)
-		}
-	}
-	return nil
-}
-
-// AppendRows appends rows of the bound record to the builder's fields
-// first, first+1, ...: a typed gather, one column at a time.
-func (c *Columns) AppendRows(b *array.RecordBuilder, first int, rows []int32) error {
-	for k := range c.rd {
-		if err := c.rd[k].appendRows(b.Field(first+k), rows); err != nil {
 			return fmt.Errorf("column %d: %w", k, err)
 		}
 	}
@@ -182,55 +184,4 @@ func (c *Columns) Reset() {
 	c.free = nil
 	c.slots = 0
 	c.bound = nil
-}
-
-// appendRows appends rows of r's array to b, of the same Arrow type.
-func (r *reader) appendRows(b array.Builder, rows []int32) error {
-	b.Reserve(len(rows))
-	nulls := r.nulls
-	a := r.arr
-	switch bb := b.(type) {
-	case *array.Int64Builder:
-		appendRowVals(r, r.i64, rows, bb.AppendValues)
-	case *array.TimestampBuilder:
-		appendRowVals(r, r.i64, rows, bb.AppendValues)
-	case *array.Int32Builder:
-		appendRowVals(r, r.i32, rows, bb.AppendValues)
-	case *array.Date32Builder:
-		appendRowVals(r, r.i32, rows, bb.AppendValues)
-	case *array.Float64Builder:
-		appendRowVals(r, r.f64, rows, bb.AppendValues)
-	case *array.BooleanBuilder:
-		for _, i := range rows {
-			if nulls && a.IsNull(int(i)) {
-				bb.UnsafeAppendBoolToBitmap(false)
-				continue
-			}
-			bb.UnsafeAppend(r.b.Value(int(i)))
-		}
-	case *array.StringBuilder:
-		n := 0
-		for _, i := range rows {
-			n += len(r.str.Value(int(i)))
-		}
-		bb.ReserveData(n)
-		for _, i := range rows {
-			if nulls && a.IsNull(int(i)) {
-				bb.AppendNull()
-				continue
-			}
-			bb.Append(r.str.Value(int(i)))
-		}
-	case *array.Decimal128Builder:
-		for _, i := range rows {
-			if nulls && a.IsNull(int(i)) {
-				bb.AppendNull()
-				continue
-			}
-			bb.UnsafeAppend(r.dec[i])
-		}
-	default:
-		return fmt.Errorf("cannot gather %s into a %s builder", a.DataType(), b.Type())
-	}
-	return nil
 }

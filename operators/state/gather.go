@@ -354,3 +354,33 @@ func (r *reader) gatherRowStrings(mem memory.Allocator, dt arrow.DataType, rows 
 	}
 	return makeArray(dt, n, []*memory.Buffer{valid, offBuf, data}, nulls), nil
 }
+
+// BatchLen returns how many of slots, from the first, fit a batch holding
+// at most maxBytes bytes of text (the VARCHAR values of the stored
+// columns); at least one when slots is not empty, so that a single longer
+// row still makes a batch. It splits slots into GatherSlots runs that stay
+// under a reader's record size limit.
+func (c *Columns) BatchLen(slots []uint32, maxBytes int) int {
+	var text [][]string
+	for k := range c.cols {
+		if col := &c.cols[k]; col.st == stStr && !col.omit {
+			text = append(text, col.strs)
+		}
+	}
+	if len(text) == 0 {
+		return len(slots)
+	}
+	size := 0
+	for i, s := range slots {
+		if s == NoSlot {
+			continue
+		}
+		for _, strs := range text {
+			size += len(strs[s])
+		}
+		if size > maxBytes && i > 0 {
+			return i
+		}
+	}
+	return len(slots)
+}

@@ -14,8 +14,8 @@ import (
 
 // TestColumnsGather gathers random runs of slots (NoSlot among them) and of
 // bound rows (the record sometimes sliced, sometimes with all-NULL
-// columns) of every type, through the bulk gathers and the builder
-// appends, and checks each value against Datum and DatumAt, and that an
+// columns) of every type, through the bulk gathers (and the slots through
+// the deprecated AppendSlots too), and checks each value against Datum and DatumAt, and that an
 // array without NULLs has no validity bitmap.
 func TestColumnsGather(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
@@ -103,14 +103,6 @@ func TestColumnsGather(t *testing.T) {
 		for _, a := range got {
 			a.Release()
 		}
-		b = array.NewRecordBuilder(mem, schema)
-		if err := c.AppendRows(b, 0, sel); err != nil {
-			t.Fatal(err)
-		}
-		built = b.NewRecordBatch()
-		b.Release()
-		checkGathered(t, fmt.Sprintf("round %d: AppendRows", round), built.Columns(), ts, len(sel), wantRow)
-		built.Release()
 		for col := range ts {
 			a, err := c.GatherRowsColumn(mem, schema.Field(col).Type, col, sel)
 			if err != nil {
@@ -194,5 +186,60 @@ func TestGatherNoNullsNoBitmap(t *testing.T) {
 			}
 			a.Release()
 		}
+	}
+}
+
+// TestBatchLen checks BatchLen cuts slots where the text of the stored
+// VARCHAR columns (an omitted one aside) would pass the limit, keeps at
+// least one row, and skips NoSlot.
+func TestBatchLen(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	sch := types.Schema{{Name: "a", Type: types.TextType}, {Name: "n", Type: types.BigIntType}, {Name: "b", Type: types.TextType}, {Name: "c", Type: types.TextType}}
+	ts := []types.T{sch[0].Type, sch[1].Type, sch[2].Type, sch[3].Type}
+	c, err := NewColumns(ts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Omit(3); err != nil {
+		t.Fatal(err)
+	}
+	// Rows of 3, 4 and 10 bytes of stored text (column c, omitted, adds none).
+	big := types.NewText("0123456789abcdef")
+	ch := mkChunk(t, mem, sch, [][]types.Datum{
+		{types.NewText("ab"), types.NewBigInt(1), types.NewText("c"), big},
+		{types.NewText("abcd"), types.NewBigInt(2), types.NewNull(types.TextType), big},
+		{types.NewText("abcde"), types.NewBigInt(3), types.NewText("fghij"), big},
+	}, nil)
+	defer ch.Rec.Release()
+	if err := c.Bind(ch.Rec); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Unbind()
+	s0, s1, s2 := c.Add(0), c.Add(1), c.Add(2)
+	for _, tc := range []struct {
+		slots []uint32
+		max   int
+		want  int
+	}{
+		{nil, 10, 0},
+		{[]uint32{s0, s1, s2}, 100, 3},
+		{[]uint32{s0, s1, s2}, 17, 3},
+		{[]uint32{s0, s1, s2}, 16, 2},
+		{[]uint32{s0, s1, s2}, 7, 2},
+		{[]uint32{s0, s1, s2}, 6, 1},
+		{[]uint32{s2, s0}, 1, 1},
+		{[]uint32{s0, NoSlot, NoSlot, s1}, 3, 3},
+	} {
+		if got := c.BatchLen(tc.slots, tc.max); got != tc.want {
+			t.Errorf("BatchLen(%v, %d) = %d, want %d", tc.slots, tc.max, got, tc.want)
+		}
+	}
+	n, err := NewColumns([]types.T{types.BigIntType})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := n.BatchLen([]uint32{0, 1, 2}, 0); got != 3 {
+		t.Errorf("BatchLen without text = %d, want 3", got)
 	}
 }

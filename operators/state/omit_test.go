@@ -1,6 +1,8 @@
 package state
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -11,8 +13,8 @@ import (
 )
 
 // TestColumnsOmit checks an omitted column stores nothing, is skipped by
-// Equal and AppendSlots and refused by the slot gathers, while the other
-// columns behave as before.
+// Equal and AppendSlots, refused by the slot gathers and by Datum (a panic
+// that names the column), while the other columns behave as before.
 func TestColumnsOmit(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
@@ -72,10 +74,28 @@ func TestColumnsOmit(t *testing.T) {
 	if n0, n1 := rb.Field(0).Len(), rb.Field(1).Len(); n0 != 2 || n1 != 0 {
 		t.Fatalf("AppendSlots filled %d and %d values, want 2 and 0", n0, n1)
 	}
+	if got := c.Datum(s1, 0); got.Null || got.I != 8 {
+		t.Fatalf("Datum of a stored column: %s, want 8", got)
+	}
+	if msg := datumPanic(c, s0, 1); !strings.Contains(msg, "column 1") || !strings.Contains(msg, "omitted") {
+		t.Fatalf("Datum of the omitted column: panic %q, want one naming column 1 as omitted", msg)
+	}
 	c.Unbind()
 	c.Remove(s0)
 	c.Reset()
 	if !c.Omitted(1) {
 		t.Fatal("Reset forgot the omission")
 	}
+}
+
+// datumPanic returns the message of Datum's panic for column col at slot,
+// or "" when it does not panic.
+func datumPanic(c *Columns, slot uint32, col int) (msg string) {
+	defer func() {
+		if r := recover(); r != nil {
+			msg = fmt.Sprint(r)
+		}
+	}()
+	c.Datum(slot, col)
+	return ""
 }

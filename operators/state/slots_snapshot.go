@@ -61,29 +61,35 @@ func batchEnd(cols []column, live []uint32, start int) int {
 // writeSlots writes the live slots' rows (with copies[slot] when copies
 // is not nil) as section name, and free as section name+".free".
 func writeSlots(sw *SnapshotWriter, name string, schema *arrow.Schema, cols []column, live, copies, free []uint32) error {
-	b := array.NewRecordBuilder(sw.mem, schema)
-	defer b.Release()
+	ub := array.NewUint32Builder(sw.mem)
+	defer ub.Release()
 	if err := sw.Begin(name, schema); err != nil {
 		return err
 	}
+	arrs := make([]arrow.Array, 0, len(cols)+2)
 	for start := 0; start < len(live); {
 		end := batchEnd(cols, live, start)
 		batch := live[start:end]
 		start = end
-		b.Field(0).(*array.Uint32Builder).AppendValues(batch, nil)
+		ub.AppendValues(batch, nil)
+		arrs = append(arrs[:0], ub.NewArray())
 		for k := range cols {
-			if err := cols[k].appendSlots(b.Field(1+k), batch); err != nil {
+			a, err := cols[k].gatherSlots(sw.mem, schema.Field(1+k).Type, batch)
+			if err != nil {
+				ReleaseAll(arrs)
 				return fmt.Errorf("snapshot: section %q: %w", name, err)
 			}
+			arrs = append(arrs, a)
 		}
 		if copies != nil {
-			cb := b.Field(1 + len(cols)).(*array.Uint32Builder)
-			cb.Reserve(len(batch))
+			ub.Reserve(len(batch))
 			for _, s := range batch {
-				cb.UnsafeAppend(copies[s])
+				ub.UnsafeAppend(copies[s])
 			}
+			arrs = append(arrs, ub.NewArray())
 		}
-		rec := b.NewRecordBatch()
+		rec := array.NewRecordBatch(schema, arrs, int64(len(batch)))
+		ReleaseAll(arrs)
 		err := sw.Write(rec)
 		rec.Release()
 		if err != nil {

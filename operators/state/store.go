@@ -755,24 +755,23 @@ func (s *Store) Scan(mem memory.Allocator, cols []int, batchSize int, fn func(ar
 		fields[i] = arrow.Field{Name: s.schema[c].Name, Type: s.schema[c].Type.Arrow(), Nullable: true}
 	}
 	schema := arrow.NewSchema(fields, nil)
-	b := array.NewRecordBuilder(mem, schema)
-	defer b.Release()
 	slots := make([]uint32, 0, min(batchSize, max(int(s.rows), 1)))
+	arrs := make([]arrow.Array, 0, len(cols))
 	flush := func() error {
 		if len(slots) == 0 {
 			return nil
 		}
-		var rec arrow.RecordBatch
-		if len(cols) == 0 {
-			rec = array.NewRecordBatch(schema, nil, int64(len(slots)))
-		} else {
-			for i, c := range cols {
-				if err := s.cols[c].appendSlots(b.Field(i), slots); err != nil {
-					return fmt.Errorf("store: scan: %w", err)
-				}
+		arrs = arrs[:0]
+		for i, c := range cols {
+			a, err := s.cols[c].gatherSlots(mem, fields[i].Type, slots)
+			if err != nil {
+				ReleaseAll(arrs)
+				return fmt.Errorf("store: scan: %w", err)
 			}
-			rec = b.NewRecordBatch()
+			arrs = append(arrs, a)
 		}
+		rec := array.NewRecordBatch(schema, arrs, int64(len(slots)))
+		ReleaseAll(arrs)
 		defer rec.Release()
 		slots = slots[:0]
 		return fn(rec)

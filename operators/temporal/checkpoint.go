@@ -107,32 +107,24 @@ func (f *Filter) snapshot(w io.Writer) error {
 	}
 	schema := f.rowSchema()
 	err := ckptio.WriteStream(cw, f.mem, schema, func(iw *ipc.Writer) error {
-		rb := array.NewRecordBuilder(f.mem, schema)
-		defer rb.Release()
-		var strs []*array.StringBuilder
-		for _, b := range rb.Fields() {
-			if sb, ok := b.(*array.StringBuilder); ok {
-				strs = append(strs, sb)
-			}
-		}
-		// Rows go in steps of 1024; a batch ends at ckptBatchRows rows or
-		// ckptBatchBytes of string data, well under the reader's limit.
-		n := 0
-		for start := 0; start < len(slots); start += 1024 {
-			part := slots[start:min(start+1024, len(slots))]
-			if err := f.rows.AppendSlots(rb, 0, part); err != nil {
+		// A batch ends at ckptBatchRows rows or ckptBatchBytes of string
+		// data, well under the reader's limit.
+		var arrs []arrow.Array
+		for start := 0; start < len(slots); {
+			part := slots[start:min(start+ckptBatchRows, len(slots))]
+			part = part[:f.rows.BatchLen(part, ckptBatchBytes)]
+			start += len(part)
+			var err error
+			arrs, err = f.rows.GatherSlots(f.mem, schema, 0, part, arrs[:0])
+			if err != nil {
 				return err
 			}
-			n += len(part)
-			size := 0
-			for _, sb := range strs {
-				size += sb.DataLen()
-			}
-			if n >= ckptBatchRows || size >= ckptBatchBytes || start+len(part) == len(slots) {
-				if err := ckptio.WriteRecord(iw, rb); err != nil {
-					return err
-				}
-				n = 0
+			rec := array.NewRecordBatch(schema, arrs, int64(len(part)))
+			state.ReleaseAll(arrs)
+			err = iw.Write(rec)
+			rec.Release()
+			if err != nil {
+				return err
 			}
 		}
 		return nil

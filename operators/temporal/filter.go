@@ -90,7 +90,7 @@ type Filter struct {
 	sel    []int32
 	selOps []operators.Op
 	slots  []uint32
-	rb     *array.RecordBuilder
+	arrs   []arrow.Array // gathered output columns, between gather and record
 	closed bool
 }
 
@@ -269,20 +269,23 @@ func (f *Filter) chunk(c *operators.Chunk) error {
 // emitRows sends rows of the bound record as one chunk (sel is at most a
 // chunk's length, so it fits).
 func (f *Filter) emitRows(sel []int32, ops []operators.Op) error {
-	b := f.builder()
-	if err := f.rows.AppendRows(b, 0, sel); err != nil {
+	arrs, err := f.rows.GatherRows(f.mem, f.in, 0, sel, f.arrs[:0])
+	if err != nil {
 		return internalf("%v", err)
 	}
-	rec := b.NewRecordBatch()
+	rec := f.record(arrs, len(sel))
 	defer rec.Release()
 	return f.out.Push(&operators.Chunk{Rec: rec, Ops: ops})
 }
 
-func (f *Filter) builder() *array.RecordBuilder {
-	if f.rb == nil {
-		f.rb = array.NewRecordBuilder(f.mem, f.in)
-	}
-	return f.rb
+// record makes a record of n rows of the gathered arrs, whose references
+// pass to it, keeping arrs's backing array for the next gather.
+func (f *Filter) record(arrs []arrow.Array, n int) arrow.RecordBatch {
+	rec := array.NewRecordBatch(f.in, arrs, int64(n))
+	state.ReleaseAll(arrs)
+	clear(arrs)
+	f.arrs = arrs[:0]
+	return rec
 }
 
 // add stores row i of the bound record.
@@ -420,11 +423,11 @@ func (f *Filter) barrier(now int64) error {
 func (f *Filter) emitSlots(slots []uint32, op operators.Op) error {
 	for start := 0; start < len(slots); start += MaxChunkRows {
 		part := slots[start:min(start+MaxChunkRows, len(slots))]
-		b := f.builder()
-		if err := f.rows.AppendSlots(b, 0, part); err != nil {
+		arrs, err := f.rows.GatherSlots(f.mem, f.in, 0, part, f.arrs[:0])
+		if err != nil {
 			return internalf("%v", err)
 		}
-		rec := b.NewRecordBatch()
+		rec := f.record(arrs, len(part))
 		var ops []operators.Op
 		if op != operators.Insert {
 			ops = f.selOps[:0]
@@ -433,7 +436,7 @@ func (f *Filter) emitSlots(slots []uint32, op operators.Op) error {
 			}
 			f.selOps = ops
 		}
-		err := f.out.Push(&operators.Chunk{Rec: rec, Ops: ops})
+		err = f.out.Push(&operators.Chunk{Rec: rec, Ops: ops})
 		rec.Release()
 		if err != nil {
 			return err
@@ -550,10 +553,6 @@ func (f *Filter) buildIndex() {
 
 // Close implements operators.Operator: it drops all state.
 func (f *Filter) Close() error {
-	if f.rb != nil {
-		f.rb.Release()
-		f.rb = nil
-	}
 	f.rows.Reset()
 	f.ts, f.loc, f.ring, f.heap, f.tags, f.index = nil, nil, nil, nil, nil, rowIndex{}
 	f.head, f.tombs = 0, 0

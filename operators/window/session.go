@@ -499,23 +499,19 @@ func (s *Session) emitOut() error {
 	defer func() {
 		s.oSlots, s.oS, s.oE, s.oOps = s.oSlots[:0], s.oS[:0], s.oE[:0], s.oOps[:0]
 	}()
-	b := array.NewRecordBuilder(s.mem, s.schema)
-	defer b.Release()
-	if err := s.rows.AppendSlots(b, 0, s.oSlots); err != nil {
+	nin := s.in.NumFields()
+	arrs, err := s.rows.GatherSlots(s.mem, s.schema, 0, s.oSlots, make([]arrow.Array, 0, nin+2))
+	if err != nil {
 		return fmt.Errorf("window session: %w", err)
 	}
-	nin := s.in.NumFields()
-	for j, vals := range [][]int64{s.oS, s.oE} {
-		tb, ok := b.Field(nin + j).(*array.TimestampBuilder)
-		if !ok {
-			return fmt.Errorf("window session: window builder is %T", b.Field(nin+j))
-		}
-		tb.Reserve(n)
-		for _, v := range vals {
-			tb.UnsafeAppend(arrow.Timestamp(v))
-		}
+	defer func() { state.ReleaseAll(arrs) }()
+	for _, vals := range [][]int64{s.oS, s.oE} {
+		buf := memory.NewResizableBuffer(s.mem)
+		buf.Resize(8 * n)
+		copy(arrow.Int64Traits.CastFromBytes(buf.Bytes()), vals)
+		arrs = append(arrs, timestampArray(buf, n))
 	}
-	rec := b.NewRecordBatch()
+	rec := array.NewRecordBatch(s.schema, arrs, int64(n))
 	defer rec.Release()
 	var ops []operators.Op
 	for _, op := range s.oOps {
