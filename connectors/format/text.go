@@ -39,9 +39,11 @@ const codeBadEncoding = "22021"
 //   - BOOLEAN: true/false, yes/no, on/off, 1/0 or a prefix of true, false,
 //     yes or no (pgtext.Bool), in any case.
 //   - INT, BIGINT: an optionally signed decimal integer.
-//   - DOUBLE: a decimal number with an optional exponent, NaN, or [+-]Inf
-//     or [+-]Infinity in any case (Go's float syntax, which also takes hex
-//     floats and '_' between digits). Too small a magnitude rounds to 0.
+//   - DOUBLE: what pgtext.Float64 takes (the parser CAST uses too): a
+//     decimal number with an optional exponent, NaN, or [+-]Inf or
+//     [+-]Infinity, in any case; not hex floats or '_' between digits. A
+//     magnitude too large, or nonzero but too small for a float64, is out
+//     of range.
 //   - DECIMAL(p,s): [sign]digits[.digits][e[sign]digits], rounded half
 //     away from zero to s fractional digits.
 //   - VARCHAR(n): valid UTF-8 of at most n characters, taken as it is.
@@ -110,37 +112,37 @@ func parseSlot(s *slot, c *types.Column, b []byte, style errStyle) error {
 			s.s = b
 		}
 	} else {
-		x := trimSpace(b)
+		// The pgtext parsers skip white space themselves.
 		ok := false
 		switch t.Kind {
 		case types.Boolean:
 			var bv bool
-			bv, ok = pgtext.Bool(x)
+			bv, ok = pgtext.Bool(b)
 			s.i = 0
 			if bv {
 				s.i = 1
 			}
 		case types.Int, types.BigInt:
 			var fits bool
-			s.i, ok, fits = parseInt64(x)
+			s.i, ok, fits = parseInt64(trimSpace(b))
 			if ok && (!fits || (t.Kind == types.Int && (s.i < math.MinInt32 || s.i > math.MaxInt32))) {
 				f = textRange
 			}
 		case types.Double:
 			var fits bool
-			s.f, ok, fits = parseFloat64(x)
+			s.f, ok, fits = pgtext.Float64(b)
 			if ok && !fits {
 				f = textRange
 			}
 		case types.Decimal:
 			var fits bool
-			s.dec, ok, fits = parseDecimal(x, decimalPrecision(*t), t.Scale)
+			s.dec, ok, fits = parseDecimal(b, decimalPrecision(*t), t.Scale)
 			if ok && !fits {
 				f = textRange
 			}
 		case types.Timestamp:
 			var pf pgtext.Fault
-			s.i, pf = pgtext.Timestamp(x)
+			s.i, pf = pgtext.Timestamp(b)
 			s.i = pgtext.RoundMicros(s.i, t.Precision)
 			ok = pf == pgtext.OK
 			if pf == pgtext.Range {
@@ -149,7 +151,7 @@ func parseSlot(s *slot, c *types.Column, b []byte, style errStyle) error {
 		case types.Date:
 			var d int32
 			var pf pgtext.Fault
-			d, pf = pgtext.Date(x)
+			d, pf = pgtext.Date(b)
 			s.i = int64(d)
 			ok = pf == pgtext.OK
 		default:

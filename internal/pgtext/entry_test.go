@@ -152,6 +152,40 @@ var entryCases = []struct {
 		badc("o", codeSyntax), badc("onn", codeSyntax), badc("truee", codeSyntax), badc("yess", codeSyntax),
 		badc("10", codeSyntax), badc("2", codeSyntax), badc("", codeSyntax), badc("t rue", codeSyntax),
 	}},
+	{types.DoubleType, []entryCase{
+		okc("1.5", "1.5"), okc(" -2.5e3 ", "-2500"), okc("1.", "1"), okc(".5", "0.5"), okc("+3", "3"),
+		okc("0.1", "0.1"), okc("1E2", "100"), okc("1e+2", "100"), okc("-0", "-0"), okc("007", "7"),
+		// Past 15 digits (and with an exponent) the value is still correctly rounded.
+		okc("0.30000000000000004", "0.30000000000000004"), okc("123456789012345678", "1.2345678901234568e+17"),
+		okc("1.7976931348623157e308", "1.7976931348623157e+308"), okc("9007199254740993", "9.007199254740992e+15"),
+		okc("3650238426039.2323", "3.6502384260392324e+12"), okc("46397.0396455549399", "46397.03964555494"),
+		okc("-2843383954.0762985", "-2.8433839540762987e+09"),
+		// A subnormal is kept; zero with any exponent is zero.
+		okc("4e-320", "4e-320"), okc("0e-400", "0"), okc("-0.000e99999", "-0"),
+		// NaN and [+-]Inf[inity], in any case and with white space around.
+		okc("NaN", "NaN"), okc("nan", "NaN"), okc(" nAN\n", "NaN"),
+		okc("Infinity", "+Inf"), okc("-Infinity", "-Inf"), okc("+Infinity", "+Inf"), okc("infinity", "+Inf"),
+		okc("inf", "+Inf"), okc("+inf", "+Inf"), okc("-inf", "-Inf"), okc("-INF", "-Inf"), okc("iNfInItY", "+Inf"),
+		okc(" \tInfinity\n", "+Inf"), okc("\v-inf\f", "-Inf"),
+		// Too large, or nonzero and too small: out of range.
+		badc("1e400", codeNumRange), badc("-1e400", codeNumRange), badc("1.8e308", codeNumRange),
+		badc("1e-400", codeNumRange), badc("-1e-400", codeNumRange), badc(" 1e-400 ", codeNumRange),
+		badc("1e99999999999999999999", codeNumRange), badc("0.1e-99999999999999999999", codeNumRange),
+		// Go's float syntax beyond Postgres's: hex floats, '_' between digits.
+		badc("0x10", codeSyntax), badc("0x1p4", codeSyntax), badc("0x1p-2000", codeSyntax), badc("1_000", codeSyntax),
+		badc("1_000.5", codeSyntax), badc("0b101", codeSyntax), badc("0o17", codeSyntax),
+		// Not numbers.
+		badc("", codeSyntax), badc("   ", codeSyntax), badc(".", codeSyntax), badc("-", codeSyntax), badc("+", codeSyntax),
+		badc("1e", codeSyntax), badc("1e+", codeSyntax), badc("e5", codeSyntax), badc("1.2.3", codeSyntax),
+		badc("1e5.5", codeSyntax), badc("1 000", codeSyntax), badc("- 1", codeSyntax), badc("--1", codeSyntax),
+		badc("1f", codeSyntax), badc("1d", codeSyntax), badc("\u00a01", codeSyntax), badc("abc", codeSyntax),
+		badc("in", codeSyntax), badc("infinit", codeSyntax), badc("infinityy", codeSyntax), badc("infinity1", codeSyntax),
+		badc("Inf inity", codeSyntax), badc("+-inf", codeSyntax), badc("nana", codeSyntax),
+		// Stricter than Postgres built on glibc, whose strtod also takes a
+		// signed NaN and NaN(chars) (and hex floats): Postgres's own
+		// fallback, for platforms without them, does not.
+		badc("-NaN", codeSyntax), badc("+nan", codeSyntax), badc("nan(1)", codeSyntax),
+	}},
 	{types.DecimalType(6, 2), []entryCase{
 		okc("1.25", "1.25"), okc(" -3\n", "-3.00"), okc("0.005", "0.01"), okc("-0.005", "-0.01"), okc("0.004", "0.00"),
 		okc("+.5", "0.50"), okc("5.", "5.00"), okc("1.5e2", "150.00"), okc("15E-1", "1.50"), okc("9999.994", "9999.99"),
@@ -169,9 +203,12 @@ var entryCases = []struct {
 	}},
 }
 
-// show renders a value of type t stored as i (or dec for a DECIMAL).
-func show(t types.T, i int64, dec decimal128.Num) string {
+// show renders a value of type t stored as i (or f for a DOUBLE, dec for
+// a DECIMAL).
+func show(t types.T, i int64, f float64, dec decimal128.Num) string {
 	switch t.Kind {
+	case types.Double:
+		return strconv.FormatFloat(f, 'g', -1, 64)
 	case types.Boolean:
 		return strconv.FormatBool(i != 0)
 	case types.Decimal:
@@ -199,11 +236,11 @@ func TestEntryPointsAgree(t *testing.T) {
 		{"format.ParseText", func(in string, t types.T) (string, error) {
 			var v format.Value
 			err := format.ParseText(&v, []byte(in), t)
-			return show(t, v.I, v.Dec), err
+			return show(t, v.I, v.F, v.Dec), err
 		}},
 		{"eval.CastDatum", func(in string, t types.T) (string, error) {
 			d, err := eval.CastDatum(types.NewText(in), t)
-			return show(t, d.I, d.Dec), err
+			return show(t, d.I, d.F, d.Dec), err
 		}},
 	}
 	for _, tc := range entryCases {
@@ -235,8 +272,18 @@ func TestParsersDirect(t *testing.T) {
 		for _, c := range tc.cases {
 			var got int64
 			var dec decimal128.Num
+			var fl float64
 			var f pgtext.Fault
 			switch tc.t.Kind {
+			case types.Double:
+				var isNum, fits bool
+				fl, isNum, fits = pgtext.Float64([]byte(c.in))
+				switch {
+				case !isNum:
+					f = pgtext.Syntax
+				case !fits:
+					f = pgtext.Range
+				}
 			case types.Decimal:
 				var isNum, fits bool
 				dec, isNum, fits = pgtext.Decimal([]byte(c.in), tc.t.Precision, tc.t.Scale)
@@ -268,8 +315,8 @@ func TestParsersDirect(t *testing.T) {
 			case codeDatetime, codeSyntax:
 				want = pgtext.Syntax
 			}
-			if f != want || (want == pgtext.OK && show(tc.t, got, dec) != c.want) {
-				t.Errorf("pgtext %s %q = %s, fault %d; want %q, fault %d", tc.t, c.in, show(tc.t, got, dec), f, c.want, want)
+			if f != want || (want == pgtext.OK && show(tc.t, got, fl, dec) != c.want) {
+				t.Errorf("pgtext %s %q = %s, fault %d; want %q, fault %d", tc.t, c.in, show(tc.t, got, fl, dec), f, c.want, want)
 			}
 		}
 	}

@@ -1,13 +1,15 @@
 // Package pgtext holds the byte-level parsers of the text forms of
-// BOOLEAN, DATE and TIMESTAMP values, with PostgreSQL's input syntax. It is
-// the one implementation behind both external input (connectors/format:
-// COPY FROM and the Kafka/CSV/JSON event decoders) and CAST (operators/eval),
-// so the two cannot accept different text.
+// BOOLEAN, DATE, TIMESTAMP, DECIMAL and DOUBLE PRECISION values, with
+// PostgreSQL's input syntax. It is the one implementation behind both
+// external input (connectors/format: COPY FROM and the Kafka/CSV/JSON event
+// decoders) and CAST (operators/eval), so the two cannot accept different
+// text.
 //
-// The parsers do not allocate and report a Fault rather than an error: each
-// caller words the error its own way (SQLSTATE 22007 for a bad date or
-// timestamp, 22008 for one outside the supported range, 22P02 for a bad
-// boolean).
+// The parsers do not allocate, skip surrounding white space themselves, and
+// report a Fault (or isNum/fits) rather than an error: each caller words the
+// error its own way (SQLSTATE 22007 for a bad date or timestamp, 22008 for
+// one outside the supported range, 22P02 for a bad boolean or number, 22003
+// for a number out of range).
 package pgtext
 
 // Fault says why text is not a value of a type.

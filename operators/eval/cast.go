@@ -60,14 +60,12 @@ func CastDatum(d types.Datum, to types.T) (types.Datum, error) {
 	case types.Double:
 		switch d.Kind {
 		case types.Varchar:
-			s := strings.TrimSpace(d.S)
-			f, err := strconv.ParseFloat(s, 64)
-			if err != nil || !validFloatText(s) {
-				var ne *strconv.NumError
-				if errors.As(err, &ne) && ne.Err == strconv.ErrRange {
-					return types.Datum{}, errDoubleRange
-				}
+			f, isNum, fits := pgtext.Float64(textBytes(d.S))
+			switch {
+			case !isNum:
 				return types.Datum{}, errSyntax(to, d.S)
+			case !fits:
+				return types.Datum{}, errDoubleRange
 			}
 			return types.NewDouble(f), nil
 		default:
@@ -203,76 +201,6 @@ func decWithPrecision(v *big.Int, to types.T) (types.Datum, error) {
 		return types.Datum{}, errOutOfRange(to)
 	}
 	return decFromBig(v, to.Scale)
-}
-
-// validFloatText rejects the words ParseFloat accepts but SQL does not
-// (inf, nan) and hex floats.
-func validFloatText(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= '0' && c <= '9' || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-') {
-			return false
-		}
-	}
-	return s != ""
-}
-
-// parseDecimalText parses [sign]digits[.digits][e[sign]digits] into an
-// unscaled value at scale, rounding half away from zero. It is for the
-// shortest text of a float (decFromFloat); CAST of text to DECIMAL uses
-// pgtext.Decimal, as COPY does.
-func parseDecimalText(s string, scale int32) (*big.Int, error) {
-	if !validFloatText(s) {
-		return nil, errors.New("bad decimal")
-	}
-	mant, exp := s, int64(0)
-	if i := strings.IndexAny(s, "eE"); i >= 0 {
-		e, err := strconv.ParseInt(s[i+1:], 10, 32)
-		if err != nil || e > 400 || e < -400 {
-			return nil, errors.New("bad decimal")
-		}
-		mant, exp = s[:i], e
-	}
-	neg := false
-	if mant != "" && (mant[0] == '+' || mant[0] == '-') {
-		neg = mant[0] == '-'
-		mant = mant[1:]
-	}
-	intPart, fracPart := mant, ""
-	if i := strings.IndexByte(mant, '.'); i >= 0 {
-		intPart, fracPart = mant[:i], mant[i+1:]
-	}
-	if intPart == "" && fracPart == "" {
-		return nil, errors.New("bad decimal")
-	}
-	digs := intPart + fracPart
-	for i := 0; i < len(digs); i++ {
-		if digs[i] < '0' || digs[i] > '9' {
-			return nil, errors.New("bad decimal")
-		}
-	}
-	v, ok := new(big.Int).SetString("0"+digs, 10)
-	if !ok {
-		return nil, errors.New("bad decimal")
-	}
-	if neg {
-		v.Neg(v)
-	}
-	// value = v * 10^(exp - len(frac)); want v * 10^(scale + exp - len(frac)).
-	shift := int64(scale) + exp - int64(len(fracPart))
-	if shift >= 0 {
-		if shift > 80 {
-			if v.Sign() == 0 {
-				return v, nil
-			}
-			return nil, errors.New("bad decimal")
-		}
-		return v.Mul(v, pow10Big(int32(shift))), nil
-	}
-	if -shift > 79 {
-		return new(big.Int), nil
-	}
-	return divRound(v, pow10Big(int32(-shift))), nil
 }
 
 // truncateChars cuts s to at most n characters (n <= 0: no limit).

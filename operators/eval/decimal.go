@@ -6,6 +6,8 @@ import (
 	"strconv"
 
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
+
+	"github.com/sluicedb/sluice/internal/pgtext"
 	"github.com/sluicedb/sluice/types"
 )
 
@@ -103,11 +105,12 @@ func decFromFloat(f float64, s int32) (types.Datum, error) {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		return types.Datum{}, errDecRange
 	}
-	v, err := parseDecimalText(strconv.FormatFloat(f, 'e', -1, 64), s)
-	if err != nil {
+	var buf [32]byte
+	n, isNum, fits := pgtext.Decimal(strconv.AppendFloat(buf[:0], f, 'e', -1, 64), types.MaxDecimalPrecision, s)
+	if !isNum || !fits {
 		return types.Datum{}, errDecRange
 	}
-	return decFromBig(v, s)
+	return types.NewDecimal(n, s), nil
 }
 
 // cmpDec compares two non-double numeric datums exactly.
