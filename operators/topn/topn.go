@@ -603,12 +603,8 @@ func (t *TopN) addRow(p *partition, k []byte) error {
 	if p.rows.ent > int(p.keep)+t.headSlack {
 		return t.evict(p)
 	}
-	if p.rest != nil && p.rows.ent == 1 {
-		// A key added to a head that was not empty orders no later than
-		// its last (it is not in the rest), which stays; into an empty
-		// one, it is the last.
-		p.syncLast()
-	}
+	// The head's last key stays: with a rest, a key goes to the head only
+	// when the head is not empty and the key orders no later than its last.
 	return nil
 }
 
