@@ -1,11 +1,13 @@
 package join
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/sluicedb/sluice/internal/optest"
 	"github.com/sluicedb/sluice/operators"
 	"github.com/sluicedb/sluice/sqlerr"
 	"github.com/sluicedb/sluice/types"
@@ -22,41 +24,38 @@ func TestAppendOnlyRetractionIsAnError(t *testing.T) {
 	for _, kind := range []Kind{Inner, StreamingLeftOuter, LeftOuter} {
 		for in, name := range []string{"left", "right"} {
 			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-			out := 0
-			sinkOut := operators.OutputFunc(func(m operators.Message) error {
-				if c, ok := m.(*operators.Chunk); ok {
-					out += c.Len()
-				}
-				return nil
-			})
+			c := newCollector(t, append(slices.Clone(evTypes), evTypes...))
+			out := func() int { return len(c.All()) }
 			var ao [2]bool
 			ao[in] = true
-			j := NewWithOptions(mem, kind, evTypes, evTypes, []int{0}, []int{0}, nil, outSchema(evTypes, evTypes), Options{AppendOnly: ao}, sinkOut)
+			j := NewWithOptions(mem, kind, evTypes, evTypes, []int{0}, []int{0}, nil, c.Schema, Options{AppendOnly: ao}, opsChecked(t, c))
 			ports := [2]operators.Output{j.Left(), j.Right()}
-			if err := pushRows(t, mem, ports[1-in], evTypes, []row{ev(1, 1, 10), ev(2, 2, 20)}, nil); err != nil {
+			if err := optest.Feed(mem, ports[1-in], evSchema, []row{ev(1, 1, 10), ev(2, 2, 20)}, nil, 0); err != nil {
 				t.Fatal(err)
 			}
-			if err := pushRows(t, mem, ports[in], evTypes, []row{ev(1, 3, 10)}, nil); err != nil {
+			if err := optest.Feed(mem, ports[in], evSchema, []row{ev(1, 3, 10)}, nil, 0); err != nil {
 				t.Fatal(err)
 			}
-			rows, before := j.StateRows(), out
-			err := pushRows(t, mem, ports[in], evTypes, []row{ev(2, 4, 20), ev(1, 3, 10)},
-				[]operators.Op{operators.Insert, operators.UpdateBefore})
+			rows, before := j.StateRows(), out()
+			err := optest.Feed(mem, ports[in], evSchema, []row{ev(2, 4, 20), ev(1, 3, 10)},
+				[]operators.Op{operators.Insert, operators.UpdateBefore}, 0)
 			e, ok := sqlerr.As(err)
 			if !ok || e.Code != sqlerr.InternalError || !strings.Contains(e.Msg, name+" input is append-only") || !strings.Contains(e.Msg, "(1, 3, ") {
 				t.Fatalf("kind %d, %s side: error %v", kind, name, err)
 			}
-			if j.StateRows() != rows || out != before {
-				t.Fatalf("kind %d, %s side: the failed chunk stored %d rows and emitted %d", kind, name, j.StateRows()-rows, out-before)
+			if j.StateRows() != rows || out() != before {
+				t.Fatalf("kind %d, %s side: the failed chunk stored %d rows and emitted %d", kind, name, j.StateRows()-rows, out()-before)
 			}
 			// The other side is not append-only: its retraction is applied.
-			if err := pushRows(t, mem, ports[1-in], evTypes, []row{ev(2, 2, 20)}, []operators.Op{operators.Delete}); err != nil {
+			if err := optest.Feed(mem, ports[1-in], evSchema, []row{ev(2, 2, 20)}, []operators.Op{operators.Delete}, 0); err != nil {
 				t.Fatalf("kind %d, %s side: retraction on the other side: %v", kind, name, err)
 			}
 			if j.StateRows() != rows-1 {
 				t.Fatalf("kind %d, %s side: %d rows after the other side's retraction, want %d", kind, name, j.StateRows(), rows-1)
 			}
-			j.Close()
+			if err := j.Close(); err != nil {
+				t.Fatal(err)
+			}
 			mem.AssertSize(t, 0)
 		}
 	}

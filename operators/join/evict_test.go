@@ -1,16 +1,14 @@
 package join
 
 import (
-	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/apache/arrow-go/v18/arrow/memory"
-
 	"github.com/sluicedb/sluice/expr"
+	"github.com/sluicedb/sluice/internal/optest"
 	"github.com/sluicedb/sluice/operators"
 	"github.com/sluicedb/sluice/types"
 )
@@ -18,12 +16,8 @@ import (
 // evTypes is (user, item, ts) on both sides of the interval join tests.
 var evTypes = []types.T{types.BigIntType, types.BigIntType, types.TimestampType(6)}
 
-func pushRows(t testing.TB, mem memory.Allocator, p operators.Output, ts []types.T, rows []row, ops []operators.Op) error {
-	t.Helper()
-	rec := mkRec(t, mem, ts, rows)
-	defer rec.Release()
-	return p.Push(&operators.Chunk{Rec: rec, Ops: ops})
-}
+// evSchema is the schema of evTypes.
+var evSchema = typesSchema(evTypes)
 
 // TestIntervalJoinEvictionDifferential streams random append-only rows
 // into both inputs of a time-bounded join (interval and window joins,
@@ -46,8 +40,7 @@ func TestIntervalJoinEvictionDifferential(t *testing.T) {
 			ao := [2]bool{seed >= 2, seed >= 3}
 			name := fmt.Sprintf("kind%d/window=%v/appendonly=%v/seed%d", tc.kind, tc.window, ao, seed)
 			t.Run(name, func(t *testing.T) {
-				mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-				defer mem.AssertSize(t, 0)
+				mem := optest.CheckedMem(t)
 				r := rand.New(rand.NewPCG(seed, 5))
 				tb := TimeBound{LeftCol: 2, RightCol: 2}
 				lk, rk := []int{0}, []int{0}
@@ -63,8 +56,7 @@ func TestIntervalJoinEvictionDifferential(t *testing.T) {
 					tb.Lo = int64(r.IntN(41)-20) * scale
 					tb.Hi = tb.Lo + int64(r.IntN(30))*scale
 				}
-				outTypes := append(slices.Clone(evTypes), evTypes...)
-				s := &sink{t: t, ts: outTypes, schema: typesSchema(outTypes), rows: multiset{}}
+				c := newCollector(t, append(slices.Clone(evTypes), evTypes...))
 				outer := tc.kind == StreamingLeftOuter
 				var residual expr.Expr
 				if outer {
@@ -75,8 +67,11 @@ func TestIntervalJoinEvictionDifferential(t *testing.T) {
 					}}
 				}
 				opts := Options{Time: &tb, AppendOnly: ao}
-				j := NewWithOptions(mem, tc.kind, evTypes, evTypes, lk, rk, residual, s.schema, opts, s)
-				defer func() { j.Close() }()
+				newJoin := func() *HashJoin {
+					return NewWithOptions(mem, tc.kind, evTypes, evTypes, lk, rk, residual, c.Schema, opts, opsChecked(t, c))
+				}
+				j := newJoin()
+				optest.CloseAtEnd(t, closeFunc(func() error { return j.Close() }), mem)
 				match := func(l, rr row) bool {
 					if !keysEqual(l, rr, lk, rk) || l[2].Null || rr[2].Null {
 						return false
@@ -120,23 +115,19 @@ func TestIntervalJoinEvictionDifferential(t *testing.T) {
 						}
 						all[in] = append(all[in], rows[i])
 					}
-					if err := pushRows(t, mem, port, evTypes, rows, nil); err != nil {
+					if err := optest.Feed(mem, port, evSchema, rows, nil, 0); err != nil {
 						t.Fatal(err)
 					}
-					want := refJoin(all[0], all[1], match, outer)
-					if d := diff(s.rows, want); d != "" {
-						t.Fatalf("step %d (side %d):\n%s", st, in, d)
-					}
+					checkNet(t, c, refJoin(all[0], all[1], match, outer), "step %d (side %d)", st, in)
 					if r.IntN(25) == 0 {
-						var buf bytes.Buffer
-						if err := j.Snapshot(&buf); err != nil {
+						restored := newJoin()
+						if _, err := optest.RoundTrip(j, restored); err != nil {
+							t.Fatalf("step %d: %v", st, err)
+						}
+						if err := j.Close(); err != nil {
 							t.Fatal(err)
 						}
-						j.Close()
-						j = NewWithOptions(mem, tc.kind, evTypes, evTypes, lk, rk, residual, s.schema, opts, s)
-						if err := j.Restore(&buf); err != nil {
-							t.Fatalf("step %d: restore: %v", st, err)
-						}
+						j = restored
 					}
 					for k, sd := range j.sides {
 						if ao[k] && (len(sd.rhash) > 0 || len(sd.tab) > 0 || len(sd.gen) > 0 || len(sd.same) > 0 || len(sd.heap) > 0) {
@@ -180,13 +171,13 @@ func TestIntervalJoinEvictionDifferential(t *testing.T) {
 }
 
 // refJoin is the reference (left outer when outer) join over every row.
-func refJoin(left, right []row, match func(l, r row) bool, outer bool) multiset {
-	out := multiset{}
+func refJoin(left, right []row, match func(l, r row) bool, outer bool) optest.Fold {
+	out := optest.Fold{}
 	for _, l := range left {
 		n := 0
 		for _, r := range right {
 			if match(l, r) {
-				out[fmtRow(append(slices.Clone(l), r...))]++
+				out[joined(l, r)]++
 				n++
 			}
 		}
@@ -195,7 +186,7 @@ func refJoin(left, right []row, match func(l, r row) bool, outer bool) multiset 
 			for _, t := range evTypes {
 				pad = append(pad, types.NewNull(t))
 			}
-			out[fmtRow(pad)]++
+			out[optest.FormatRow(pad)]++
 		}
 	}
 	return out
@@ -206,8 +197,7 @@ func refJoin(left, right []row, match func(l, r row) bool, outer bool) multiset 
 // seconds behind the newest click) over ten hours of event time: the
 // state, the key index and the time heap stay the size of the last hour.
 func TestIntervalJoinStateStaysFlat(t *testing.T) {
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
+	mem := optest.CheckedMem(t)
 	const sec = int64(1e6)
 	var out int
 	sinkOut := operators.OutputFunc(func(m operators.Message) error {
@@ -218,7 +208,7 @@ func TestIntervalJoinStateStaysFlat(t *testing.T) {
 	})
 	tb := TimeBound{LeftCol: 2, RightCol: 2, Lo: -1800 * sec, Hi: 1800 * sec}
 	j := NewWithOptions(mem, Inner, evTypes, evTypes, []int{0}, []int{0}, nil, outSchema(evTypes, evTypes), Options{Time: &tb}, sinkOut)
-	defer j.Close()
+	optest.CloseAtEnd(t, j, mem)
 	r := rand.New(rand.NewPCG(1, 2))
 	var sizes []int
 	now := int64(1_800_000_000) * sec
@@ -232,7 +222,7 @@ func TestIntervalJoinStateStaysFlat(t *testing.T) {
 				rows[i] = row{types.NewBigInt(int64(r.IntN(1000))), types.NewBigInt(int64(r.IntN(50))), types.NewTimestamp(ts)}
 			}
 			for _, p := range []operators.Output{j.Left(), j.Right()} {
-				if err := pushRows(t, mem, p, evTypes, rows, nil); err != nil {
+				if err := optest.Feed(mem, p, evSchema, rows, nil, 0); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -262,20 +252,12 @@ func TestIntervalJoinStateStaysFlat(t *testing.T) {
 // ignored, while one of a row that should be held is still an error, and
 // that rows arriving below the horizon match but are not kept.
 func TestIntervalJoinRetractEvicted(t *testing.T) {
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
-	var pairs int
-	out := operators.OutputFunc(func(m operators.Message) error {
-		if c, ok := m.(*operators.Chunk); ok {
-			for i := 0; i < c.Len(); i++ {
-				pairs += int(c.Op(i).Sign())
-			}
-		}
-		return nil
-	})
+	mem := optest.CheckedMem(t)
+	c := newCollector(t, append(slices.Clone(evTypes), evTypes...))
+	pairs := func() int { return len(c.Net.Lines()) }
 	tb := TimeBound{LeftCol: 2, RightCol: 2, Lo: -10, Hi: 10}
-	j := NewWithOptions(mem, Inner, evTypes, evTypes, []int{0}, []int{0}, nil, outSchema(evTypes, evTypes), Options{Time: &tb}, out)
-	defer j.Close()
+	j := NewWithOptions(mem, Inner, evTypes, evTypes, []int{0}, []int{0}, nil, c.Schema, Options{Time: &tb}, opsChecked(t, c))
+	optest.CloseAtEnd(t, j, mem)
 	ev := func(user, item, ts int64) row {
 		return row{types.NewBigInt(user), types.NewBigInt(item), types.NewTimestamp(ts)}
 	}
@@ -286,28 +268,28 @@ func TestIntervalJoinRetractEvicted(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	must(pushRows(t, mem, j.Left(), evTypes, []row{ev(1, 1, 100)}, nil))
-	must(pushRows(t, mem, j.Right(), evTypes, []row{ev(1, 2, 105), ev(1, 3, 150)}, nil))
-	if pairs != 1 || j.StateRows() != 3 {
-		t.Fatalf("%d pairs, %d rows held", pairs, j.StateRows())
+	must(optest.Feed(mem, j.Left(), evSchema, []row{ev(1, 1, 100)}, nil, 0))
+	must(optest.Feed(mem, j.Right(), evSchema, []row{ev(1, 2, 105), ev(1, 3, 150)}, nil, 0))
+	if pairs() != 1 || j.StateRows() != 3 {
+		t.Fatalf("%d pairs, %d rows held", pairs(), j.StateRows())
 	}
 	must(j.Right().Push(operators.Watermark{Column: 2, Time: 111}))
 	if j.StateRows() != 2 {
 		t.Fatalf("%d rows held after the right watermark passed the left row", j.StateRows())
 	}
-	must(pushRows(t, mem, j.Left(), evTypes, []row{ev(1, 1, 100)}, del))
-	if pairs != 1 {
-		t.Fatalf("retracting a freed row emitted changes: %d pairs", pairs)
+	must(optest.Feed(mem, j.Left(), evSchema, []row{ev(1, 1, 100)}, del, 0))
+	if pairs() != 1 {
+		t.Fatalf("retracting a freed row emitted changes: %d pairs", pairs())
 	}
-	err := pushRows(t, mem, j.Left(), evTypes, []row{ev(1, 1, 300)}, del)
+	err := optest.Feed(mem, j.Left(), evSchema, []row{ev(1, 1, 300)}, del, 0)
 	if err == nil || !strings.Contains(err.Error(), "not present") {
 		t.Fatalf("retracting a row never sent: %v", err)
 	}
 	// A left row below the horizon (100 + 10 < 111) still matches what is
 	// held (the right row at 105, within 10), but is not kept.
-	must(pushRows(t, mem, j.Left(), evTypes, []row{ev(1, 4, 99)}, nil))
-	if pairs != 2 || j.StateRows() != 2 {
-		t.Fatalf("%d pairs, %d rows held after a row below the horizon", pairs, j.StateRows())
+	must(optest.Feed(mem, j.Left(), evSchema, []row{ev(1, 4, 99)}, nil, 0))
+	if pairs() != 2 || j.StateRows() != 2 {
+		t.Fatalf("%d pairs, %d rows held after a row below the horizon", pairs(), j.StateRows())
 	}
 	must(j.Left().Push(operators.Watermark{Column: 2, Time: 200}))
 	if j.StateRows() != 0 {
@@ -318,14 +300,12 @@ func TestIntervalJoinRetractEvicted(t *testing.T) {
 // TestTimeBoundBadColumn checks a time column of the wrong type is an
 // error at the first push.
 func TestTimeBoundBadColumn(t *testing.T) {
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
-	j := NewWithOptions(mem, Inner, leftTypes, rightTypes, []int{0}, []int{0}, nil, outSchema(leftTypes, rightTypes),
-		Options{Time: &TimeBound{LeftCol: 1, RightCol: 0}}, operators.OutputFunc(func(operators.Message) error { return nil }))
-	defer j.Close()
-	rec := mkRec(t, mem, leftTypes, []row{randRow(rand.New(rand.NewPCG(1, 1)), leftTypes)})
-	defer rec.Release()
-	err := j.Left().Push(&operators.Chunk{Rec: rec})
+	mem := optest.CheckedMem(t)
+	c := newCollector(t, append(slices.Clone(leftTypes), rightTypes...))
+	j := NewWithOptions(mem, Inner, leftTypes, rightTypes, []int{0}, []int{0}, nil, c.Schema,
+		Options{Time: &TimeBound{LeftCol: 1, RightCol: 0}}, opsChecked(t, c))
+	optest.CloseAtEnd(t, j, mem)
+	err := optest.Feed(mem, j.Left(), typesSchema(leftTypes), []row{randRow(rand.New(rand.NewPCG(1, 1)), leftTypes)}, nil, 0)
 	if err == nil || !strings.Contains(err.Error(), "time column 1 is") {
 		t.Fatalf("error %v", err)
 	}

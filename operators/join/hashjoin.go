@@ -207,17 +207,16 @@ type HashJoin struct {
 	// Inner join chunks: each row's op (noWalk: the row matches
 	// nothing), and the interleaved walks' state (walk.go).
 	rowOps []operators.Op
-	walk   walkers
+	walks  walkers
 
 	// A self-join (self.go): its sides are one; the role horizons (rows
 	// below hL no longer match as left rows, below hR as right rows);
 	// each row's slot in the chunk being processed (or end); the slots
-	// stored by that chunk; its walks.
+	// stored by that chunk.
 	self    bool
 	hL, hR  int64
 	rowSlot []uint32
 	fresh   []uint64
-	swalk   selfWalkers
 }
 
 // New returns a HashJoin without options; see NewWithOptions.
@@ -762,7 +761,7 @@ func (j *HashJoin) chunk(in int, c *operators.Chunk) error {
 		}
 		j.rowOps[i] = op
 	}
-	if err := j.walkChunk(in, j.rowOps); err != nil {
+	if err := j.walk(in, walkPair); err != nil {
 		return err
 	}
 	return j.flush(in)

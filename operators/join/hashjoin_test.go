@@ -2,17 +2,13 @@ package join
 
 import (
 	"fmt"
-	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
-
 	"github.com/sluicedb/sluice/expr"
+	"github.com/sluicedb/sluice/internal/optest"
 	"github.com/sluicedb/sluice/operators"
 	"github.com/sluicedb/sluice/types"
 )
@@ -23,14 +19,6 @@ var (
 )
 
 type row = []types.Datum
-
-func fmtRow(r row) string {
-	parts := make([]string, len(r))
-	for i, d := range r {
-		parts[i] = d.String()
-	}
-	return "(" + strings.Join(parts, ", ") + ")"
-}
 
 // randRow draws a row with small domains (duplicates and shared keys are
 // common) and NULLs, also in key columns.
@@ -56,61 +44,43 @@ func randRow(r *rand.Rand, ts []types.T) row {
 	return out
 }
 
-func mkRec(t testing.TB, mem memory.Allocator, ts []types.T, rows []row) arrow.RecordBatch {
+// newCollector returns a collector of a join's output rows of types ts:
+// it checks the operator contract (optest.Collector, with chunks of at
+// most maxOut rows) and keeps the net output (Net).
+func newCollector(t testing.TB, ts []types.T) *optest.Collector {
+	c := optest.NewCollector(t, typesSchema(ts), ts)
+	c.MaxChunkRows = maxOut
+	c.Net = optest.Fold{}
+	return c
+}
+
+// opsChecked is next behind a check that every chunk has one op per row
+// (or none), which the Collector does not check.
+func opsChecked(t testing.TB, next operators.Output) operators.Output {
+	return operators.OutputFunc(func(m operators.Message) error {
+		if c, ok := m.(*operators.Chunk); ok && c.Ops != nil && len(c.Ops) != c.Len() {
+			t.Fatalf("%d ops for %d rows", len(c.Ops), c.Len())
+		}
+		return next.Push(m)
+	})
+}
+
+// checkNet fails t when the net output c collected is not want.
+func checkNet(t testing.TB, c *optest.Collector, want optest.Fold, format string, args ...any) {
 	t.Helper()
-	b := array.NewRecordBuilder(mem, typesSchema(ts))
-	defer b.Release()
-	for _, r := range rows {
-		for i, d := range r {
-			types.AppendDatum(b.Field(i), d)
-		}
+	if d := optest.DiffLines(c.Net.Lines(), want.Lines()); d != "" {
+		t.Fatalf("%s: net output %s", fmt.Sprintf(format, args...), d)
 	}
-	return b.NewRecordBatch()
 }
 
-// multiset is rows by their printed form with counts.
-type multiset map[string]int
+// closeFunc adapts a func to the Close of optest.CloseAtEnd, for a join
+// variable that a test replaces (by restoring a checkpoint).
+type closeFunc func() error
 
-// sink folds a join's output into a multiset, checking its schema.
-type sink struct {
-	t      *testing.T
-	ts     []types.T
-	schema *arrow.Schema
-	rows   multiset
-	barr   int
-}
+func (f closeFunc) Close() error { return f() }
 
-func (s *sink) Push(m operators.Message) error {
-	switch x := m.(type) {
-	case *operators.Chunk:
-		if !x.Rec.Schema().Equal(s.schema) {
-			s.t.Fatalf("output schema %s, want %s", x.Rec.Schema(), s.schema)
-		}
-		if x.Len() == 0 {
-			s.t.Fatal("empty output chunk")
-		}
-		if x.Ops != nil && len(x.Ops) != x.Len() {
-			s.t.Fatalf("%d ops for %d rows", len(x.Ops), x.Len())
-		}
-		for i := 0; i < x.Len(); i++ {
-			r := make(row, len(s.ts))
-			for c, t := range s.ts {
-				r[c] = types.DatumAt(x.Rec.Column(c), i, t)
-			}
-			k := fmtRow(r)
-			s.rows[k] += int(x.Op(i).Sign())
-			if s.rows[k] < 0 {
-				s.t.Fatalf("output retracts %s more often than it inserted it", k)
-			}
-			if s.rows[k] == 0 {
-				delete(s.rows, k)
-			}
-		}
-	case operators.Barrier:
-		s.barr++
-	}
-	return nil
-}
+// joined is the line of the pair (l, r) in a Fold.
+func joined(l, r row) string { return optest.FormatRow(append(slices.Clone(l), r...)) }
 
 func keysEqual(l, r row, lk, rk []int) bool {
 	for i := range lk {
@@ -123,31 +93,16 @@ func keysEqual(l, r row, lk, rk []int) bool {
 }
 
 // innerJoin is the reference: a nested loop over the current multisets.
-func innerJoin(left, right []row, lk, rk []int) multiset {
-	out := multiset{}
+func innerJoin(left, right []row, lk, rk []int) optest.Fold {
+	out := optest.Fold{}
 	for _, l := range left {
 		for _, r := range right {
 			if keysEqual(l, r, lk, rk) {
-				out[fmtRow(append(slices.Clone(l), r...))]++
+				out[joined(l, r)]++
 			}
 		}
 	}
 	return out
-}
-
-func diff(got, want multiset) string {
-	var b strings.Builder
-	for _, k := range slices.Sorted(maps.Keys(want)) {
-		if got[k] != want[k] {
-			fmt.Fprintf(&b, "  %s: got %d, want %d\n", k, got[k], want[k])
-		}
-	}
-	for _, k := range slices.Sorted(maps.Keys(got)) {
-		if _, ok := want[k]; !ok {
-			fmt.Fprintf(&b, "  %s: got %d, want 0\n", k, got[k])
-		}
-	}
-	return b.String()
 }
 
 var keyConfigs = []struct {
@@ -170,23 +125,16 @@ func TestHashJoinInnerDifferential(t *testing.T) {
 		for seed := uint64(1); seed <= 4; seed++ {
 			leftAO := seed >= 3
 			t.Run(fmt.Sprintf("%s/leftappendonly=%v/seed%d", kc.name, leftAO, seed), func(t *testing.T) {
-				mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-				defer mem.AssertSize(t, 0)
+				mem := optest.CheckedMem(t)
 				r := rand.New(rand.NewPCG(seed, 42))
-				outTypes := append(slices.Clone(leftTypes), rightTypes...)
-				if kc.name == "date-bigint" {
-					outTypes = append(slices.Clone(leftTypes), rightTypes...)
-				}
-				s := &sink{t: t, ts: outTypes, schema: typesSchema(outTypes), rows: multiset{}}
 				lt, rt := leftTypes, rightTypes
 				if kc.name == "date-bigint" {
 					// Join a DATE with a DATE: make right column 0 a DATE.
 					rt = []types.T{types.DateType, types.TextType, types.BigIntType, types.DoubleType}
-					s.ts = append(slices.Clone(lt), rt...)
-					s.schema = typesSchema(s.ts)
 				}
-				j := NewWithOptions(mem, Inner, lt, rt, kc.lk, kc.rk, nil, s.schema, Options{AppendOnly: [2]bool{leftAO, false}}, s)
-				defer j.Close()
+				c := newCollector(t, append(slices.Clone(lt), rt...))
+				j := NewWithOptions(mem, Inner, lt, rt, kc.lk, kc.rk, nil, c.Schema, Options{AppendOnly: [2]bool{leftAO, false}}, opsChecked(t, c))
+				optest.CloseAtEnd(t, j, mem)
 				var state [2][]row
 				sideTypes := [2][]types.T{lt, rt}
 				for step := 0; step < 150; step++ {
@@ -227,30 +175,24 @@ func TestHashJoinInnerDifferential(t *testing.T) {
 					if !deletes && r.IntN(2) == 0 {
 						ops = nil
 					}
-					rec := mkRec(t, mem, sideTypes[in], rows)
 					port := j.Left()
 					if in == 1 {
 						port = j.Right()
 					}
-					err := port.Push(&operators.Chunk{Rec: rec, Ops: ops})
-					rec.Release()
-					if err != nil {
+					if err := optest.Feed(mem, port, typesSchema(sideTypes[in]), rows, ops, 0); err != nil {
 						t.Fatal(err)
 					}
 					if r.IntN(10) == 0 {
-						if err := j.Left().Push(operators.Barrier{Epoch: uint64(step)}); err != nil {
+						if err := j.Left().Push(operators.Barrier{Epoch: uint64(step + 1)}); err != nil {
 							t.Fatal(err)
 						}
-						if err := j.Right().Push(operators.Barrier{Epoch: uint64(step)}); err != nil {
+						if err := j.Right().Push(operators.Barrier{Epoch: uint64(step + 1)}); err != nil {
 							t.Fatal(err)
 						}
 					}
-					want := innerJoin(state[0], state[1], kc.lk, kc.rk)
-					if d := diff(s.rows, want); d != "" {
-						t.Fatalf("step %d (side %d, %d rows):\n%s", step, in, len(rows), d)
-					}
+					checkNet(t, c, innerJoin(state[0], state[1], kc.lk, kc.rk), "step %d (side %d, %d rows)", step, in, len(rows))
 				}
-				if s.barr == 0 {
+				if len(c.Epochs) == 0 {
 					t.Log("no barrier drawn")
 				}
 			})
@@ -260,8 +202,8 @@ func TestHashJoinInnerDifferential(t *testing.T) {
 
 // leftJoin is the reference left outer join with residual l.v < r.w
 // (columns 2 of each side), NULL comparisons failing.
-func leftJoin(left, right []row, lk, rk []int, residual bool, rtypes []types.T) multiset {
-	out := multiset{}
+func leftJoin(left, right []row, lk, rk []int, residual bool, rtypes []types.T) optest.Fold {
+	out := optest.Fold{}
 	for _, l := range left {
 		matched := false
 		for _, r := range right {
@@ -272,14 +214,14 @@ func leftJoin(left, right []row, lk, rk []int, residual bool, rtypes []types.T) 
 				continue
 			}
 			matched = true
-			out[fmtRow(append(slices.Clone(l), r...))]++
+			out[joined(l, r)]++
 		}
 		if !matched {
 			pad := slices.Clone(l)
 			for _, t := range rtypes {
 				pad = append(pad, types.NewNull(t))
 			}
-			out[fmtRow(pad)]++
+			out[optest.FormatRow(pad)]++
 		}
 	}
 	return out
@@ -292,20 +234,15 @@ func TestHashJoinLeftOuter(t *testing.T) {
 		for _, withResidual := range []bool{false, true} {
 			for seed := uint64(1); seed <= 3; seed++ {
 				t.Run(fmt.Sprintf("%s/residual=%v/seed%d", kc.name, withResidual, seed), func(t *testing.T) {
-					mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-					defer mem.AssertSize(t, 0)
+					mem := optest.CheckedMem(t)
 					r := rand.New(rand.NewPCG(seed, 7))
-					outTypes := append(slices.Clone(leftTypes), rightTypes...)
-					s := &sink{t: t, ts: outTypes, schema: typesSchema(outTypes), rows: multiset{}}
+					c := newCollector(t, append(slices.Clone(leftTypes), rightTypes...))
 					var residual expr.Expr
 					if withResidual {
-						residual = &expr.Call{Func: expr.Lt, T: types.BoolType, Args: []expr.Expr{
-							&expr.ColumnRef{Index: 2, Name: "v", T: types.BigIntType},
-							&expr.ColumnRef{Index: len(leftTypes) + 2, Name: "w", T: types.BigIntType},
-						}}
+						residual = ltResidual()
 					}
-					j := New(mem, LeftOuter, leftTypes, rightTypes, kc.lk, kc.rk, residual, s.schema, s)
-					defer j.Close()
+					j := New(mem, LeftOuter, leftTypes, rightTypes, kc.lk, kc.rk, residual, c.Schema, opsChecked(t, c))
+					optest.CloseAtEnd(t, j, mem)
 					var state [2][]row
 					ts := [2][]types.T{leftTypes, rightTypes}
 					for range 12 {
@@ -325,36 +262,30 @@ func TestHashJoinLeftOuter(t *testing.T) {
 							state[in] = append(state[in], rows[i])
 							ops = append(ops, operators.Insert)
 						}
-						rec := mkRec(t, mem, ts[in], rows)
 						port := j.Left()
 						if in == 1 {
 							port = j.Right()
 						}
-						err := port.Push(&operators.Chunk{Rec: rec, Ops: ops})
-						rec.Release()
-						if err != nil {
+						if err := optest.Feed(mem, port, typesSchema(ts[in]), rows, ops, 0); err != nil {
 							t.Fatal(err)
 						}
 					}
-					if len(s.rows) != 0 {
+					if c.Chunks != 0 {
 						t.Fatal("left outer join emitted before the barrier")
 					}
 					if err := j.Left().Push(operators.Barrier{Epoch: 1}); err != nil {
 						t.Fatal(err)
 					}
-					if s.barr != 0 || len(s.rows) != 0 {
+					if len(c.Epochs) != 0 || c.Chunks != 0 {
 						t.Fatal("barrier forwarded before it arrived on both inputs")
 					}
 					if err := j.Right().Push(operators.Barrier{Epoch: 1}); err != nil {
 						t.Fatal(err)
 					}
-					if s.barr != 1 {
-						t.Fatalf("%d barriers forwarded", s.barr)
+					if len(c.Epochs) != 1 {
+						t.Fatalf("%d barriers forwarded", len(c.Epochs))
 					}
-					want := leftJoin(state[0], state[1], kc.lk, kc.rk, withResidual, rightTypes)
-					if d := diff(s.rows, want); d != "" {
-						t.Fatalf("left join:\n%s", d)
-					}
+					checkNet(t, c, leftJoin(state[0], state[1], kc.lk, kc.rk, withResidual, rightTypes), "left join")
 				})
 			}
 		}
@@ -364,63 +295,67 @@ func TestHashJoinLeftOuter(t *testing.T) {
 // TestHashJoinPassThrough checks watermarks are dropped and a
 // barrier is forwarded once both inputs delivered it.
 func TestHashJoinPassThrough(t *testing.T) {
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
-	var got []operators.Message
-	out := operators.OutputFunc(func(m operators.Message) error { got = append(got, m); return nil })
-	j := New(mem, Inner, leftTypes, rightTypes, []int{0}, []int{0}, nil, outSchema(leftTypes, rightTypes), out)
-	defer j.Close()
-	_ = j.Left().Push(operators.Watermark{Column: 0, Time: 5})
-	_ = j.Right().Push(operators.Barrier{Epoch: 3})
-	if len(got) != 0 {
-		t.Fatalf("forwarded %v", got)
+	mem := optest.CheckedMem(t)
+	out := &optest.Recorder{T: t, Types: append(slices.Clone(leftTypes), rightTypes...)}
+	var barriers []operators.Barrier // as forwarded, Now included
+	tap := operators.OutputFunc(func(m operators.Message) error {
+		if b, ok := m.(operators.Barrier); ok {
+			barriers = append(barriers, b)
+		}
+		return out.Push(m)
+	})
+	j := New(mem, Inner, leftTypes, rightTypes, []int{0}, []int{0}, nil, outSchema(leftTypes, rightTypes), tap)
+	optest.CloseAtEnd(t, j, mem)
+	if err := j.Left().Push(operators.Watermark{Column: 0, Time: 5}); err != nil {
+		t.Fatal(err)
 	}
-	_ = j.Left().Push(operators.Barrier{Epoch: 3})
-	if len(got) != 1 || got[0] != (operators.Barrier{Epoch: 3}) {
-		t.Fatalf("got %v", got)
+	if err := j.Right().Push(operators.Barrier{Epoch: 3, Now: 7}); err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Log) != 0 || len(barriers) != 0 {
+		t.Fatalf("forwarded %q", out.Log)
+	}
+	if err := j.Left().Push(operators.Barrier{Epoch: 3, Now: 7}); err != nil {
+		t.Fatal(err)
+	}
+	// The Recorder logs a forwarded watermark before the barrier.
+	optest.CheckLines(t, "forwarded", out.Log, "barrier 3")
+	if !slices.Equal(barriers, []operators.Barrier{{Epoch: 3, Now: 7}}) {
+		t.Fatalf("forwarded barriers %v", barriers)
 	}
 }
 
 // TestHashJoinBadInput checks a chunk of the wrong shape is an error, not
 // a panic.
 func TestHashJoinBadInput(t *testing.T) {
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
-	j := New(mem, Inner, leftTypes, rightTypes, []int{0}, []int{0}, nil, outSchema(leftTypes, rightTypes), operators.OutputFunc(func(operators.Message) error { return nil }))
-	defer j.Close()
-	rec := mkRec(t, mem, rightTypes[:2], []row{{types.NewBigInt(1), types.NewText("x")}})
-	defer rec.Release()
-	if err := j.Left().Push(&operators.Chunk{Rec: rec}); err == nil {
+	mem := optest.CheckedMem(t)
+	c := newCollector(t, append(slices.Clone(leftTypes), rightTypes...))
+	j := New(mem, Inner, leftTypes, rightTypes, []int{0}, []int{0}, nil, c.Schema, opsChecked(t, c))
+	optest.CloseAtEnd(t, j, mem)
+	err := optest.Feed(mem, j.Left(), typesSchema(rightTypes[:2]), []row{{types.NewBigInt(1), types.NewText("x")}}, nil, 0)
+	if err == nil {
 		t.Fatal("chunk with 2 columns accepted by a 4-column input")
 	}
-	rec2 := mkRec(t, mem, rightTypes, []row{{types.NewBigInt(1), types.NewText("x"), types.NewBigInt(1), types.NewDouble(1)}})
-	defer rec2.Release()
-	if err := j.Left().Push(&operators.Chunk{Rec: rec2}); err == nil {
+	err = optest.Feed(mem, j.Left(), typesSchema(rightTypes), []row{{types.NewBigInt(1), types.NewText("x"), types.NewBigInt(1), types.NewDouble(1)}}, nil, 0)
+	if err == nil {
 		t.Fatal("chunk with a DOUBLE where a DATE is declared accepted")
+	}
+	if c.Chunks != 0 {
+		t.Fatalf("%d chunks emitted for bad input", c.Chunks)
 	}
 }
 
 // TestHashJoinLargeFanout checks a chunk with more matches than one output
 // chunk holds is split, and deletes retract every pair.
 func TestHashJoinLargeFanout(t *testing.T) {
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
+	mem := optest.CheckedMem(t)
 	ts := []types.T{types.IntType, types.TextType}
 	rs := []types.T{types.BigIntType}
-	var chunks []int
-	var sum int
-	out := operators.OutputFunc(func(m operators.Message) error {
-		if c, ok := m.(*operators.Chunk); ok {
-			chunks = append(chunks, c.Len())
-			for i := 0; i < c.Len(); i++ {
-				sum += int(c.Op(i).Sign())
-			}
-		}
-		return nil
-	})
+	c := newCollector(t, append(slices.Clone(ts), rs...))
+	tr := &optest.Transcript{Next: c, Types: c.Types, ChunkEnds: true}
 	// An INT key joins a BIGINT key.
-	j := New(mem, Inner, ts, rs, []int{0}, []int{0}, nil, outSchema(ts, rs), out)
-	defer j.Close()
+	j := New(mem, Inner, ts, rs, []int{0}, []int{0}, nil, c.Schema, opsChecked(t, tr))
+	optest.CloseAtEnd(t, j, mem)
 	var left []row
 	for i := range 100 {
 		left = append(left, row{types.NewInt(7), types.NewText(fmt.Sprint(i % 10))})
@@ -429,31 +364,21 @@ func TestHashJoinLargeFanout(t *testing.T) {
 	for range 50 {
 		right = append(right, row{types.NewBigInt(7)})
 	}
-	push := func(p operators.Output, ts []types.T, rows []row, op operators.Op) {
-		t.Helper()
-		ops := make([]operators.Op, len(rows))
-		for i := range ops {
-			ops[i] = op
-		}
-		rec := mkRec(t, mem, ts, rows)
-		defer rec.Release()
-		if err := p.Push(&operators.Chunk{Rec: rec, Ops: ops}); err != nil {
-			t.Fatal(err)
-		}
+	lh := &optest.Harness{T: t, Mem: mem, Input: j.Left(), InSchema: typesSchema(ts), Out: c}
+	rh := &optest.Harness{T: t, Mem: mem, Input: j.Right(), InSchema: typesSchema(rs), Out: c}
+	// Explicit ops, Insert included: not append-only chunks.
+	ops := func(op operators.Op, n int) []operators.Op { return slices.Repeat([]operators.Op{op}, n) }
+	lh.PushOps(ops(operators.Insert, len(left)), left...)
+	rh.PushOps(ops(operators.Insert, len(right)), right...)
+	if n, first := len(c.Net.Lines()), slices.Index(tr.Lines, "|"); n != 5000 || c.Chunks != 2 || first != maxOut {
+		t.Fatalf("%d rows in %d chunks, the first of %d", n, c.Chunks, first)
 	}
-	push(j.Left(), ts, left, operators.Insert)
-	push(j.Right(), rs, right, operators.Insert)
-	if sum != 5000 || len(chunks) != 2 || chunks[0] != maxOut {
-		t.Fatalf("%d rows in chunks %v", sum, chunks)
+	lh.PushOps(ops(operators.Delete, len(left)), left...)
+	if n := len(c.Net.Lines()); n != 0 {
+		t.Fatalf("%d rows left after deleting every left row", n)
 	}
-	push(j.Left(), ts, left, operators.Delete)
-	if sum != 0 {
-		t.Fatalf("%d rows left after deleting every left row", sum)
-	}
-	push(j.Right(), rs, right, operators.Delete)
-	rec := mkRec(t, mem, rs, right[:1])
-	defer rec.Release()
-	err := j.Right().Push(&operators.Chunk{Rec: rec, Ops: []operators.Op{operators.Delete}})
+	rh.PushOps(ops(operators.Delete, len(right)), right...)
+	err := optest.Feed(mem, j.Right(), rh.InSchema, right[:1], ops(operators.Delete, 1), 0)
 	if err == nil || !strings.Contains(err.Error(), "right input: delete of a row that is not present: (7)") {
 		t.Fatalf("deleting more copies than inserted: %v", err)
 	}
@@ -462,15 +387,13 @@ func TestHashJoinLargeFanout(t *testing.T) {
 // TestHashJoinKeyTypeMismatch checks keys that can never be equal are
 // refused with an error at the first push.
 func TestHashJoinKeyTypeMismatch(t *testing.T) {
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
+	mem := optest.CheckedMem(t)
 	lt := []types.T{types.IntType, types.TextType}
 	rt := []types.T{types.BigIntType, types.TextType}
-	j := New(mem, Inner, lt, rt, []int{0, 1}, []int{0, 1}, nil, outSchema(lt, rt), operators.OutputFunc(func(operators.Message) error { return nil }))
-	defer j.Close()
-	rec := mkRec(t, mem, lt, []row{{types.NewInt(1), types.NewText("a")}})
-	defer rec.Release()
-	err := j.Left().Push(&operators.Chunk{Rec: rec})
+	c := newCollector(t, append(slices.Clone(lt), rt...))
+	j := New(mem, Inner, lt, rt, []int{0, 1}, []int{0, 1}, nil, c.Schema, opsChecked(t, c))
+	optest.CloseAtEnd(t, j, mem)
+	err := optest.Feed(mem, j.Left(), typesSchema(lt), []row{{types.NewInt(1), types.NewText("a")}}, nil, 0)
 	if err == nil || !strings.Contains(err.Error(), "cannot match INT with BIGINT") {
 		t.Fatalf("error %v", err)
 	}

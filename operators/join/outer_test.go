@@ -6,9 +6,8 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/apache/arrow-go/v18/arrow/memory"
-
 	"github.com/sluicedb/sluice/expr"
+	"github.com/sluicedb/sluice/internal/optest"
 	"github.com/sluicedb/sluice/operators"
 	"github.com/sluicedb/sluice/types"
 )
@@ -32,68 +31,53 @@ func TestStreamingLeftOuterDifferential(t *testing.T) {
 		for _, withResidual := range []bool{false, true} {
 			for seed := uint64(1); seed <= 4; seed++ {
 				t.Run(fmt.Sprintf("%s/residual=%v/seed%d", kc.name, withResidual, seed), func(t *testing.T) {
-					mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-					defer mem.AssertSize(t, 0)
+					mem := optest.CheckedMem(t)
 					r := rand.New(rand.NewPCG(seed, 99))
-					outTypes := append(slices.Clone(leftTypes), rightTypes...)
-					s := &sink{t: t, ts: outTypes, schema: typesSchema(outTypes), rows: multiset{}}
+					c := newCollector(t, append(slices.Clone(leftTypes), rightTypes...))
 					var residual expr.Expr
 					if withResidual {
 						residual = ltResidual()
 					}
-					j := New(mem, StreamingLeftOuter, leftTypes, rightTypes, kc.lk, kc.rk, residual, s.schema, s)
-					defer j.Close()
+					j := New(mem, StreamingLeftOuter, leftTypes, rightTypes, kc.lk, kc.rk, residual, c.Schema, opsChecked(t, c))
+					optest.CloseAtEnd(t, j, mem)
 					var cur [2][]row
 					sideTypes := [2][]types.T{leftTypes, rightTypes}
 					for step := 0; step < 150; step++ {
 						in := r.IntN(2)
 						rows, ops := randChanges(r, &cur[in], sideTypes[in])
-						rec := mkRec(t, mem, sideTypes[in], rows)
 						port := j.Left()
 						if in == 1 {
 							port = j.Right()
 						}
-						err := port.Push(&operators.Chunk{Rec: rec, Ops: ops})
-						rec.Release()
-						if err != nil {
+						if err := optest.Feed(mem, port, typesSchema(sideTypes[in]), rows, ops, 0); err != nil {
 							t.Fatal(err)
 						}
 						if r.IntN(10) == 0 {
-							if err := j.Right().Push(operators.Barrier{Epoch: uint64(step)}); err != nil {
+							if err := j.Right().Push(operators.Barrier{Epoch: uint64(step + 1)}); err != nil {
 								t.Fatal(err)
 							}
-							if err := j.Left().Push(operators.Barrier{Epoch: uint64(step)}); err != nil {
+							if err := j.Left().Push(operators.Barrier{Epoch: uint64(step + 1)}); err != nil {
 								t.Fatal(err)
 							}
 						}
 						want := leftJoin(cur[0], cur[1], kc.lk, kc.rk, withResidual, rightTypes)
-						if d := diff(s.rows, want); d != "" {
-							t.Fatalf("step %d (side %d, %d rows):\n%s", step, in, len(rows), d)
-						}
+						checkNet(t, c, want, "step %d (side %d, %d rows)", step, in, len(rows))
 					}
 					// Retract everything: the output must become empty.
 					for in := range 2 {
 						if len(cur[in]) == 0 {
 							continue
 						}
-						ops := make([]operators.Op, len(cur[in]))
-						for i := range ops {
-							ops[i] = operators.Delete
-						}
-						rec := mkRec(t, mem, sideTypes[in], cur[in])
 						port := j.Left()
 						if in == 1 {
 							port = j.Right()
 						}
-						err := port.Push(&operators.Chunk{Rec: rec, Ops: ops})
-						rec.Release()
-						if err != nil {
+						ops := optest.OpsOf(operators.Delete, len(cur[in]))
+						if err := optest.Feed(mem, port, typesSchema(sideTypes[in]), cur[in], ops, 0); err != nil {
 							t.Fatal(err)
 						}
 						cur[in] = nil
-						if d := diff(s.rows, leftJoin(cur[0], cur[1], kc.lk, kc.rk, withResidual, rightTypes)); d != "" {
-							t.Fatalf("after deleting side %d:\n%s", in, d)
-						}
+						checkNet(t, c, leftJoin(cur[0], cur[1], kc.lk, kc.rk, withResidual, rightTypes), "after deleting side %d", in)
 					}
 					if j.StateRows() != 0 {
 						t.Fatalf("%d rows held after every row was deleted", j.StateRows())
@@ -151,65 +135,46 @@ func randChanges(r *rand.Rand, cur *[]row, ts []types.T) ([]row, []operators.Op)
 
 // TestStreamingLeftOuterPadding walks one left row through its padded
 // row appearing, disappearing on its first match and reappearing when the
-// last match leaves, with the exact ops emitted.
+// last match leaves, with the exact ops emitted, in order.
 func TestStreamingLeftOuterPadding(t *testing.T) {
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
+	mem := optest.CheckedMem(t)
 	lt := []types.T{types.BigIntType, types.TextType}
 	rt := []types.T{types.BigIntType, types.BigIntType}
-	type change struct {
-		op  operators.Op
-		row string
-	}
-	var got []change
-	ts := append(slices.Clone(lt), rt...)
-	out := operators.OutputFunc(func(m operators.Message) error {
-		if c, ok := m.(*operators.Chunk); ok {
-			for i := 0; i < c.Len(); i++ {
-				r := make(row, len(ts))
-				for k, tt := range ts {
-					r[k] = types.DatumAt(c.Rec.Column(k), i, tt)
-				}
-				got = append(got, change{c.Op(i), fmtRow(r)})
-			}
-		}
-		return nil
-	})
-	j := New(mem, StreamingLeftOuter, lt, rt, []int{0}, []int{0}, nil, outSchema(lt, rt), out)
-	defer j.Close()
-	push := func(p operators.Output, ts []types.T, rw row, op operators.Op) {
+	c := newCollector(t, append(slices.Clone(lt), rt...))
+	tr := &optest.Transcript{Next: c, Types: c.Types}
+	j := New(mem, StreamingLeftOuter, lt, rt, []int{0}, []int{0}, nil, c.Schema, opsChecked(t, tr))
+	optest.CloseAtEnd(t, j, mem)
+	lh := &optest.Harness{T: t, Mem: mem, Input: j.Left(), InSchema: typesSchema(lt), Out: c}
+	rh := &optest.Harness{T: t, Mem: mem, Input: j.Right(), InSchema: typesSchema(rt), Out: c}
+	push := func(h *optest.Harness, rw row, op operators.Op) {
 		t.Helper()
-		rec := mkRec(t, mem, ts, []row{rw})
-		defer rec.Release()
-		if err := p.Push(&operators.Chunk{Rec: rec, Ops: []operators.Op{op}}); err != nil {
-			t.Fatal(err)
-		}
+		h.PushOps([]operators.Op{op}, rw)
 	}
-	expect := func(want ...change) {
+	expect := func(want ...string) {
 		t.Helper()
-		if !slices.Equal(got, want) {
-			t.Fatalf("got %v, want %v", got, want)
+		if !slices.Equal(tr.Lines, want) {
+			t.Fatalf("got %q, want %q", tr.Lines, want)
 		}
-		got = nil
+		tr.Lines = nil
 	}
 	l := row{types.NewBigInt(1), types.NewText("a")}
 	r1 := row{types.NewBigInt(1), types.NewBigInt(10)}
 	r2 := row{types.NewBigInt(1), types.NewBigInt(20)}
-	push(j.Left(), lt, l, operators.Insert)
-	expect(change{operators.Insert, "(1, a, NULL, NULL)"})
-	push(j.Right(), rt, r1, operators.Insert)
-	expect(change{operators.Insert, "(1, a, 1, 10)"}, change{operators.Delete, "(1, a, NULL, NULL)"})
-	push(j.Right(), rt, r2, operators.Insert)
-	expect(change{operators.Insert, "(1, a, 1, 20)"})
-	push(j.Right(), rt, r1, operators.Delete)
-	expect(change{operators.Delete, "(1, a, 1, 10)"})
-	push(j.Right(), rt, r2, operators.Delete)
-	expect(change{operators.Delete, "(1, a, 1, 20)"}, change{operators.Insert, "(1, a, NULL, NULL)"})
-	push(j.Left(), lt, l, operators.Delete)
-	expect(change{operators.Delete, "(1, a, NULL, NULL)"})
+	push(lh, l, operators.Insert)
+	expect("insert 1,a,NULL,NULL")
+	push(rh, r1, operators.Insert)
+	expect("insert 1,a,1,10", "delete 1,a,NULL,NULL")
+	push(rh, r2, operators.Insert)
+	expect("insert 1,a,1,20")
+	push(rh, r1, operators.Delete)
+	expect("delete 1,a,1,10")
+	push(rh, r2, operators.Delete)
+	expect("delete 1,a,1,20", "insert 1,a,NULL,NULL")
+	push(lh, l, operators.Delete)
+	expect("delete 1,a,NULL,NULL")
 	nk := row{types.NewNull(types.BigIntType), types.NewText("n")}
-	push(j.Left(), lt, nk, operators.Insert)
-	expect(change{operators.Insert, "(NULL, n, NULL, NULL)"})
+	push(lh, nk, operators.Insert)
+	expect("insert NULL,n,NULL,NULL")
 	if j.StateRows() != 0 {
 		t.Fatalf("%d rows held; a NULL-keyed left row needs no state", j.StateRows())
 	}

@@ -1,7 +1,6 @@
 package join
 
 import (
-	"bytes"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -11,14 +10,17 @@ import (
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/sluicedb/sluice/internal/optest"
 	"github.com/sluicedb/sluice/operators"
 	"github.com/sluicedb/sluice/types"
 )
 
 var idxTypes = []types.T{types.BigIntType, types.DoubleType, types.TextType, types.DecimalType(10, 2),
 	types.BoolType, types.TimestampType(6), types.IntType}
+
+// idxSchema is the schema of idxTypes.
+var idxSchema = typesSchema(idxTypes)
 
 // idxTsCol is the time column of idxTypes.
 const idxTsCol = 5
@@ -165,8 +167,7 @@ func TestRowIndexRandom(t *testing.T) {
 }
 
 func testRowIndex(t *testing.T, seed uint64) {
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
+	mem := optest.CheckedMem(t)
 	r := rand.New(rand.NewPCG(seed, 7))
 	rt := []types.T{types.BigIntType, types.BigIntType}
 	const hi = 10
@@ -176,7 +177,7 @@ func testRowIndex(t *testing.T, seed uint64) {
 		return NewWithOptions(mem, Inner, idxTypes, rt, []int{0}, []int{0}, nil, sch, opts, operators.OutputFunc(func(operators.Message) error { return nil }))
 	}
 	j := newJoin()
-	defer func() { j.Close() }()
+	optest.CloseAtEnd(t, closeFunc(func() error { return j.Close() }), mem)
 	var ref []row
 	wm := int64(0)
 	for step := 0; step < 300; step++ {
@@ -206,10 +207,7 @@ func testRowIndex(t *testing.T, seed uint64) {
 			}
 			rows, ops = append(rows, nr), append(ops, operators.Insert)
 		}
-		rec := mkRec(t, mem, idxTypes, rows)
-		err := j.Left().Push(&operators.Chunk{Rec: rec, Ops: ops})
-		rec.Release()
-		if err != nil {
+		if err := optest.Feed(mem, j.Left(), idxSchema, rows, ops, 0); err != nil {
 			t.Fatalf("step %d: %v", step, err)
 		}
 		if r.IntN(20) == 0 {
@@ -224,15 +222,14 @@ func testRowIndex(t *testing.T, seed uint64) {
 		}
 		checkIndex(t, j.sides[0])
 		if step%100 == 99 {
-			var buf bytes.Buffer
-			if err := j.Snapshot(&buf); err != nil {
+			restored := newJoin()
+			if _, err := optest.RoundTrip(j, restored); err != nil {
 				t.Fatal(err)
 			}
-			j.Close()
-			j = newJoin()
-			if err := j.Restore(&buf); err != nil {
+			if err := j.Close(); err != nil {
 				t.Fatal(err)
 			}
+			j = restored
 			checkIndex(t, j.sides[0])
 		}
 	}
@@ -240,20 +237,11 @@ func testRowIndex(t *testing.T, seed uint64) {
 	absent := randIdxRow(r)
 	absent[2] = types.NewText("absent")
 	absent[idxTsCol] = types.NewTimestamp(wm + 100) // above the horizon
-	rec := mkRec(t, mem, idxTypes, []row{absent})
-	err := j.Left().Push(&operators.Chunk{Rec: rec, Ops: []operators.Op{operators.Delete}})
-	rec.Release()
+	err := optest.Feed(mem, j.Left(), idxSchema, []row{absent}, []operators.Op{operators.Delete}, 0)
 	if err == nil {
 		t.Fatal("deleting an absent row succeeded")
 	}
-	rec = mkRec(t, mem, idxTypes, ref)
-	ops := make([]operators.Op, len(ref))
-	for i := range ops {
-		ops[i] = operators.Delete
-	}
-	err = j.Left().Push(&operators.Chunk{Rec: rec, Ops: ops})
-	rec.Release()
-	if err != nil {
+	if err := optest.Feed(mem, j.Left(), idxSchema, ref, optest.OpsOf(operators.Delete, len(ref)), 0); err != nil {
 		t.Fatal(err)
 	}
 	if n := j.StateRows(); n != 0 || j.sides[0].tabN != 0 {

@@ -137,7 +137,7 @@ func (j *HashJoin) selfAppend(n int) error {
 			j.setFresh(slot)
 		}
 	}
-	err := j.walkSelf(walkBoth)
+	err := j.walk(0, walkBoth)
 	for i, x := range j.rowSlot[:n] {
 		if x != end {
 			j.clearFresh(x)
@@ -174,7 +174,7 @@ func (j *HashJoin) selfRetracting(c *operators.Chunk, n int) error {
 		}
 		j.rowOps[i] = op
 	}
-	if err := j.walkSelf(walkLeft); err != nil {
+	if err := j.walk(0, walkLeft); err != nil {
 		return err
 	}
 	if err := j.flush(0); err != nil {
@@ -209,7 +209,7 @@ func (j *HashJoin) selfRetracting(c *operators.Chunk, n int) error {
 		}
 		j.rowOps[i] = op
 	}
-	if err := j.walkSelf(walkRight); err != nil {
+	if err := j.walk(0, walkRight); err != nil {
 		return err
 	}
 	return j.flush(1)
@@ -231,117 +231,10 @@ func (j *HashJoin) isFresh(x uint32) bool {
 	return w < len(j.fresh) && j.fresh[w]&(1<<(x&63)) != 0
 }
 
-// selfWalk says which pairs a self-join's walk looks for.
-type selfWalk uint8
-
-const (
-	// walkBoth (append-only): both orientations, each row walking from
-	// its own slot (or, not stored, from its chain's head) after the
-	// chunk was stored.
-	walkBoth selfWalk = iota
-	// walkLeft: (row, stored) pairs against the right role.
-	walkLeft
-	// walkRight: (stored, row) pairs against the left role.
-	walkRight
-)
-
-// selfWalkers is the state of one group of a self-join's interleaved
-// walks (see walkers). A stored row s at time ts pairs as the right row
-// of the walk's row when loA <= ts <= hiA, and as its left row when
-// loB <= ts <= hiB; the bounds include the role horizons. While a walk
-// is among the chunk's own rows (fresh), loA and hiA may be narrower
-// than for the rows stored before: laterLoA and laterHiA.
-type selfWalkers struct {
-	cur                [nWalkers]uint32
-	row                [nWalkers]int32
-	loA, hiA, loB, hiB [nWalkers]int64
-	laterLoA, laterHiA [nWalkers]int64
-	fresh              [nWalkers]bool
-	stageA, stageB     [nWalkers][]uint32
-}
-
-// walkSelf appends to the pending pairs every match of each row i of the
-// bound record with rowOps[i] != noWalk, as mode says, flushing every
-// maxOut pairs.
-func (j *HashJoin) walkSelf(mode selfWalk) error {
-	s := j.sides[0]
-	w := &j.swalk
-	timed := j.time != nil
-	link := s.link
-	ops := j.rowOps
-	n := len(ops)
-	for next := 0; next < n; {
-		k := 0
-		for next < n && k < nWalkers {
-			i := next
-			next++
-			if ops[i] == noWalk {
-				continue
-			}
-			w.stageA[k], w.stageB[k] = w.stageA[k][:0], w.stageB[k][:0]
-			h := j.startSelf(w, k, i, mode, timed)
-			if h == end && len(w.stageA[k]) == 0 {
-				continue
-			}
-			w.cur[k], w.row[k] = h, int32(i)
-			k++
-		}
-		live := 0
-		for q := 0; q < k; q++ {
-			if w.cur[q] != end {
-				live++
-			}
-		}
-		for live > 0 {
-			for q := 0; q < k; q++ {
-				x := w.cur[q]
-				if x == end {
-					continue
-				}
-				l := &link[x]
-				if w.fresh[q] && !j.isFresh(x) {
-					// Past the chunk's own rows: the rows stored before.
-					w.fresh[q] = false
-					w.loA[q], w.hiA[q] = w.laterLoA[q], w.laterHiA[q]
-				}
-				if ts := l.ts; w.loA[q] <= ts && ts <= w.hiA[q] {
-					w.stageA[q] = append(w.stageA[q], x)
-				}
-				if ts := l.ts; w.loB[q] <= ts && ts <= w.hiB[q] {
-					w.stageB[q] = append(w.stageB[q], x)
-				}
-				w.cur[q] = l.next
-				if l.next == end {
-					live--
-				}
-			}
-		}
-		for q := 0; q < k; q++ {
-			i := w.row[q]
-			op := ops[i]
-			for _, x := range w.stageA[q] {
-				if j.pend[0].add(i, x, op, link[x].ts, timed) {
-					if err := j.flush(0); err != nil {
-						return err
-					}
-				}
-			}
-			for _, x := range w.stageB[q] {
-				if j.pend[1].add(i, x, op, link[x].ts, timed) {
-					if err := j.flush(1); err != nil {
-						return err
-					}
-				}
-			}
-		}
-	}
-	return nil
-}
-
 // startSelf sets up walk k for row i of the bound record: its bounds and
 // its first slot, which it returns (end: nothing to walk). A stored row
 // of walkBoth stages its pair with itself here.
-func (j *HashJoin) startSelf(w *selfWalkers, k, i int, mode selfWalk, timed bool) uint32 {
+func (j *HashJoin) startSelf(w *walkers, k, i int, mode walkMode, timed bool) uint32 {
 	s := j.sides[0]
 	loA, hiA := int64(math.MinInt64), int64(math.MaxInt64)
 	loB, hiB := loA, hiA
@@ -366,9 +259,10 @@ func (j *HashJoin) startSelf(w *selfWalkers, k, i int, mode selfWalk, timed bool
 	w.fresh[k] = false
 	switch mode {
 	case walkLeft:
-		loA, loB, hiB = laterLoA, math.MaxInt64, math.MinInt64
+		loA = laterLoA
 	case walkRight:
-		loA, hiA = math.MaxInt64, math.MinInt64
+		// Stage A takes the (stored, row) pairs (see walk).
+		loA, hiA = loB, hiB
 	default:
 		w.fresh[k] = true
 		w.laterLoA[k], w.laterHiA[k] = laterLoA, hiA

@@ -1,72 +1,34 @@
 package join
 
 import (
-	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/apache/arrow-go/v18/arrow/memory"
-
+	"github.com/sluicedb/sluice/internal/optest"
 	"github.com/sluicedb/sluice/operators"
 	"github.com/sluicedb/sluice/types"
 )
 
-// recorder keeps the rows a join emits, each with its op, since the last
-// take: the raw changes, not their net.
-type recorder struct {
-	t    *testing.T
-	ts   []types.T
-	got  multiset
-	barr int
+// take returns the changes c collected since the last take, as sorted
+// "op row" lines: the raw changes, not their net. It empties c.Pending.
+func take(c *optest.Collector) []string {
+	rows := c.Pending
+	c.Pending = nil
+	return optest.OpLines(rows, nil)
 }
 
-func (r *recorder) Push(m operators.Message) error {
-	switch x := m.(type) {
-	case *operators.Chunk:
-		if x.Len() == 0 {
-			r.t.Fatal("empty output chunk")
+// project returns rows with each row narrowed to cols.
+func project(rows []optest.OutRow, cols []int) []optest.OutRow {
+	out := make([]optest.OutRow, len(rows))
+	for i, r := range rows {
+		vals := make([]types.Datum, len(cols))
+		for k, c := range cols {
+			vals[k] = r.Vals[c]
 		}
-		if int(x.Rec.NumCols()) != len(r.ts) {
-			r.t.Fatalf("output has %d columns, want %d", x.Rec.NumCols(), len(r.ts))
-		}
-		for i := 0; i < x.Len(); i++ {
-			rw := make(row, len(r.ts))
-			for c, t := range r.ts {
-				rw[c] = types.DatumAt(x.Rec.Column(c), i, t)
-			}
-			r.got[x.Op(i).String()+" "+fmtRow(rw)]++
-		}
-	case operators.Barrier:
-		r.barr++
-	}
-	return nil
-}
-
-// take returns the changes recorded since the last take.
-func (r *recorder) take() multiset {
-	g := r.got
-	r.got = multiset{}
-	return g
-}
-
-// project returns the changes of m with each row narrowed to cols.
-func project(m multiset, ts []types.T, cols []int) multiset {
-	out := multiset{}
-	for k, n := range m {
-		op, rest, _ := strings.Cut(k, " ")
-		rest = strings.TrimSuffix(strings.TrimPrefix(rest, "("), ")")
-		vals := strings.Split(rest, ", ")
-		if len(vals) != len(ts) {
-			panic(fmt.Sprintf("row %q has %d values", k, len(vals)))
-		}
-		p := make([]string, len(cols))
-		for i, c := range cols {
-			p[i] = vals[c]
-		}
-		out[op+" ("+strings.Join(p, ", ")+")"] += n
+		out[i] = optest.OutRow{Op: r.Op, Vals: vals}
 	}
 	return out
 }
@@ -99,8 +61,7 @@ func TestSelfJoinDifferential(t *testing.T) {
 }
 
 func testSelfJoin(t *testing.T, seed uint64, appendOnly, timed, composite bool) {
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
+	mem := optest.CheckedMem(t)
 	r := rand.New(rand.NewPCG(seed, 77))
 	keys := []int{0}
 	if composite {
@@ -121,17 +82,17 @@ func testSelfJoin(t *testing.T, seed uint64, appendOnly, timed, composite bool) 
 	for i, c := range cols {
 		selfTypes[i] = outTypes[c]
 	}
-	ref := &recorder{t: t, ts: outTypes, got: multiset{}}
-	got := &recorder{t: t, ts: selfTypes, got: multiset{}}
-	two := NewWithOptions(mem, Inner, evTypes, evTypes, keys, keys, nil, typesSchema(outTypes), opts, ref)
-	defer func() { two.Close() }()
+	ref := newCollector(t, outTypes)
+	got := newCollector(t, selfTypes)
+	two := NewWithOptions(mem, Inner, evTypes, evTypes, keys, keys, nil, ref.Schema, opts, opsChecked(t, ref))
+	optest.CloseAtEnd(t, two, mem)
 	selfOpts := opts
 	selfOpts.Self, selfOpts.Output = true, cols
 	newSelf := func() *HashJoin {
-		return NewWithOptions(mem, Inner, evTypes, evTypes, keys, keys, nil, typesSchema(selfTypes), selfOpts, got)
+		return NewWithOptions(mem, Inner, evTypes, evTypes, keys, keys, nil, got.Schema, selfOpts, opsChecked(t, got))
 	}
 	self := newSelf()
-	defer func() { self.Close() }()
+	optest.CloseAtEnd(t, closeFunc(func() error { return self.Close() }), mem)
 
 	var live []row // rows inserted and not retracted (multiset)
 	var wm int64
@@ -188,28 +149,28 @@ func testSelfJoin(t *testing.T, seed uint64, appendOnly, timed, composite bool) 
 				ops = nil
 			}
 			for _, p := range []operators.Output{two.Left(), two.Right(), self.Self()} {
-				if err := pushRows(t, mem, p, evTypes, rows, ops); err != nil {
+				if err := optest.Feed(mem, p, evSchema, rows, ops, 0); err != nil {
 					t.Fatalf("step %d: %v", st, err)
 				}
 			}
 		}
-		want := project(ref.take(), outTypes, cols)
-		if d := diff(got.take(), want); d != "" {
-			t.Fatalf("step %d: self-join changes differ from the two-sided join's:\n%s", st, d)
+		want := optest.OpLines(project(ref.Pending, cols), nil)
+		ref.Pending = nil
+		if d := optest.DiffLines(take(got), want); d != "" {
+			t.Fatalf("step %d: self-join changes differ from the two-sided join's: %s", st, d)
 		}
 		if h, l, rr := self.StateRows(), two.sides[0].rows.Len(), two.sides[1].rows.Len(); h != max(l, rr) {
 			t.Fatalf("step %d: self-join holds %d rows, the two-sided join %d left and %d right", st, h, l, rr)
 		}
 		if r.IntN(30) == 0 {
-			var buf bytes.Buffer
-			if err := self.Snapshot(&buf); err != nil {
+			restored := newSelf()
+			if _, err := optest.RoundTrip(self, restored); err != nil {
+				t.Fatalf("step %d: %v", st, err)
+			}
+			if err := self.Close(); err != nil {
 				t.Fatal(err)
 			}
-			self.Close()
-			self = newSelf()
-			if err := self.Restore(&buf); err != nil {
-				t.Fatalf("step %d: restore: %v", st, err)
-			}
+			self = restored
 		}
 	}
 	for _, p := range []operators.Output{two.Left(), two.Right(), self.Self()} {
@@ -217,8 +178,8 @@ func testSelfJoin(t *testing.T, seed uint64, appendOnly, timed, composite bool) 
 			t.Fatal(err)
 		}
 	}
-	if ref.barr != 1 || got.barr != 1 {
-		t.Fatalf("barriers forwarded: two-sided %d, self-join %d", ref.barr, got.barr)
+	if len(ref.Epochs) != 1 || len(got.Epochs) != 1 {
+		t.Fatalf("barriers forwarded: two-sided %d, self-join %d", len(ref.Epochs), len(got.Epochs))
 	}
 }
 
@@ -226,43 +187,39 @@ func testSelfJoin(t *testing.T, seed uint64, appendOnly, timed, composite bool) 
 // unordered pair once in each orientation within the bound, and each row
 // once with itself when the bound holds 0.
 func TestSelfJoinChunkPairs(t *testing.T) {
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
+	mem := optest.CheckedMem(t)
 	outTypes := append(slices.Clone(evTypes), evTypes...)
 	for _, tb := range []TimeBound{{2, 2, -5, 5}, {2, 2, 1, 5}} {
-		rec := &recorder{t: t, ts: outTypes, got: multiset{}}
-		j := NewWithOptions(mem, Inner, evTypes, evTypes, []int{0}, []int{0}, nil, typesSchema(outTypes),
-			Options{Time: &tb, AppendOnly: [2]bool{true, true}, Self: true}, rec)
+		c := newCollector(t, outTypes)
+		j := NewWithOptions(mem, Inner, evTypes, evTypes, []int{0}, []int{0}, nil, c.Schema,
+			Options{Time: &tb, AppendOnly: [2]bool{true, true}, Self: true}, opsChecked(t, c))
 		ev := func(user, item, ts int64) row {
 			return row{types.NewBigInt(user), types.NewBigInt(item), types.NewTimestamp(ts)}
 		}
-		a, b, c := ev(1, 1, 100), ev(1, 2, 103), ev(2, 3, 100)
-		if err := pushRows(t, mem, j.Self(), evTypes, []row{a, b, c}, nil); err != nil {
-			t.Fatal(err)
+		a, b, d := ev(1, 1, 100), ev(1, 2, 103), ev(2, 3, 100)
+		h := &optest.Harness{T: t, Mem: mem, Input: j.Self(), InSchema: evSchema, Out: c}
+		h.Push(operators.Insert, a, b, d)
+		pair := func(l, r row) optest.OutRow {
+			return optest.OutRow{Op: operators.Insert, Vals: append(slices.Clone(l), r...)}
 		}
-		pair := func(l, r row) string { return "insert " + fmtRow(append(slices.Clone(l), r...)) }
-		want := multiset{pair(a, b): 1}
+		want := []optest.OutRow{pair(a, b)}
 		if tb.Lo <= 0 {
-			want[pair(b, a)] = 1
-			for _, x := range []row{a, b, c} {
-				want[pair(x, x)] = 1
-			}
+			want = append(want, pair(b, a), pair(a, a), pair(b, b), pair(d, d))
 		}
-		if d := diff(rec.take(), want); d != "" {
-			t.Fatalf("bound %+v:\n%s", tb, d)
-		}
-		if err := pushRows(t, mem, j.Right(), evTypes, []row{a}, nil); err == nil {
+		optest.CheckLines(t, fmt.Sprintf("bound %+v", tb), take(c), optest.OpLines(want, nil)...)
+		if err := optest.Feed(mem, j.Right(), evSchema, []row{a}, nil, 0); err == nil {
 			t.Fatal("a self-join took a chunk on its right port")
 		}
-		j.Close()
+		if err := j.Close(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
 // TestSelfJoinOptionErrors checks a self-join of inputs that differ, or
 // of an outer join, is refused.
 func TestSelfJoinOptionErrors(t *testing.T) {
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
+	mem := optest.CheckedMem(t)
 	out := typesSchema(append(slices.Clone(evTypes), evTypes...))
 	nop := operators.OutputFunc(func(operators.Message) error { return nil })
 	other := []types.T{types.BigIntType, types.TextType, types.TimestampType(6)}
@@ -286,7 +243,7 @@ func TestSelfJoinOptionErrors(t *testing.T) {
 			schema = typesSchema(evTypes[:1])
 		}
 		j := NewWithOptions(mem, tc.kind, evTypes, tc.rt, tc.lk, tc.rk, nil, schema, tc.opts, nop)
-		err := pushRows(t, mem, j.Left(), evTypes, []row{{types.NewBigInt(1), types.NewBigInt(1), types.NewTimestamp(1)}}, nil)
+		err := optest.Feed(mem, j.Left(), evSchema, []row{{types.NewBigInt(1), types.NewBigInt(1), types.NewTimestamp(1)}}, nil, 0)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error %v, want one about %q", tc.name, err, tc.want)
 		}
