@@ -6,6 +6,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/sluicedb/sluice/operators"
 	"github.com/sluicedb/sluice/operators/state"
@@ -88,26 +89,11 @@ func (j *HashJoin) Snapshot(w io.Writer) error {
 		s.rows.ForEachLive(func(x uint32) { slots = append(slots, x) })
 		for start := 0; start < len(slots); start += state.SnapshotBatchRows {
 			batch := slots[start:min(start+state.SnapshotBatchRows, len(slots))]
-			b := array.NewRecordBuilder(sw.Mem(), schema)
-			if err := s.rows.AppendSlots(b, 0, batch); err != nil {
-				b.Release()
+			rec, err := j.sideBatch(sw.Mem(), in, s, schema, batch)
+			if err != nil {
 				return fmt.Errorf("join: snapshot %s: %w", s.name, err)
 			}
-			if s.tcol >= 0 && s.rows.Omitted(s.tcol) {
-				if err := appendLinkTimes(b.Field(s.tcol), s.link, batch); err != nil {
-					b.Release()
-					return fmt.Errorf("join: snapshot %s: %w", s.name, err)
-				}
-			}
-			if j.withCounts(in) {
-				cb := b.Field(len(s.types)).(*array.Int32Builder)
-				for _, x := range batch {
-					cb.Append(s.cnt[x])
-				}
-			}
-			rec := b.NewRecordBatch()
-			b.Release()
-			err := sw.Write(rec)
+			err = sw.Write(rec)
 			rec.Release()
 			if err != nil {
 				return err
@@ -211,6 +197,43 @@ func (j *HashJoin) restoreRows(in int, rec arrow.RecordBatch) error {
 
 // appendLinkTimes appends the times of slots, kept in their links, to b:
 // the time column of a side whose rows omit it (see omitTime).
+// sideBatch gathers the rows of side s (input in) at slots into a record
+// of the side's checkpoint schema: its columns (the time column from the
+// chain links when the rows omit it), then the match counts.
+func (j *HashJoin) sideBatch(mem memory.Allocator, in int, s *side, schema *arrow.Schema, slots []uint32) (arrow.RecordBatch, error) {
+	arrs := make([]arrow.Array, 0, schema.NumFields())
+	for c := range s.types {
+		var a arrow.Array
+		var err error
+		if c == s.tcol && s.rows.Omitted(c) {
+			b := array.NewBuilder(mem, schema.Field(c).Type)
+			if err = appendLinkTimes(b, s.link, slots); err == nil {
+				a = b.NewArray()
+			}
+			b.Release()
+		} else {
+			a, err = s.rows.GatherSlotsColumn(mem, schema.Field(c).Type, c, slots)
+		}
+		if err != nil {
+			state.ReleaseAll(arrs)
+			return nil, err
+		}
+		arrs = append(arrs, a)
+	}
+	if j.withCounts(in) {
+		cb := array.NewInt32Builder(mem)
+		cb.Reserve(len(slots))
+		for _, x := range slots {
+			cb.UnsafeAppend(s.cnt[x])
+		}
+		arrs = append(arrs, cb.NewArray())
+		cb.Release()
+	}
+	rec := array.NewRecordBatch(schema, arrs, int64(len(slots)))
+	state.ReleaseAll(arrs)
+	return rec, nil
+}
+
 func appendLinkTimes(b array.Builder, link []link, slots []uint32) error {
 	b.Reserve(len(slots))
 	switch tb := b.(type) {

@@ -236,64 +236,6 @@ func (c *column) equalReader(slot int, r *reader, i int) bool {
 	}
 }
 
-// appendSlots appends the values at slots (NoSlot: NULL) to b, a builder
-// of the column's Arrow type, with one type switch for the whole run:
-// fixed-width values are gathered a chunk at a time and appended in bulk.
-//
-// It is the older, slower twin of gatherSlots (gather.go), left only for
-// the callers not yet moved over: Store.Scan, writeSlots and, through
-// Columns.AppendSlots, the join's checkpoint writer. New code gathers.
-func (c *column) appendSlots(b array.Builder, slots []uint32) error {
-	b.Reserve(len(slots))
-	hasNulls := len(c.nulls) > 0 // else no slot is NULL: skip the bit tests
-	switch bb := b.(type) {
-	case *array.Int64Builder:
-		appendSlotVals(c, c.i64, slots, bb.AppendValues)
-	case *array.TimestampBuilder:
-		appendSlotVals(c, c.i64, slots, bb.AppendValues)
-	case *array.Int32Builder:
-		appendSlotVals(c, c.i32, slots, bb.AppendValues)
-	case *array.Date32Builder:
-		appendSlotVals(c, c.i32, slots, bb.AppendValues)
-	case *array.Float64Builder:
-		appendSlotVals(c, c.f64, slots, bb.AppendValues)
-	case *array.BooleanBuilder:
-		for _, s := range slots {
-			if s == NoSlot || hasNulls && c.isNull(int(s)) {
-				bb.UnsafeAppendBoolToBitmap(false)
-				continue
-			}
-			bb.UnsafeAppend(c.bools[s])
-		}
-	case *array.StringBuilder:
-		n := 0
-		for _, s := range slots {
-			if s != NoSlot {
-				n += len(c.strs[s])
-			}
-		}
-		bb.ReserveData(n)
-		for _, s := range slots {
-			if s == NoSlot || hasNulls && c.isNull(int(s)) {
-				bb.AppendNull()
-				continue
-			}
-			bb.Append(c.strs[s])
-		}
-	case *array.Decimal128Builder:
-		for _, s := range slots {
-			if s == NoSlot || hasNulls && c.isNull(int(s)) {
-				bb.AppendNull()
-				continue
-			}
-			bb.UnsafeAppend(c.decs[s])
-		}
-	default:
-		return fmt.Errorf("column of type %s cannot fill a %s builder", c.t, b.Type())
-	}
-	return nil
-}
-
 // appendRows appends rows 0..n-1 of r as slots base..base+n-1, base being
 // the column's current length: a bulk copy for fixed-width storage, and
 // for VARCHAR one copy of the chunk's string data that the slots share
@@ -347,42 +289,3 @@ func appendValues[T any](dst, src []T, n int) []T {
 	return append(dst, make([]T, n)...)
 }
 
-// gatherChunk is how many values appendSlots gathers before one bulk
-// append.
-const gatherChunk = 256
-
-// number is a fixed-width value a column stores and a builder takes.
-type number interface {
-	~int64 | ~int32 | ~float64
-}
-
-// appendSlotVals appends src at slots (NoSlot or a NULL slot of c: NULL)
-// through app, a builder's AppendValues, a chunk at a time.
-func appendSlotVals[S, T number](c *column, src []S, slots []uint32, app func([]T, []bool)) {
-	var vals [gatherChunk]T
-	var valid [gatherChunk]bool
-	hasNulls := len(c.nulls) > 0
-	for len(slots) > 0 {
-		part := slots[:min(len(slots), gatherChunk)]
-		slots = slots[len(part):]
-		v := vals[:len(part)]
-		anyNull := false
-		for i, s := range part {
-			if s == NoSlot || hasNulls && c.isNull(int(s)) {
-				anyNull = true
-				v[i] = 0
-				continue
-			}
-			v[i] = T(src[s])
-		}
-		if !anyNull {
-			app(v, nil)
-			continue
-		}
-		ok := valid[:len(part)]
-		for i, s := range part {
-			ok[i] = s != NoSlot && !(hasNulls && c.isNull(int(s)))
-		}
-		app(v, ok)
-	}
-}

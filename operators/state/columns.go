@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/sluicedb/sluice/operators"
 	"github.com/sluicedb/sluice/types"
@@ -70,9 +69,8 @@ func (c *Columns) Bind(rec arrow.RecordBatch) error {
 // them elsewhere (a join keeps a row's event time beside its key chain
 // link), so storing them here would hold every value twice. The column
 // is still bound (GatherRows and GatherRowsColumn read it), but Add does
-// not copy it, Equal does not compare it, the slot gathers fail on it,
-// AppendSlots leaves its field for the caller to fill, and Datum panics on
-// it. Omit must be called before the first Add.
+// not copy it, Equal does not compare it, the slot gathers fail on it and
+// Datum panics on it. Omit must be called before the first Add.
 func (c *Columns) Omit(col int) error {
 	if col < 0 || col >= len(c.cols) {
 		return fmt.Errorf("omit column %d: out of range", col)
@@ -145,26 +143,6 @@ func (c *Columns) Datum(slot uint32, col int) types.Datum {
 		panic(fmt.Sprintf("state: Datum of column %d (%s), which is omitted and holds no values", col, c.types[col]))
 	}
 	return c.cols[col].datum(int(slot))
-}
-
-// AppendSlots appends the rows at slots (NoSlot: a row of NULLs) to the
-// builder's fields first, first+1, ...; each field must be of its
-// column's Arrow type. The field of an omitted column (see Omit) is left
-// untouched, for the caller to fill.
-//
-// Deprecated: use GatherSlots or GatherSlotsColumn, which are faster.
-// AppendSlots remains only for the join's checkpoint writer, and goes when
-// that moves to GatherSlotsColumn.
-func (c *Columns) AppendSlots(b *array.RecordBuilder, first int, slots []uint32) error {
-	for k := range c.cols {
-		if c.cols[k].omit {
-			continue
-		}
-		if err := c.cols[k].appendSlots(b.Field(first+k), slots); err != nil {
-			return fmt.Errorf("column %d: %w", k, err)
-		}
-	}
-	return nil
 }
 
 // Unbind forgets the bound record, so the store keeps no reference to it.

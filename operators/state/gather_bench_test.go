@@ -64,16 +64,6 @@ func BenchmarkGatherSlots(b *testing.B) {
 			ReleaseAll(arrs)
 		}
 	})
-	b.Run("builder", func(b *testing.B) {
-		rb := array.NewRecordBuilder(mem, schema)
-		defer rb.Release()
-		for b.Loop() {
-			if err := c.AppendSlots(rb, 0, slots); err != nil {
-				b.Fatal(err)
-			}
-			rb.NewRecordBatch().Release()
-		}
-	})
 }
 
 // BenchmarkGatherRows gathers 1024 random rows of the bound record of

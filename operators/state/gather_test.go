@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/sluicedb/sluice/types"
@@ -14,9 +13,9 @@ import (
 
 // TestColumnsGather gathers random runs of slots (NoSlot among them) and of
 // bound rows (the record sometimes sliced, sometimes with all-NULL
-// columns) of every type, through the bulk gathers (and the slots through
-// the deprecated AppendSlots too), and checks each value against Datum and DatumAt, and that an
-// array without NULLs has no validity bitmap.
+// columns) of every type, through the bulk gathers, and checks each value
+// against Datum and DatumAt, and that an array without NULLs has no
+// validity bitmap.
 func TestColumnsGather(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
@@ -80,14 +79,6 @@ func TestColumnsGather(t *testing.T) {
 			t.Fatal(err)
 		}
 		checkGathered(t, fmt.Sprintf("round %d: GatherSlots", round), got, ts, len(slots), func(col, i int) string { return want(col, slots[i]) })
-		b := array.NewRecordBuilder(mem, schema)
-		if err := c.AppendSlots(b, 0, slots); err != nil {
-			t.Fatal(err)
-		}
-		built := b.NewRecordBatch()
-		b.Release()
-		checkGathered(t, fmt.Sprintf("round %d: AppendSlots", round), built.Columns(), ts, len(slots), func(col, i int) string { return want(col, slots[i]) })
-		built.Release()
 
 		// Rows of the bound record, in any order, repeated.
 		sel := make([]int32, r.IntN(2*len(rows)+1))
