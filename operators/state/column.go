@@ -288,4 +288,3 @@ func appendValues[T any](dst, src []T, n int) []T {
 	}
 	return append(dst, make([]T, n)...)
 }
-
