@@ -160,7 +160,8 @@ func ForEachDamage(snap []byte, fn func(what string, data []byte)) {
 
 // SomeDamaged returns a sample of damaged copies of snap drawn with r:
 // prefixes at random steps of about len(snap)/truncations bytes, then
-// flips copies each with one random bit flipped.
+// flips copies each with one random bit flipped, then snap with a byte
+// appended.
 func SomeDamaged(r *rand.Rand, snap []byte, truncations, flips int) [][]byte {
 	var bad [][]byte
 	for l := 0; l < len(snap); l += 1 + r.IntN(len(snap)/truncations+1) {
@@ -171,7 +172,7 @@ func SomeDamaged(r *rand.Rand, snap []byte, truncations, flips int) [][]byte {
 		c[r.IntN(len(c))] ^= 1 << r.IntN(8)
 		bad = append(bad, c)
 	}
-	return bad
+	return append(bad, append(slices.Clone(snap), 0))
 }
 
 // Checkpointed is an operator under test that checkpoints and closes.

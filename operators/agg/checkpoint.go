@@ -392,7 +392,11 @@ func (h *HashAgg) Restore(r io.Reader) (err error) {
 	if err := sr.Header(snapFormat, snapVersion, h.config()); err != nil {
 		return fmt.Errorf("agg: restore: %w", err)
 	}
-	if err := h.restore(sr); err != nil {
+	err = h.restore(sr)
+	if err == nil {
+		err = sr.End()
+	}
+	if err != nil {
 		h.reset()
 		return fmt.Errorf("agg: restore: %w", err)
 	}

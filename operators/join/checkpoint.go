@@ -137,17 +137,11 @@ func (j *HashJoin) Restore(r io.Reader) error {
 		v := vals[in*4 : in*4+4]
 		s.wm, s.hasWM, s.horizon, s.evicted = v[0], v[1] != 0, v[2], v[3] != 0
 	}
-	// A snapshot is the whole of its file: bytes after its last section
-	// are damage (a file written twice, or appended to).
-	var extra [1]byte
-	if n, err := io.ReadFull(r, extra[:]); n > 0 || err != io.EOF {
+	if err := sr.End(); err != nil {
 		for _, s := range j.sides {
 			s.reset()
 		}
-		if n == 0 {
-			return fmt.Errorf("join: snapshot: reading past the last section: %w", err)
-		}
-		return fmt.Errorf("join: snapshot: bytes after the last section: %w", state.ErrCorrupt)
+		return fmt.Errorf("join: restore: %w", err)
 	}
 	if j.self {
 		j.setRoleHorizons()

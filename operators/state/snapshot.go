@@ -213,6 +213,21 @@ func NewSnapshotReader(r io.Reader, mem memory.Allocator) *SnapshotReader {
 	return &SnapshotReader{r: r, mem: mem}
 }
 
+// End checks that the snapshot ends after the sections read: a snapshot
+// is the whole of its file, so bytes after its last section are damage
+// (a file written twice, or appended to).
+func (sr *SnapshotReader) End() error {
+	var extra [1]byte
+	n, err := io.ReadFull(sr.r, extra[:])
+	switch {
+	case n > 0:
+		return corrupt("bytes after the last section")
+	case err != io.EOF:
+		return fmt.Errorf("snapshot: reading past the last section: %w", err)
+	}
+	return nil
+}
+
 // ErrCorrupt is wrapped by every error reporting a damaged snapshot
 // (truncated, checksum mismatch, bad framing, unexpected layout).
 var ErrCorrupt = errors.New("corrupt snapshot")

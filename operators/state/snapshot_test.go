@@ -275,7 +275,9 @@ func TestStoreSnapshotCorrupt(t *testing.T) {
 			t.Fatal(err)
 		}
 		snap := buf.Bytes()
-		for i, c := range corruptions(r, snap, 400) {
+		// A snapshot is a whole file: a byte after it is damage too.
+		damaged := append(corruptions(r, snap, 400), append(bytes.Clone(snap), 0))
+		for i, c := range damaged {
 			b := NewStore(allTypes, []int{5, 0}, keyed)
 			err := b.RestoreWith(mem, bytes.NewReader(c))
 			if err == nil {

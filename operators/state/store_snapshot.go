@@ -124,6 +124,9 @@ func (s *Store) RestoreWith(mem memory.Allocator, r io.Reader) error {
 	s.gen++ // every slot may move
 	ts := s.colTypes()
 	m, err := readSlots(sr, "rows", slotSchema(s.names(), ts, s.multiset()), ts, s.multiset())
+	if err == nil {
+		err = sr.End()
+	}
 	if err != nil {
 		return fmt.Errorf("store: restore: %w", err)
 	}

@@ -215,7 +215,11 @@ func (s *Session) Restore(r io.Reader) (err error) {
 	if err := sr.Header(sessFormat, sessVersion, s.config()); err != nil {
 		return fmt.Errorf("window session: restore: %w", err)
 	}
-	if err := s.restore(sr); err != nil {
+	err = s.restore(sr)
+	if err == nil {
+		err = sr.End()
+	}
+	if err != nil {
 		s.reset()
 		return fmt.Errorf("window session: restore: %w", err)
 	}
