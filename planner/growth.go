@@ -103,12 +103,14 @@ func RowGrowth(n Node) ([]Growth, bool) {
 			switch a.Func {
 			case AggCountStar, AggCount, AggCountDistinct:
 				ag = Rising
+			// A group has a row, so MAX and MIN of a NOT NULL column are
+			// never NULL (but a global aggregate's row is, before any).
 			case AggMax:
-				if !in[a.Arg].Nullable {
+				if !in[a.Arg].Nullable && len(x.GroupBy) > 0 {
 					ag = Rising
 				}
 			case AggMin:
-				if !in[a.Arg].Nullable {
+				if !in[a.Arg].Nullable && len(x.GroupBy) > 0 {
 					ag = Falling
 				}
 			}

@@ -20,6 +20,8 @@ func TestRowGrowth(t *testing.T) {
 	cases := []struct{ sql, want string }{
 		{"SELECT k, COUNT(*) AS n, COUNT(w) AS c, MAX(v) AS hi, MIN(v) AS lo, MAX(w) AS hw, SUM(v) AS s FROM ev GROUP BY k",
 			"[constant rising rising rising falling unknown unknown]"},
+		// A global aggregate's row holds NULL before any input.
+		{"SELECT COUNT(*) AS n, MAX(v) AS hi, MIN(v) AS lo FROM ev", "[rising unknown unknown]"},
 		{"SELECT n, k, 7 AS seven, n + 1 AS m FROM (SELECT k, COUNT(*) AS n FROM ev GROUP BY k) a", "[rising constant constant unknown]"},
 		{"SELECT k, n FROM (SELECT k, COUNT(*) AS n FROM ev GROUP BY k) a WHERE k > 3", "[constant rising]"},
 		{"SELECT k, v FROM ev WHERE v > 3", "[constant constant]"},

@@ -160,16 +160,18 @@ type HashAgg struct {
 
 	// Committed-backed (Options.Committed; see committed.go): the groups
 	// hold the epoch's deltas only and are dropped at each barrier.
-	committed   bool
-	starSpec    int           // the first COUNT(*) spec
-	ctrSpec     []int         // per counter, the first COUNT(x) spec over it
-	countAccs   []*countAcc   // per spec, its accumulator if COUNT(x)
-	cols        []int         // per spec, its output column
-	keySchema   *arrow.Schema // the group columns
-	found       []bool
-	cvals       [][]int64 // per spec, the committed values of a batch of groups
-	dslots      []uint32  // per dirty group, its row's slot in the view's store
-	byteMapSize int       // modeBytes: the most groups byteMap held since it was made
+	committed bool
+	starSpec  int           // the first COUNT(*) spec
+	ctrSpec   []int         // per counter, the first COUNT(x) spec over it
+	countAccs []*countAcc   // per spec, its accumulator if COUNT(x)
+	cols      []int         // per spec, its output column
+	keySchema *arrow.Schema // the group columns
+	found     []bool
+	cvals     [][]int64 // per spec, the committed values of a batch of groups
+	dslots    []uint32  // per dirty group, its row's slot in the view's store
+	// The view's store and slot generation when hydrate read dslots.
+	hintStore, hintGen uint64
+	byteMapSize        int // modeBytes: the most groups byteMap held since it was made
 
 	cur      batch // the chunk being folded (a field, so it is not heap-allocated per Push)
 	gids     []uint32
@@ -959,8 +961,7 @@ func (h *HashAgg) slotHint(rows []emitRow) *operators.SlotHint {
 	if !h.committed || h.mode == modeGlobal {
 		return nil
 	}
-	store, gen := h.opts.Committed.SlotStamp()
-	hint := &operators.SlotHint{Store: store, Gen: gen, Slots: make([]uint32, len(rows))}
+	hint := &operators.SlotHint{Store: h.hintStore, Gen: h.hintGen, Slots: make([]uint32, len(rows))}
 	for i, r := range rows {
 		hint.Slots[i] = operators.NoSlot
 		if r.op != operators.Insert && int(r.d) < len(h.dslots) {

@@ -394,7 +394,7 @@ func (h *HashAgg) Restore(r io.Reader) (err error) {
 	}
 	err = h.restore(sr)
 	if err == nil {
-		err = sr.End()
+		err = sr.ExpectEnd()
 	}
 	if err != nil {
 		h.reset()

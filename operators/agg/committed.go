@@ -139,6 +139,7 @@ func (h *HashAgg) hydrate() error {
 		h.cvals = make([][]int64, len(h.specs))
 	}
 	dslots := growSlice(&h.dslots, len(h.dirty))
+	h.hintStore, h.hintGen = h.opts.Committed.SlotStamp()
 	for lo := 0; lo < len(h.dirty); lo += hydrateBatch {
 		gs := h.dirty[lo:min(lo+hydrateBatch, len(h.dirty))]
 		if err := h.appendKeys(rb, gs); err != nil {

@@ -137,7 +137,7 @@ func (j *HashJoin) Restore(r io.Reader) error {
 		v := vals[in*4 : in*4+4]
 		s.wm, s.hasWM, s.horizon, s.evicted = v[0], v[1] != 0, v[2], v[3] != 0
 	}
-	if err := sr.End(); err != nil {
+	if err := sr.ExpectEnd(); err != nil {
 		for _, s := range j.sides {
 			s.reset()
 		}

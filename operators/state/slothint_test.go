@@ -57,11 +57,12 @@ func storeLines(t *testing.T, s *Store) string {
 }
 
 // TestStoreSlotHint checks that Apply writes hinted update pairs in
-// place at the hinted slot (without looking the key up: a hint naming
-// another row's slot overwrites that row, which is how the test sees
-// the hint was used), and ignores a hint of another store, of an older
-// slot generation (a slot was freed since), or for a key that may be
-// held in more than one way (DOUBLE); that a hint to a slot holding no
+// place at the hinted slot, comparing only the first pair of a chunk with
+// the slot's key (a wrong first hint is an error; a hint naming another
+// row's slot later in the chunk overwrites that row, which is how the
+// test sees hints are used), and ignores a hint of another store, of an
+// older slot generation (a slot was freed since), or for a key that may
+// be held in more than one way (DOUBLE); that a hint to a slot holding no
 // row is an error; and that a failing Apply undoes hinted writes.
 func TestStoreSlotHint(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
@@ -86,13 +87,24 @@ func TestStoreSlotHint(t *testing.T) {
 		t.Fatalf("hinted update: row %v", r)
 	}
 
-	// The hint is trusted: one naming row (3, 13)'s slot for (4, 14)
-	// writes there (values only: the key stays).
+	// The first hinted pair of a chunk is checked against its key: a
+	// hint naming row (3, 13)'s slot for (4, 14) is an error.
+	want := "(0, 10, 1) (1, 11, 1) (2, 12, 5) (3, 13, 1) (4, 14, 1) (5, 15, 1)"
 	h = hintFor(t, mem, s, pair(3, 13, 1, 1))
-	if err := applyHinted(t, mem, s, pair(4, 14, 1, 7), upd, h); err != nil {
+	if err := applyHinted(t, mem, s, pair(4, 14, 1, 7), upd, h); err == nil || !strings.Contains(err.Error(), "another key") {
+		t.Fatalf("a wrong first hint: %v", err)
+	}
+	if got := storeLines(t, s); got != want {
+		t.Fatalf("after a wrong first hint: %s, want %s", got, want)
+	}
+	// Later pairs are trusted: the same wrong hint second in its chunk
+	// writes (3, 13)'s values (the key stays), which shows hints are used.
+	two := append(pair(5, 15, 1, 2), pair(4, 14, 1, 7)...)
+	h = hintFor(t, mem, s, append(pair(5, 15, 1, 1), pair(3, 13, 1, 1)...))
+	if err := applyHinted(t, mem, s, two, append(slices.Clone(upd), upd...), h); err != nil {
 		t.Fatal(err)
 	}
-	want := "(0, 10, 1) (1, 11, 1) (2, 12, 5) (3, 13, 7) (4, 14, 1) (5, 15, 1)"
+	want = "(0, 10, 1) (1, 11, 1) (2, 12, 5) (3, 13, 7) (4, 14, 1) (5, 15, 2)"
 	if got := storeLines(t, s); got != want {
 		t.Fatalf("a trusted hint: %s, want %s", got, want)
 	}

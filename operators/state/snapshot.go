@@ -213,10 +213,10 @@ func NewSnapshotReader(r io.Reader, mem memory.Allocator) *SnapshotReader {
 	return &SnapshotReader{r: r, mem: mem}
 }
 
-// End checks that the snapshot ends after the sections read: a snapshot
-// is the whole of its file, so bytes after its last section are damage
-// (a file written twice, or appended to).
-func (sr *SnapshotReader) End() error {
+// ExpectEnd checks that the snapshot ends after the sections read: a
+// snapshot is the whole of its file, so bytes after its last section are
+// damage (a file written twice, or appended to).
+func (sr *SnapshotReader) ExpectEnd() error {
 	var extra [1]byte
 	n, err := io.ReadFull(sr.r, extra[:])
 	switch {

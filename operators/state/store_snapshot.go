@@ -125,7 +125,7 @@ func (s *Store) RestoreWith(mem memory.Allocator, r io.Reader) error {
 	ts := s.colTypes()
 	m, err := readSlots(sr, "rows", slotSchema(s.names(), ts, s.multiset()), ts, s.multiset())
 	if err == nil {
-		err = sr.End()
+		err = sr.ExpectEnd()
 	}
 	if err != nil {
 		return fmt.Errorf("store: restore: %w", err)

@@ -53,7 +53,10 @@ var _ operators.Checkpointer = (*TopN)(nil)
 // config is the fingerprint of everything that decides the meaning of the
 // state: input types, partition columns, ORDER BY, N, offset, rank kind,
 // whether ranks are emitted and whether the input is monotone.
-func (t *TopN) config() string {
+func (t *TopN) config() string { return t.configOf(t.spec.Monotone) }
+
+// configOf is config for the operator, monotone or not.
+func (t *TopN) configOf(monotone bool) string {
 	var b strings.Builder
 	b.WriteString("types=[")
 	for i, ty := range t.inTypes {
@@ -77,7 +80,7 @@ func (t *TopN) config() string {
 		fmt.Fprintf(&b, "%d %s nulls %s", o.Col, dir, nulls)
 	}
 	fmt.Fprintf(&b, "] n=%d offset=%d kind=%s emitrank=%v", t.spec.N, t.spec.Offset, t.spec.Kind, t.spec.EmitRank)
-	if t.spec.Monotone {
+	if monotone {
 		b.WriteString(" monotone")
 	}
 	return b.String()
@@ -95,7 +98,10 @@ type ckptLayout struct {
 	sortOut []int
 }
 
-func (t *TopN) layout() *ckptLayout {
+func (t *TopN) layout() *ckptLayout { return t.layoutOf(t.spec.Monotone) }
+
+// layoutOf is layout for the operator, monotone or not.
+func (t *TopN) layoutOf(monotone bool) *ckptLayout {
 	l := &ckptLayout{inPart: make([]bool, len(t.inTypes))}
 	var pf []arrow.Field
 	for _, f := range t.partFields {
@@ -108,7 +114,7 @@ func (t *TopN) layout() *ckptLayout {
 		arrow.Field{Name: "full", Type: arrow.FixedWidthTypes.Boolean},
 		arrow.Field{Name: "bound", Type: arrow.BinaryTypes.Binary},
 		arrow.Field{Name: "touched", Type: arrow.PrimitiveTypes.Int32})
-	if t.spec.Monotone {
+	if monotone {
 		pf = append(pf, arrow.Field{Name: "dropped", Type: arrow.FixedWidthTypes.Boolean})
 	}
 	l.partS = arrow.NewSchema(pf, nil)
@@ -368,16 +374,28 @@ func (t *TopN) restore(r io.Reader) error {
 			t.rd[c] = reader{}
 		}
 	}()
-	l := t.layout()
 	data, err := ckptio.ReadVerified(r, t.mem)
 	if err != nil {
 		return err
 	}
 	cr := bytes.NewReader(data)
 	h := ckptio.Header{Format: ckptFormat, Version: ckptVersion, Config: t.config(), Names: []string{"partitions", "entries", "tops"}}
+	// A monotone Top-N also takes the snapshot of the same Top-N that was
+	// not monotone (taken by a build that did not plan it so): it keeps
+	// each partition's first Offset+N rows and drops the others.
+	fromPlain := false
 	if err := h.Read(cr, t.mem); err != nil {
-		return err
+		if !t.spec.Monotone {
+			return err
+		}
+		cr = bytes.NewReader(data)
+		h.Config = t.configOf(false)
+		if h.Read(cr, t.mem) != nil {
+			return err
+		}
+		fromPlain = true
 	}
+	l := t.layoutOf(t.spec.Monotone && !fromPlain)
 	nParts, nEntries, nTops := h.Counts[0], h.Counts[1], h.Counts[2]
 	if nParts < 0 || nEntries < 0 || nTops < 0 {
 		return fmt.Errorf("negative counts in the header")
@@ -399,7 +417,7 @@ func (t *TopN) restore(r io.Reader) error {
 		bound := rec.Column(np + 3).(*array.Binary)
 		touched := rec.Column(np + 4).(*array.Int32)
 		var dropped *array.Boolean
-		if t.spec.Monotone {
+		if t.spec.Monotone && !fromPlain {
 			dropped = rec.Column(np + 5).(*array.Boolean)
 		}
 		for i := 0; i < int(rec.NumRows()); i++ {
@@ -526,6 +544,10 @@ func (t *TopN) restore(r io.Reader) error {
 			p := rp.p
 			if t.spec.Monotone {
 				// Only heads are held.
+				if fromPlain && p.rows.ent >= int(p.keep) {
+					p.dropped = true
+					return nil
+				}
 				if err := p.rows.appendSorted(key, c); err != nil {
 					return err
 				}

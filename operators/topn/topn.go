@@ -100,9 +100,11 @@ type Spec struct {
 	// partition can then never return to the top unless it is inserted
 	// again, so it is dropped: the Top-N keeps only each partition's head
 	// and its state is bounded by partitions × (Offset+N), not by the
-	// input. Only with RowNumber. A broken promise (a retraction of a row
-	// never held, or a top found short after rows were dropped) is an
-	// internal error, not a wrong answer.
+	// input. Only with RowNumber. A broken promise is caught where it
+	// shows — a retraction of a row never held while nothing was dropped,
+	// or a top found short after rows were dropped, is an internal error —
+	// but not everywhere: a retraction from a partition that dropped rows
+	// may be of a dropped row, and is taken as one.
 	Monotone bool
 }
 
@@ -162,9 +164,12 @@ func (p *partition) inRest(k []byte) bool {
 	if p.rest == nil {
 		return false
 	}
-	if p.rows.ent == 0 {
-		return true
-	}
+	return p.rows.ent == 0 || p.afterLast(k)
+}
+
+// afterLast reports whether key k orders after the last key of p's head,
+// which must not be empty.
+func (p *partition) afterLast(k []byte) bool {
 	if p.lastOK {
 		return compareKeys(k, p.lastBuf[:p.lastN]) > 0
 	}
@@ -564,7 +569,7 @@ func (t *TopN) rowKey(i int) []byte {
 // head that holds the whole top (at least Offset+N rows): a row there is
 // dropped, and cannot be held.
 func (t *TopN) behindTop(p *partition, k []byte) bool {
-	return p.rows.rows >= t.spec.Offset+t.spec.N && p.lastOK && compareKeys(k, p.lastBuf[:p.lastN]) > 0
+	return p.rows.rows >= t.spec.Offset+t.spec.N && p.rows.ent > 0 && p.afterLast(k)
 }
 
 func (t *TopN) newPartition(key string) int32 {
@@ -633,7 +638,7 @@ func (t *TopN) addMonotone(p *partition, k []byte) error {
 // not held. Under Spec.Monotone a key not held may have been dropped.
 func (t *TopN) removeRow(p *partition, k []byte) bool {
 	if t.spec.Monotone {
-		if p.lastOK && compareKeys(k, p.lastBuf[:p.lastN]) > 0 {
+		if p.rows.ent > 0 && p.afterLast(k) {
 			return p.dropped // after the head: dropped, if anything
 		}
 		if !p.rows.remove(k) {

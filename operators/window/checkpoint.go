@@ -217,7 +217,7 @@ func (s *Session) Restore(r io.Reader) (err error) {
 	}
 	err = s.restore(sr)
 	if err == nil {
-		err = sr.End()
+		err = sr.ExpectEnd()
 	}
 	if err != nil {
 		s.reset()
