@@ -182,17 +182,24 @@ func heapInUse() uint64 {
 //   - zipf: the co-occurrence workload's shape, 10k items with Zipf-skewed
 //     sizes (about 450 others on average, up to 9999), counts falling with
 //     the other's popularity, increments of 1 to 3, most far below the
-//     top 20 (see newSkewedCoocStream).
+//     top 20 (see newSkewedCoocStream);
+//   - zipf-monotone: the same through a monotone Top-N (Spec.Monotone:
+//     counts only grow), which keeps only each item's top 20.
 func BenchmarkTopNUpdates(b *testing.B) {
 	b.Run("uniform", func(b *testing.B) {
-		benchUpdates(b, func(mem memory.Allocator, s *arrow.Schema) *coocStream { return newCoocStream(mem, s) })
+		benchUpdates(b, false, func(mem memory.Allocator, s *arrow.Schema) *coocStream { return newCoocStream(mem, s) })
 	})
 	b.Run("zipf", func(b *testing.B) {
-		benchUpdates(b, func(mem memory.Allocator, s *arrow.Schema) *coocStream { return newSkewedCoocStream(mem, s, 450) })
+		benchUpdates(b, false, func(mem memory.Allocator, s *arrow.Schema) *coocStream { return newSkewedCoocStream(mem, s, 450) })
+	})
+	// The counts only grow: the same stream through a monotone Top-N,
+	// which keeps only each partition's top.
+	b.Run("zipf-monotone", func(b *testing.B) {
+		benchUpdates(b, true, func(mem memory.Allocator, s *arrow.Schema) *coocStream { return newSkewedCoocStream(mem, s, 450) })
 	})
 }
 
-func benchUpdates(b *testing.B, mk func(memory.Allocator, *arrow.Schema) *coocStream) {
+func benchUpdates(b *testing.B, monotone bool, mk func(memory.Allocator, *arrow.Schema) *coocStream) {
 	mem := memory.NewGoAllocator()
 	schema := types.Schema(cooc).Arrow()
 	var emitted int64
@@ -204,7 +211,9 @@ func benchUpdates(b *testing.B, mk func(memory.Allocator, *arrow.Schema) *coocSt
 	})
 	stream := mk(mem, schema)
 	before := heapInUse()
-	op, err := New(mem, schema, []types.T{tBig, tBig, tBig}, similar(20, false), sink)
+	spec := similar(20, false)
+	spec.Monotone = monotone
+	op, err := New(mem, schema, []types.T{tBig, tBig, tBig}, spec, sink)
 	if err != nil {
 		b.Fatal(err)
 	}
