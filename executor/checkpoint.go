@@ -360,6 +360,30 @@ type restoreState struct {
 	m      *manifest
 	byName map[string]*manObject
 	files  map[string][]byte
+	// rebuilt names the views rebuilt from their inputs instead of
+	// restored, and why.
+	rebuilt map[string]string
+}
+
+// rebuildCause says why a view over deps must be rebuilt from them rather
+// than restored: an input of it was rebuilt, so its rows arrive again, as
+// inserts. It is "" when none was.
+func (rs *restoreState) rebuildCause(deps []*object) string {
+	for _, d := range deps {
+		if _, ok := rs.rebuilt[d.rel.Name]; ok {
+			return fmt.Sprintf("its input %q is rebuilt", d.rel.Name)
+		}
+	}
+	return ""
+}
+
+// noteRebuilt records that view name is rebuilt from its inputs, and why.
+func (rs *restoreState) noteRebuilt(name, why string) {
+	if rs.rebuilt == nil {
+		rs.rebuilt = map[string]string{}
+	}
+	rs.rebuilt[name] = why
+	slog.Warn("materialized view rebuilt from its inputs instead of restored from the checkpoint", "view", name, "checkpoint", rs.dir, "why", why)
 }
 
 // loadCheckpoint reads a checkpoint directory whole, verifying that every
@@ -448,11 +472,11 @@ func (rs *restoreState) restoreView(e *Engine, o *object) error {
 	for idx, name := range mo.Operators {
 		i, err := strconv.Atoi(idx)
 		if err != nil || i < 0 || i >= len(o.frag.ops) {
-			return fmt.Errorf("checkpoint %s: view %q has no operator %s", rs.dir, o.rel.Name, idx)
+			return fmt.Errorf("checkpoint %s: view %q has no operator %s: %w", rs.dir, o.rel.Name, idx, operators.ErrStateMismatch)
 		}
 		cp, ok := o.frag.ops[i].(operators.Checkpointer)
 		if !ok {
-			return fmt.Errorf("checkpoint %s: operator %d of view %q keeps no state: the view's plan changed", rs.dir, i, o.rel.Name)
+			return fmt.Errorf("checkpoint %s: operator %d of view %q keeps no state: the view's plan changed: %w", rs.dir, i, o.rel.Name, operators.ErrStateMismatch)
 		}
 		r, err := rs.file(name)
 		if err != nil {

@@ -2,6 +2,7 @@ package executor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -188,56 +189,51 @@ func (e *Engine) createView(p *planner.CreateViewPlan) (*Result, error) {
 	rel := &planner.Relation{Name: p.Name, Kind: planner.ViewRelation, Schema: schema, Key: p.Key,
 		Keyed: p.Keyed, AppendOnly: p.AppendOnly, Growth: p.Growth, Definition: p.Definition}
 	o := &object{rel: rel, store: newStore(rel)}
-	frag := newFragment(o, 0, e.report)
-	mat := operators.NewMaterialize(schema.Arrow(), frag.onEpoch)
-	b := newViewBuilder(e.mem, o, query)
-	if err := b.build(query, mat); err != nil {
-		b.closeAll()
+	frag, deps, err := e.buildViewFragment(o, query)
+	if err != nil {
 		return nil, err
-	}
-	frag.entries = make([]operators.Output, len(b.leaves))
-	frag.arrived = make([]bool, len(b.leaves))
-	frag.heldCount = make([]int, len(b.leaves))
-	frag.ops = append(b.ops, mat)
-	deps := make([]*object, len(b.leaves))
-	for i, l := range b.leaves {
-		frag.entries[i] = l.entry
-		scan := l.node.(*planner.Scan)
-		if scan.Rel.Kind == planner.SystemRelation {
-			b.closeAll()
-			return nil, sqlerr.Planf(sqlerr.FeatureNotSupported, "a materialized view cannot read system table %q", scan.Rel.Name)
-		}
-		dep := e.cat.byID(scan.Rel.ID)
-		if dep == nil {
-			b.closeAll()
-			return nil, sqlerr.Planf(sqlerr.UndefinedTable, "relation %q was dropped", scan.Rel.Name)
-		}
-		deps[i] = dep
 	}
 
 	e.ingestMu.Lock()
 	defer e.ingestMu.Unlock()
 	// Backfill: the view starts from its inputs' current contents, then
-	// follows their changes. (When restoring a checkpoint, its operators'
-	// state comes from the checkpoint instead.)
+	// follows their changes. When restoring a checkpoint, its rows and its
+	// operators' state come from the checkpoint instead — unless they do
+	// not fit the view's plan as this build makes it (or an input's were
+	// rebuilt so): then the view is rebuilt from its inputs, which are
+	// already restored to the checkpoint's epoch.
+	o.frag = frag
+	backfill := e.restoring == nil
+	if e.restoring != nil {
+		if why := e.restoring.rebuildCause(deps); why != "" {
+			if !canBackfill(deps) {
+				closeOps(frag.ops)
+				return nil, fmt.Errorf("materialized view %q cannot be restored: %s, and it also reads a source, which keeps no rows to rebuild it from", p.Name, why)
+			}
+			backfill = true
+			e.restoring.noteRebuilt(o.rel.Name, why)
+		} else if err := e.restoring.restoreView(e, o); err != nil {
+			closeOps(frag.ops)
+			if !errors.Is(err, operators.ErrStateMismatch) || !canBackfill(deps) {
+				return nil, err
+			}
+			e.restoring.noteRebuilt(o.rel.Name, err.Error())
+			o.store = newStore(rel)
+			o.rowsChanged.Store(0)
+			if frag, deps, err = e.buildViewFragment(o, query); err != nil {
+				return nil, err
+			}
+			o.frag = frag
+			backfill = true
+		}
+	}
 	for i, dep := range deps {
-		if e.restoring != nil {
+		if !backfill {
 			break
 		}
 		if err := e.backfill(dep, frag.entries[i]); err != nil {
-			for _, op := range frag.ops {
-				op.Close()
-			}
+			closeOps(frag.ops)
 			return nil, fmt.Errorf("create materialized view %q: %w", p.Name, err)
-		}
-	}
-	o.frag = frag
-	if e.restoring != nil {
-		if err := e.restoring.restoreView(e, o); err != nil {
-			for _, op := range frag.ops {
-				op.Close()
-			}
-			return nil, err
 		}
 	}
 	e.cat.mu.Lock()
@@ -251,6 +247,57 @@ func (e *Engine) createView(p *planner.CreateViewPlan) (*Result, error) {
 	frag.start()
 	e.catVersion.Add(1)
 	return &Result{Tag: "CREATE MATERIALIZED VIEW", Notices: p.Notices}, nil
+}
+
+// buildViewFragment builds view o's operators for its plan query, ending
+// in the Materialize that hands each epoch's changes to the fragment, and
+// finds the objects the plan reads (the fragment's inputs, in order).
+func (e *Engine) buildViewFragment(o *object, query planner.Node) (*fragment, []*object, error) {
+	frag := newFragment(o, 0, e.report)
+	mat := operators.NewMaterialize(o.rel.Schema.Arrow(), frag.onEpoch)
+	b := newViewBuilder(e.mem, o, query)
+	if err := b.build(query, mat); err != nil {
+		b.closeAll()
+		return nil, nil, err
+	}
+	frag.entries = make([]operators.Output, len(b.leaves))
+	frag.arrived = make([]bool, len(b.leaves))
+	frag.heldCount = make([]int, len(b.leaves))
+	frag.ops = append(b.ops, mat)
+	deps := make([]*object, len(b.leaves))
+	for i, l := range b.leaves {
+		frag.entries[i] = l.entry
+		scan := l.node.(*planner.Scan)
+		if scan.Rel.Kind == planner.SystemRelation {
+			b.closeAll()
+			return nil, nil, sqlerr.Planf(sqlerr.FeatureNotSupported, "a materialized view cannot read system table %q", scan.Rel.Name)
+		}
+		dep := e.cat.byID(scan.Rel.ID)
+		if dep == nil {
+			b.closeAll()
+			return nil, nil, sqlerr.Planf(sqlerr.UndefinedTable, "relation %q was dropped", scan.Rel.Name)
+		}
+		deps[i] = dep
+	}
+	return frag, deps, nil
+}
+
+// closeOps closes a fragment's operators that never started.
+func closeOps(ops []operators.Operator) {
+	for _, op := range ops {
+		op.Close()
+	}
+}
+
+// canBackfill reports whether a view over deps can be rebuilt from them:
+// each keeps its rows (a source does not).
+func canBackfill(deps []*object) bool {
+	for _, d := range deps {
+		if d.store == nil {
+			return false
+		}
+	}
+	return true
 }
 
 // backfill pushes an object's current rows into a new view's input:

@@ -1,6 +1,7 @@
 package operators
 
 import (
+	"errors"
 	"io"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -56,3 +57,10 @@ type Checkpointer interface {
 	Snapshot(w io.Writer) error
 	Restore(r io.Reader) error
 }
+
+// ErrStateMismatch is wrapped by a Restore's error when the snapshot is
+// sound but was taken by an operator of another configuration or format
+// version (a plan that changed, a build that plans or stores it
+// differently): the state cannot be used, and whoever holds the operator's
+// inputs can rebuild it from them instead.
+var ErrStateMismatch = errors.New("state of another operator configuration")

@@ -17,6 +17,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/sluicedb/sluice/operators"
 )
 
 // The framing of a checkpoint: a sequence of Arrow IPC streams written
@@ -223,13 +225,13 @@ func (h *Header) Read(r io.Reader, mem memory.Allocator) error {
 			return fmt.Errorf("not a %s checkpoint: format %q", h.Format, format)
 		}
 		if version != h.Version {
-			return fmt.Errorf("%s checkpoint version %d, this build reads version %d", h.Format, version, h.Version)
+			return fmt.Errorf("%s checkpoint version %d, this build reads version %d: %w", h.Format, version, h.Version, operators.ErrStateMismatch)
 		}
 		if !schema.Equal(want) {
 			return fmt.Errorf("%s checkpoint Header schema %s, want %s", h.Format, schema, want)
 		}
 		if config := rec.Column(2).(*array.String).Value(0); config != h.Config {
-			return fmt.Errorf("checkpoint of a differently configured operator: checkpoint has %q, operator is %q", config, h.Config)
+			return fmt.Errorf("checkpoint of a differently configured operator: checkpoint has %q, operator is %q: %w", config, h.Config, operators.ErrStateMismatch)
 		}
 		h.Counts = make([]int64, len(h.Names))
 		for i := range h.Names {

@@ -12,6 +12,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/sluicedb/sluice/operators"
 )
 
 // Checkpoint files.
@@ -364,9 +366,9 @@ func (sr *SnapshotReader) Header(format string, version uint32, config string) e
 	case gotFormat != format:
 		return fmt.Errorf("snapshot: is a %q snapshot, want %q", gotFormat, format)
 	case gotVersion != version:
-		return fmt.Errorf("snapshot: %s format version %d, this build reads version %d", format, gotVersion, version)
+		return fmt.Errorf("snapshot: %s format version %d, this build reads version %d: %w", format, gotVersion, version, operators.ErrStateMismatch)
 	case gotConfig != config:
-		return fmt.Errorf("snapshot: %s was taken by a differently configured operator:\n  snapshot: %s\n  operator: %s", format, gotConfig, config)
+		return fmt.Errorf("snapshot: %s was taken by a differently configured operator:\n  snapshot: %s\n  operator: %s: %w", format, gotConfig, config, operators.ErrStateMismatch)
 	}
 	return nil
 }
