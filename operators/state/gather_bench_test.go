@@ -50,19 +50,8 @@ func gatherBench(b *testing.B) (*Columns, arrow.RecordBatch, []uint32, []int32) 
 func BenchmarkGatherSlots(b *testing.B) {
 	c, rec, slots, _ := gatherBench(b)
 	defer rec.Release()
-	mem := memory.NewGoAllocator()
-	schema := allTypes.Arrow()
-	b.Run("gather", func(b *testing.B) {
-		var arrs []arrow.Array
-		for b.Loop() {
-			var err error
-			arrs, err = c.GatherSlots(mem, schema, 0, slots, arrs[:0])
-			if err != nil {
-				b.Fatal(err)
-			}
-			array.NewRecordBatch(schema, arrs, int64(len(slots))).Release()
-			ReleaseAll(arrs)
-		}
+	benchGather(b, len(slots), func(mem memory.Allocator, schema *arrow.Schema, dst []arrow.Array) ([]arrow.Array, error) {
+		return c.GatherSlots(mem, schema, 0, slots, dst)
 	})
 }
 
@@ -71,18 +60,23 @@ func BenchmarkGatherSlots(b *testing.B) {
 func BenchmarkGatherRows(b *testing.B) {
 	c, rec, _, sel := gatherBench(b)
 	defer rec.Release()
+	benchGather(b, len(sel), func(mem memory.Allocator, schema *arrow.Schema, dst []arrow.Array) ([]arrow.Array, error) {
+		return c.GatherRows(mem, schema, 0, sel, dst)
+	})
+}
+
+// benchGather times gather, which appends n rows' arrays of every type
+// to dst, building a record of them each time.
+func benchGather(b *testing.B, n int, gather func(memory.Allocator, *arrow.Schema, []arrow.Array) ([]arrow.Array, error)) {
 	mem := memory.NewGoAllocator()
 	schema := allTypes.Arrow()
-	b.Run("gather", func(b *testing.B) {
-		var arrs []arrow.Array
-		for b.Loop() {
-			var err error
-			arrs, err = c.GatherRows(mem, schema, 0, sel, arrs[:0])
-			if err != nil {
-				b.Fatal(err)
-			}
-			array.NewRecordBatch(schema, arrs, int64(len(sel))).Release()
-			ReleaseAll(arrs)
+	var arrs []arrow.Array
+	for b.Loop() {
+		var err error
+		if arrs, err = gather(mem, schema, arrs[:0]); err != nil {
+			b.Fatal(err)
 		}
-	})
+		array.NewRecordBatch(schema, arrs, int64(n)).Release()
+		ReleaseAll(arrs)
+	}
 }
