@@ -52,6 +52,10 @@ const (
 	InternalError        = "XX000"
 )
 
+// InvalidZoneDisplacement is Postgres's invalid_time_zone_displacement_value:
+// a date/time whose zone offset is out of range (+16:00).
+const InvalidZoneDisplacement = "22009"
+
 // Error is a user-facing error.
 type Error struct {
 	Phase Phase

@@ -97,8 +97,8 @@ func TestCopyBadValues(t *testing.T) {
 		{"n", "1.2.3", "csv", "22P02", `invalid input syntax for type numeric: "1.2.3"`},
 		{"s", "abcd", "csv", "22001", "value too long for type character varying(3)"},
 		{"s", `\377`, "text", "22021", `invalid byte sequence for encoding "UTF8": 0xff`},
-		{"ts", "2026-11-25 25:00", "csv", "22007", `invalid input syntax for type timestamp: "2026-11-25 25:00"`},
-		{"day", "2026-02-30", "text", "22007", `invalid input syntax for type date: "2026-02-30"`},
+		{"ts", "2026-11-25 25:00", "csv", "22008", `date/time field value out of range: "2026-11-25 25:00"`},
+		{"day", "2026-02-30", "text", "22008", `date/time field value out of range: "2026-02-30"`},
 	}
 	for _, tc := range cases {
 		// A NULL line, the bad value on line 2, then a line never read.

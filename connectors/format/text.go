@@ -55,7 +55,9 @@ const codeBadEncoding = "22021"
 //
 // A bad value is a *sqlerr.Error with Postgres's SQLSTATE and message:
 // 22P02 invalid syntax (22007 for DATE and TIMESTAMP), 22003 out of range
-// (22008 for a TIMESTAMP outside years 0001 to 9999), 22001 too long for
+// (22008 for a TIMESTAMP outside years 0001 to 9999, or a DATE or
+// TIMESTAMP with a field out of range, as 2021-02-29 or 25:00; 22009 for
+// one with a zone offset out of range, as +16), 22001 too long for
 // VARCHAR(n), 22021 not UTF-8, and 0A000 for a type no text can fill
 // (INTERVAL).
 func ParseText(v *Value, b []byte, t types.T) error {
@@ -88,12 +90,14 @@ type textFault uint8
 
 // The textFault values.
 const (
-	textOK       textFault = iota
-	textSyntax             // not the syntax of the type
-	textRange              // a number out of the type's range
-	textTooLong            // longer than VARCHAR(n)
-	textEncoding           // not valid UTF-8
-	textType               // a type text cannot fill
+	textOK         textFault = iota
+	textSyntax               // not the syntax of the type
+	textRange                // a number out of the type's range
+	textTooLong              // longer than VARCHAR(n)
+	textEncoding             // not valid UTF-8
+	textType                 // a type text cannot fill
+	textFieldRange           // a date/time field out of range
+	textZoneRange            // a zone offset out of range
 )
 
 // parseSlot is the conversion behind ParseText and setText: it parses b as
@@ -145,15 +149,14 @@ func parseSlot(s *slot, c *types.Column, b []byte, style errStyle) error {
 			s.i, pf = pgtext.Timestamp(b)
 			s.i = pgtext.RoundMicros(s.i, t.Precision)
 			ok = pf == pgtext.OK
-			if pf == pgtext.Range {
-				f = textRange
-			}
+			f = dateTimeFault(pf)
 		case types.Date:
 			var d int32
 			var pf pgtext.Fault
 			d, pf = pgtext.Date(b)
 			s.i = int64(d)
 			ok = pf == pgtext.OK
+			f = dateTimeFault(pf)
 		default:
 			f = textType
 		}
@@ -171,8 +174,23 @@ func parseSlot(s *slot, c *types.Column, b []byte, style errStyle) error {
 	return nil
 }
 
+// dateTimeFault is the textFault of a pgtext DATE or TIMESTAMP fault, but
+// textOK for pgtext.Syntax: parseSlot's !ok makes that textSyntax.
+func dateTimeFault(pf pgtext.Fault) textFault {
+	switch pf {
+	case pgtext.Range:
+		return textRange
+	case pgtext.FieldRange:
+		return textFieldRange
+	case pgtext.ZoneRange:
+		return textZoneRange
+	}
+	return textOK
+}
+
 // decoderError words fault f of text b in column c the way the decoders
-// report a bad field (naming the column and its SQL type).
+// report a bad field (naming the column and its SQL type); a date/time
+// field or zone out of range reads as a value it cannot read.
 func decoderError(f textFault, c *types.Column, b []byte) error {
 	switch f {
 	case textEncoding:
@@ -204,6 +222,10 @@ func postgresError(f textFault, b []byte, t types.T) error {
 			return sqlerr.Execf(sqlerr.DatetimeOverflow, "timestamp out of range: %q", b)
 		}
 		return sqlerr.Execf(sqlerr.NumericOutOfRange, "value %q is out of range for type %s", b, pgName(t))
+	case textFieldRange:
+		return sqlerr.Execf(sqlerr.DatetimeOverflow, "date/time field value out of range: %q", b)
+	case textZoneRange:
+		return sqlerr.Execf(sqlerr.InvalidZoneDisplacement, "time zone displacement out of range: %q", b)
 	case textTooLong:
 		return sqlerr.Execf(sqlerr.StringTooLong, "value too long for type character varying(%d)", t.Width)
 	case textEncoding:

@@ -54,6 +54,17 @@ func datetime(name, in string) textCase {
 	return bad(in, sqlerr.InvalidDatetime, "invalid input syntax for type "+name+": "+strconv.Quote(in))
 }
 
+// field is the 22008 case of in, a date/time with a field out of range.
+func field(in string) textCase {
+	return bad(in, sqlerr.DatetimeOverflow, "date/time field value out of range: "+strconv.Quote(in))
+}
+
+// zoneRange is the 22009 case of in, a date/time with a zone offset out of
+// range.
+func zoneRange(in string) textCase {
+	return bad(in, sqlerr.InvalidZoneDisplacement, "time zone displacement out of range: "+strconv.Quote(in))
+}
+
 func TestParseText(t *testing.T) {
 	const numOverflow = "numeric field overflow"
 	for _, tc := range []struct {
@@ -128,10 +139,10 @@ func TestParseText(t *testing.T) {
 			ok("2026-11-25", "2026-11-25"), ok("2026-1-5", "2026-01-05"), ok("2026-11-5", "2026-11-05"), ok("2026-1-25", "2026-01-25"),
 			ok("2026-01-5", "2026-01-05"), ok("2026-1-05", "2026-01-05"), ok(" 2000-02-29\n", "2000-02-29"),
 			ok("0001-01-01", "0001-01-01"), ok("9999-12-31", "9999-12-31"), ok("1969-12-31", "1969-12-31"),
-			datetime("date", "2026-02-29"), datetime("date", "2026-13-01"), datetime("date", "2026-00-10"),
-			datetime("date", "2026-11-0"), datetime("date", "2026-04-31"), datetime("date", "0000-01-01"),
+			field("2026-02-29"), field("2026-13-01"), field("2026-00-10"),
+			field("2026-11-0"), field("2026-04-31"), field("0000-01-01"),
 			datetime("date", "26-11-25"), datetime("date", "20261-01-01"), datetime("date", "2026/11/25"),
-			datetime("date", "2026-11-255"), datetime("date", "2026-011-25"), ok("2026-11-25 10:00", "2026-11-25"), ok("2026-11-25 23:00-05", "2026-11-25"), datetime("date", "2026-11-25 25:00"),
+			datetime("date", "2026-11-255"), datetime("date", "2026-011-25"), ok("2026-11-25 10:00", "2026-11-25"), ok("2026-11-25 23:00-05", "2026-11-25"), field("2026-11-25 25:00"),
 			datetime("date", "2026-11"), datetime("date", ""), datetime("date", "today"),
 		}},
 		{types.TimestampType(6), []textCase{
@@ -144,14 +155,14 @@ func TestParseText(t *testing.T) {
 			ok("2026-11-25T10:00:00+0530", "2026-11-25 04:30:00"), ok("2026-11-25 10:00+05:", "2026-11-25 05:00:00"),
 			ok("2026-11-25 10:00:00+15:59", "2026-11-24 18:01:00"), ok("2026-11-25 10:00:00.1234567", "2026-11-25 10:00:00.123457"),
 			ok("1969-12-31 23:59:59.9999995", "1970-01-01 00:00:00"), ok("2000-02-29 00:00:00.000001", "2000-02-29 00:00:00.000001"),
-			datetime("timestamp", "yesterday"), ok("2026-11-25 24:00", "2026-11-26 00:00:00"), datetime("timestamp", "2026-11-25 24:00:00.000001"), datetime("timestamp", "2026-11-25 10:60"),
-			ok("2026-11-25 10:00:60", "2026-11-25 10:01:00"), datetime("timestamp", "2026-11-25 10:00:61"), datetime("timestamp", "2026-11-25 10:00:00."),
+			datetime("timestamp", "yesterday"), ok("2026-11-25 24:00", "2026-11-26 00:00:00"), field("2026-11-25 24:00:00.000001"), field("2026-11-25 10:60"),
+			ok("2026-11-25 10:00:60", "2026-11-25 10:01:00"), field("2026-11-25 10:00:61"), datetime("timestamp", "2026-11-25 10:00:00."),
 			datetime("timestamp", "2026-11-25 10"), datetime("timestamp", "2026-11-25 10:0"), datetime("timestamp", "2026-11-25 100:00"),
-			datetime("timestamp", "2026-11-25 10:00:0"), datetime("timestamp", "2026-11-25 10:00:00+16"),
+			datetime("timestamp", "2026-11-25 10:00:0"), zoneRange("2026-11-25 10:00:00+16"),
 			ok("2026-11-25 10:00:00+5", "2026-11-25 05:00:00"), datetime("timestamp", "2026-11-25 10:00:00+05:3"),
-			datetime("timestamp", "2026-11-25 10:00:00+05:60"), ok("2026-11-25 10:00:00+05:30:15", "2026-11-25 04:29:45"),
+			zoneRange("2026-11-25 10:00:00+05:60"), ok("2026-11-25 10:00:00+05:30:15", "2026-11-25 04:29:45"),
 			ok("2026-11-25 10:00:00 Z", "2026-11-25 10:00:00"), datetime("timestamp", "2026-11-25 10:00:00ZZ"),
-			datetime("timestamp", "2026-11-25X10:00"), datetime("timestamp", "2026-02-30 10:00"), datetime("timestamp", "2026-11-25T"),
+			datetime("timestamp", "2026-11-25X10:00"), field("2026-02-30 10:00"), datetime("timestamp", "2026-11-25T"),
 			datetime("timestamp", "1764064800"), datetime("timestamp", ""),
 		}},
 		{types.TimestampType(3), []textCase{

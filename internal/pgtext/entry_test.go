@@ -19,18 +19,53 @@ type entryCase struct {
 	in   string
 	want string // the value, when code is ""
 	code string
+	// field marks a 22008 for a date/time field out of range (pgtext's
+	// FieldRange), not a timestamp outside the supported years (Range).
+	field bool
 }
 
 func okc(in, want string) entryCase  { return entryCase{in: in, want: want} }
 func badc(in, code string) entryCase { return entryCase{in: in, code: code} }
 
+// fieldc is a date/time with a field out of range: 22008, Postgres's
+// datetime_field_overflow.
+func fieldc(in string) entryCase { return entryCase{in: in, code: codeOverflow, field: true} }
+
+// zonec is a date/time with a zone offset out of range: 22009, Postgres's
+// invalid_time_zone_displacement_value.
+func zonec(in string) entryCase { return entryCase{in: in, code: codeZone} }
+
 // The SQLSTATEs the entry points report.
 const (
 	codeDatetime = sqlerr.InvalidDatetime   // 22007
 	codeOverflow = "22008"                  // datetime_field_overflow
+	codeZone     = "22009"                  // invalid_time_zone_displacement_value
 	codeSyntax   = sqlerr.InvalidTextRep    // 22P02
 	codeNumRange = sqlerr.NumericOutOfRange // 22003
 )
+
+// wantMsg is the message Postgres gives for bad date/time case c of type t,
+// or "" where the test does not check it.
+func wantMsg(t types.T, c entryCase) string {
+	if t.Kind != types.Timestamp && t.Kind != types.Date {
+		return ""
+	}
+	name := "timestamp"
+	if t.Kind == types.Date {
+		name = "date"
+	}
+	switch {
+	case c.code == codeDatetime:
+		return "invalid input syntax for type " + name + ": " + strconv.Quote(c.in)
+	case c.code == codeOverflow && c.field:
+		return "date/time field value out of range: " + strconv.Quote(c.in)
+	case c.code == codeOverflow:
+		return name + " out of range: " + strconv.Quote(c.in)
+	case c.code == codeZone:
+		return "time zone displacement out of range: " + strconv.Quote(c.in)
+	}
+	return ""
+}
 
 // entryCases are the edge cases of the text forms pgtext parses, with what
 // Postgres does for each (except where noted), checked against every entry
@@ -53,14 +88,21 @@ var entryCases = []struct {
 		okc("2020-01-01 00:00+05:30", "2019-12-31 18:30:00"),
 		okc("2020-01-01 00:00+05:", "2019-12-31 19:00:00"),
 		okc("2020-01-01 00:00-00", "2020-01-01 00:00:00"),
-		badc("2020-01-01 00:00+16", codeDatetime),
-		badc("2020-01-01 00:00-16", codeDatetime),
-		badc("2020-01-01 00:00+16:00", codeDatetime),
-		badc("2020-01-01 00:00+1600", codeDatetime),
-		badc("2020-01-01 00:00+15:60", codeDatetime),
-		badc("2020-01-01 00:00+15:59:60", codeDatetime),
+		// Past that the zone is out of range (22009), not bad syntax.
+		zonec("2020-01-01 00:00+16"),
+		zonec("2020-01-01 00:00-16"),
+		zonec("2020-01-01 00:00+16:00"),
+		zonec("2020-01-01 00:00-16:00"),
+		zonec("2020-01-01 00:00+1600"),
+		zonec("2020-01-01 00:00+15:60"),
+		zonec("2020-01-01 00:00-0060"),
+		zonec("2020-01-01 00:00+15:59:60"),
+		zonec("2020-01-01 00:00 +99"),
+		zonec("2020-01-01T00:00:00.5+24:00"),
 		badc("2020-01-01 00:00+", codeDatetime),
-		badc("2020-01-01 00:00+053045", codeDatetime),
+		zonec("2020-01-01 00:00+16:"),
+		badc("2020-01-01 00:00+16:x", codeDatetime),
+		badc("2020-01-01 00:00+1a", codeDatetime),
 		// Fractional seconds: microseconds, the seventh digit rounding half up.
 		okc("2020-01-01 10:00:00.5", "2020-01-01 10:00:00.5"),
 		okc("2020-01-01 10:00:00.123456", "2020-01-01 10:00:00.123456"),
@@ -75,18 +117,47 @@ var entryCases = []struct {
 		okc("2020-01-01 24:00:00.0000004", "2020-01-02 00:00:00"),
 		okc("2020-12-31 23:59:60", "2021-01-01 00:00:00"),
 		okc("2020-01-01 10:00:60.5", "2020-01-01 10:01:00.5"),
-		badc("2020-01-01 24:00:00.000001", codeDatetime),
-		badc("2020-01-01 24:01", codeDatetime),
-		badc("2020-01-01 24:00:01", codeDatetime),
-		badc("2020-01-01 25:00", codeDatetime),
-		badc("2020-01-01 10:00:61", codeDatetime),
-		badc("2020-01-01 10:60", codeDatetime),
-		// Leap days.
+		// Past that a time of day is out of range (22008), not bad syntax.
+		fieldc("2020-01-01 24:00:00.000001"),
+		fieldc("2020-01-01 24:01"),
+		fieldc("2020-01-01 24:00:01"),
+		fieldc("2020-01-01 24:00:60"),
+		fieldc("2020-01-01 25:00"),
+		fieldc("2020-01-01T99:00Z"),
+		fieldc("2020-01-01 10:00:61"),
+		fieldc("2020-01-01 10:00:99.5"),
+		fieldc("2020-01-01 10:60"),
+		fieldc("2020-01-01 0:99:00"),
+		// Leap days, and days and months that do not exist (22008).
 		okc("2024-02-29 12:00", "2024-02-29 12:00:00"),
 		okc("2000-02-29", "2000-02-29 00:00:00"),
 		okc("2024-2-29T1:02:03Z", "2024-02-29 01:02:03"),
-		badc("2023-02-29 12:00", codeDatetime),
-		badc("1900-02-29", codeDatetime),
+		fieldc("2023-02-29 12:00"),
+		fieldc("2021-02-29"),
+		fieldc("1900-02-29"),
+		fieldc("2024-02-30"),
+		fieldc("2020-04-31 10:00"),
+		fieldc("2020-01-32"),
+		fieldc("2020-1-32"),
+		fieldc("2020-01-00"),
+		fieldc("2020-13-01"),
+		fieldc("2020-13-1 10:00"),
+		fieldc("2020-00-10"),
+		fieldc("0000-01-01"),
+		fieldc(" 2020-99-99T10:00:00.5Z "),
+		// A field out of range in text that is not the syntax is bad
+		// syntax (22007); as in Postgres, a time of day out of range comes
+		// before a zone out of range, and that before a day that does not
+		// exist (Postgres checks the date last).
+		badc("2020-13-01 nonsense", codeDatetime),
+		badc("2020-02-30 25:00+", codeDatetime),
+		badc("2020-02-30X10:00", codeDatetime),
+		badc("2020-13", codeDatetime),
+		fieldc("2020-01-01 25:00+16"),
+		fieldc("2020-01-01 10:00:61 +16:00"),
+		zonec("2020-02-30 10:00+16"),
+		zonec("2020-13-01 10:00-15:60"),
+		fieldc("2020-02-30 10:00+15"),
 		// White space: C-locale, around the value, between date and time,
 		// before the zone.
 		okc(" \t2020-01-01 10:00\n\r", "2020-01-01 10:00:00"),
@@ -113,16 +184,17 @@ var entryCases = []struct {
 		badc("9999-12-31 24:00", codeOverflow),
 		badc("9999-12-31 23:59:60", codeOverflow),
 		// Stricter than Postgres: zone names, one-digit minutes and seconds,
-		// and MM:SS.f are not supported; and where Postgres reports a field
-		// out of range (22008), as for a day or year that does not exist,
-		// Sluice has always reported 22007.
+		// MM:SS.f, three-digit hours and a run-together zone of five or more
+		// digits (Postgres reads +053045 as hour 530, out of range, 22009)
+		// are not supported, and so are bad syntax (22007).
 		badc("2020-01-01 10:00 UTC", codeDatetime),
 		badc("2020-01-01 10:5", codeDatetime),
 		badc("2020-01-01 10:00:5", codeDatetime),
 		badc("2020-01-01 00:00+05:3", codeDatetime),
 		badc("2020-01-01 10:00.5", codeDatetime),
-		badc("2024-02-30", codeDatetime),
-		badc("0000-01-01", codeDatetime),
+		badc("2020-01-01 100:00", codeDatetime),
+		badc("2020-01-01 00:00+053045", codeDatetime),
+		badc("2020-01-01 00:00+160:00", codeDatetime),
 	}},
 	{types.TimestampType(0), []entryCase{
 		okc("2020-01-01 10:00:00.5", "2020-01-01 10:00:01"),
@@ -138,9 +210,22 @@ var entryCases = []struct {
 		okc("2020-01-01 24:00", "2020-01-01"),
 		okc("2020-01-01T10:00:00.5Z", "2020-01-01"),
 		okc("9999-12-31 23:00-01", "9999-12-31"),
-		badc("2020-01-01 25:00", codeDatetime),
-		badc("2020-01-01 10:00+16", codeDatetime),
-		badc("2023-02-29", codeDatetime),
+		// Its faults are TIMESTAMP's, but a date near the ends of the range
+		// is not out of range once the zone is applied.
+		fieldc("2020-01-01 25:00"),
+		fieldc("2020-01-01 24:00:01"),
+		fieldc("2020-01-01 10:60"),
+		fieldc("2023-02-29"),
+		fieldc("2021-02-29 10:00+05"),
+		fieldc("2020-13-01"),
+		fieldc("2020-06-31"),
+		fieldc("0000-12-31"),
+		zonec("2020-01-01 10:00+16"),
+		zonec("2020-01-01 10:00-15:60"),
+		zonec("2021-02-29 10:00+16"),
+		fieldc("2020-01-01 25:00+16"),
+		okc("0001-01-01 00:00+01", "0001-01-01"),
+		badc("2021-02-29 junk", codeDatetime),
 		badc("0001-01-01 BC", codeDatetime),
 		badc("2020-01", codeDatetime),
 		badc("", codeDatetime),
@@ -256,6 +341,8 @@ func TestEntryPointsAgree(t *testing.T) {
 					t.Errorf("%s(%q, %s) = %s, want error %s", e.name, c.in, tc.t, got, c.code)
 				case c.code != "" && codeOf(err) != c.code:
 					t.Errorf("%s(%q, %s): error %v (%s), want %s", e.name, c.in, tc.t, err, codeOf(err), c.code)
+				case c.code != "" && wantMsg(tc.t, c) != "" && err.Error() != wantMsg(tc.t, c):
+					t.Errorf("%s(%q, %s): error %q, want %q", e.name, c.in, tc.t, err, wantMsg(tc.t, c))
 				}
 			}
 		}
@@ -310,7 +397,14 @@ func TestParsersDirect(t *testing.T) {
 			}
 			want := pgtext.OK
 			switch c.code {
-			case codeOverflow, codeNumRange:
+			case codeOverflow:
+				want = pgtext.Range
+				if c.field {
+					want = pgtext.FieldRange
+				}
+			case codeZone:
+				want = pgtext.ZoneRange
+			case codeNumRange:
 				want = pgtext.Range
 			case codeDatetime, codeSyntax:
 				want = pgtext.Syntax

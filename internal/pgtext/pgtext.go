@@ -7,9 +7,11 @@
 //
 // The parsers do not allocate, skip surrounding white space themselves, and
 // report a Fault (or isNum/fits) rather than an error: each caller words the
-// error its own way (SQLSTATE 22007 for a bad date or timestamp, 22008 for
-// one outside the supported range, 22P02 for a bad boolean or number, 22003
-// for a number out of range).
+// error its own way, with Postgres's SQLSTATEs: 22007 for a date or timestamp
+// that is not the syntax (Syntax), 22008 for one with a field out of range
+// (FieldRange) or outside the supported years (Range), 22009 for a zone
+// offset out of range (ZoneRange), 22P02 for a bad boolean or number, 22003
+// for a number out of range.
 package pgtext
 
 // Fault says why text is not a value of a type.
@@ -19,12 +21,18 @@ type Fault uint8
 const (
 	// OK means the text is a value.
 	OK Fault = iota
-	// Syntax means the text is not the syntax of the type, or names a
-	// field that does not exist (February 30th, 25 o'clock, zone +16).
+	// Syntax means the text is not the syntax of the type.
 	Syntax
 	// Range means a well-formed timestamp falls outside years 0001 to
 	// 9999 once its zone offset is applied.
 	Range
+	// FieldRange means a date or timestamp has the syntax but a field out
+	// of range: year 0000, month 13, February 30th, hour 25, minute 60,
+	// second 61, or 24:00 with anything after it.
+	FieldRange
+	// ZoneRange means a date or timestamp has the syntax but its zone
+	// offset is out of range: hours past 15, minutes or seconds past 59.
+	ZoneRange
 )
 
 const (
@@ -161,12 +169,13 @@ func DaysInMonth(y, m int64) int64 {
 	return 31
 }
 
-// dateAt parses YYYY-M[M]-D[D] (year 0001 to 9999, a real day) at the
-// start of b, returning the day number and the index after it.
-func dateAt(b []byte) (days int64, next int, ok bool) {
+// dateAt parses YYYY-M[M]-D[D] at the start of b, returning the day number
+// and the index after it; f is Syntax if b does not start with that,
+// FieldRange if it is not a real day (year 0000 included).
+func dateAt(b []byte) (days int64, next int, f Fault) {
 	y, ok := digitsAt(b, 0, 4)
-	if !ok || y < 1 || len(b) < 5 || b[4] != '-' {
-		return 0, 0, false
+	if !ok || len(b) < 5 || b[4] != '-' {
+		return 0, 0, Syntax
 	}
 	// The usual YYYY-MM-DD first, then one-digit months and days.
 	m, ok1 := digitsAt(b, 5, 2)
@@ -175,27 +184,33 @@ func dateAt(b []byte) (days int64, next int, ok bool) {
 	if !ok1 || !ok2 || b[7] != '-' {
 		m, i, ok = digits12(b, 5)
 		if !ok || i >= len(b) || b[i] != '-' {
-			return 0, 0, false
+			return 0, 0, Syntax
 		}
-		d, i, ok = digits12(b, i+1)
+		if d, i, ok = digits12(b, i+1); !ok {
+			return 0, 0, Syntax
+		}
 	}
-	if !ok || m < 1 || m > 12 || d < 1 || d > DaysInMonth(y, m) {
-		return 0, 0, false
+	if y < 1 || m < 1 || m > 12 || d < 1 || d > DaysInMonth(y, m) {
+		return 0, i, FieldRange
 	}
-	return DaysFromCivil(y, m, d), i, true
+	return DaysFromCivil(y, m, d), i, OK
 }
 
 // scan parses a date and an optional time of day and zone (the syntax
 // Timestamp documents; b already trimmed), returning the day number, the
 // time of day in microseconds (up to 24:00:00, or a minute's 60th second)
-// and the zone's offset east of UTC in microseconds.
-func scan(b []byte) (days, tod, off int64, ok bool) {
-	days, i, ok := dateAt(b)
-	if !ok {
-		return 0, 0, 0, false
+// and the zone's offset east of UTC in microseconds. A field out of range
+// does not stop the scan: text that is not the syntax is a Syntax fault
+// wherever it is; then, in the order Postgres checks them, a time of day
+// out of range is a FieldRange fault, a zone out of range a ZoneRange one,
+// and a date that does not exist a FieldRange one.
+func scan(b []byte) (days, tod, off int64, f Fault) {
+	days, i, f := dateAt(b)
+	if f == Syntax {
+		return 0, 0, 0, Syntax
 	}
 	if i == len(b) {
-		return days, 0, 0, true
+		return days, 0, 0, f
 	}
 	switch {
 	case b[i] == 'T' || b[i] == 't':
@@ -204,23 +219,24 @@ func scan(b []byte) (days, tod, off int64, ok bool) {
 		for i++; i < len(b) && IsSpace(b[i]); i++ {
 		}
 	default:
-		return 0, 0, 0, false
+		return 0, 0, 0, Syntax
 	}
 	h, i, ok := digits12(b, i)
-	if !ok || h > 24 || i >= len(b) || b[i] != ':' {
-		return 0, 0, 0, false
+	if !ok || i >= len(b) || b[i] != ':' {
+		return 0, 0, 0, Syntax
 	}
 	mi, ok := digitsAt(b, i+1, 2)
-	if !ok || mi > 59 {
-		return 0, 0, 0, false
+	if !ok {
+		return 0, 0, 0, Syntax
 	}
+	timeBad := h > 24 || mi > 59
 	i += 3
 	var sec, frac int64
 	if i < len(b) && b[i] == ':' {
-		sec, ok = digitsAt(b, i+1, 2)
-		if !ok || sec > 60 { // Postgres takes a leap second, as the next minute
-			return 0, 0, 0, false
+		if sec, ok = digitsAt(b, i+1, 2); !ok {
+			return 0, 0, 0, Syntax
 		}
+		timeBad = timeBad || sec > 60 // Postgres takes a leap second, as the next minute
 		i += 3
 		if i < len(b) && b[i] == '.' {
 			i++
@@ -234,7 +250,7 @@ func scan(b []byte) (days, tod, off int64, ok bool) {
 				n++
 			}
 			if n == 0 {
-				return 0, 0, 0, false
+				return 0, 0, 0, Syntax
 			}
 			for k := n; k < 6; k++ {
 				frac *= 10
@@ -242,36 +258,40 @@ func scan(b []byte) (days, tod, off int64, ok bool) {
 		}
 	}
 	tod = (h*3600+mi*60+sec)*usPerSec + frac
-	if h == 24 && tod != usPerDay {
-		return 0, 0, 0, false // only 24:00:00 itself, as in Postgres
+	if timeBad || (h == 24 && tod != usPerDay) { // only 24:00:00 itself, as in Postgres
+		timeBad, f = true, FieldRange
 	}
 	for i < len(b) && IsSpace(b[i]) {
 		i++
 	}
 	if i == len(b) {
-		return days, tod, 0, true
+		return days, tod, 0, f
 	}
 	switch b[i] {
 	case 'Z', 'z':
-		return days, tod, 0, i+1 == len(b)
+		if i+1 != len(b) {
+			return 0, 0, 0, Syntax
+		}
+		return days, tod, 0, f
 	case '+', '-':
-		off, ok = zone(b[i+1:])
-		if !ok {
-			return 0, 0, 0, false
+		var zf Fault
+		if off, zf = zone(b[i+1:]); zf == Syntax || (zf == ZoneRange && !timeBad) {
+			return 0, 0, 0, zf
 		}
 		if b[i] == '-' {
 			off = -off
 		}
-		return days, tod, off, true
+		return days, tod, off, f
 	}
-	return 0, 0, 0, false
+	return 0, 0, 0, Syntax
 }
 
 // zone parses a numeric zone offset after its sign, as Postgres does: H,
 // HH, HMM, HHMM, H[H]:, H[H]:MM or H[H]:MM:SS, hours up to 15 (minutes and
 // seconds take exactly two digits, where Postgres takes one too). It
-// returns the offset's magnitude in microseconds.
-func zone(b []byte) (int64, bool) {
+// returns the offset's magnitude in microseconds, or a Syntax or ZoneRange
+// fault.
+func zone(b []byte) (int64, Fault) {
 	n := 0
 	for n < len(b) && b[n] >= '0' && b[n] <= '9' {
 		n++
@@ -289,24 +309,24 @@ func zone(b []byte) (int64, bool) {
 		h, _ = digitsAt(b, 0, n)
 		var ok bool
 		if m, ok = digitsAt(b, n+1, 2); !ok {
-			return 0, false
+			return 0, Syntax
 		}
 		switch j := n + 3; {
 		case j == len(b):
 		case b[j] == ':' && j+3 == len(b):
 			if s, ok = digitsAt(b, j+1, 2); !ok {
-				return 0, false
+				return 0, Syntax
 			}
 		default:
-			return 0, false
+			return 0, Syntax
 		}
 	default:
-		return 0, false
+		return 0, Syntax
 	}
 	if h > maxZoneHours || m > 59 || s > 59 {
-		return 0, false
+		return 0, ZoneRange
 	}
-	return (h*3600 + m*60 + s) * usPerSec, true
+	return (h*3600 + m*60 + s) * usPerSec, OK
 }
 
 // Timestamp parses a TIMESTAMP into microseconds since the Unix epoch, UTC.
@@ -316,11 +336,13 @@ func zone(b []byte) (int64, bool) {
 // a 60th second the next minute, as in Postgres; digits past the sixth
 // fractional one round half up), then optionally white space and a zone:
 // Z, or ±H[H][[:]MM[:SS]] up to ±15:59:59, which is converted to UTC.
-// A result outside years 0001 to 9999 is a Range fault.
+// Text of that form with a field out of range (2021-02-29, 25:00, 10:60)
+// is a FieldRange fault, with a zone out of range (+16, +15:60) a
+// ZoneRange one, and a result outside years 0001 to 9999 a Range one.
 func Timestamp(b []byte) (int64, Fault) {
-	days, tod, off, ok := scan(TrimSpace(b))
-	if !ok {
-		return 0, Syntax
+	days, tod, off, f := scan(TrimSpace(b))
+	if f != OK {
+		return 0, f
 	}
 	us := days*usPerDay + tod - off
 	if us < MinDay*usPerDay || us >= (MaxDay+1)*usPerDay {
@@ -331,11 +353,12 @@ func Timestamp(b []byte) (int64, Fault) {
 
 // Date parses a DATE into days since the Unix epoch. It takes what
 // Timestamp takes and, as Postgres's date_in does, keeps only the date as
-// written: the time and the zone must be valid but are ignored.
+// written: the time and the zone must be valid but are ignored. Its
+// faults are Timestamp's but Range.
 func Date(b []byte) (int32, Fault) {
-	days, _, _, ok := scan(TrimSpace(b))
-	if !ok {
-		return 0, Syntax
+	days, _, _, f := scan(TrimSpace(b))
+	if f != OK {
+		return 0, f
 	}
 	return int32(days), OK
 }

@@ -338,8 +338,12 @@ func TestCasts(t *testing.T) {
 		{"text to ts T Z", cast(cS, ts6), s("2026-11-25T10:00:00Z"), tsD("2026-11-25 10:00:00"), ""},
 		{"text to ts offset", cast(cS, ts6), s("2026-11-25T10:00:00+02:00"), tsD("2026-11-25 08:00:00"), ""},
 		{"text to ts date", cast(cS, ts6), s("2026-11-25"), tsD("2026-11-25 00:00:00"), ""},
-		{"text to ts bad", cast(cS, ts6), s("2026-13-25"), null, sqlerr.InvalidDatetime},
-		{"text to ts feb 30", cast(cS, ts6), s("2026-02-30"), null, sqlerr.InvalidDatetime},
+		{"text to ts bad", cast(cS, ts6), s("2026-13-25 10:00"), null, sqlerr.DatetimeOverflow},
+		{"text to ts syntax", cast(cS, ts6), s("2026-11-25 noon"), null, sqlerr.InvalidDatetime},
+		{"text to ts zone", cast(cS, ts6), s("2026-11-25 10:00+16"), null, sqlerr.InvalidZoneDisplacement},
+		{"text to ts feb 30", cast(cS, ts6), s("2026-02-30"), null, sqlerr.DatetimeOverflow},
+		{"text to date feb 30", cast(cS, types.DateType), s("2026-02-30"), null, sqlerr.DatetimeOverflow},
+		{"text to date zone", cast(cS, types.DateType), s("2026-02-28 10:00-15:60"), null, sqlerr.InvalidZoneDisplacement},
 		{"text to ts(3) rounds", cast(cS, types.TimestampType(3)), s("2026-11-25 10:00:00.123456"), tsD("2026-11-25 10:00:00.123"), ""},
 		{"text to ts(0) rounds up", cast(cS, types.TimestampType(0)), s("2026-11-25 10:00:59.5"), tsD("2026-11-25 10:01:00"), ""},
 		{"text to date", cast(cS, types.DateType), s("2026-11-25"), dateD("2026-11-25"), ""},
@@ -475,9 +479,19 @@ func TestParseTimestamp(t *testing.T) {
 			t.Errorf("ParseTimestamp(%q) = %s, want %s", in, got, want)
 		}
 	}
-	for _, in := range []string{"", "2026", "2026-11-25 25:00:00", "2026-11-25 10:60:00", "2023-02-29", "2026-11-25X10:00:00", "2026-11-25 10:00:00.", "abc", "2026-11-25 10:00:00 UTC"} {
+	for _, in := range []string{"", "2026", "2026-11-25X10:00:00", "2026-11-25 10:00:00.", "abc", "2026-11-25 10:00:00 UTC"} {
 		if _, err := ParseTimestamp(in); err == nil || sqlerr.Code(err) != sqlerr.InvalidDatetime {
 			t.Errorf("ParseTimestamp(%q): got %v, want 22007", in, err)
+		}
+	}
+	for _, in := range []string{"2026-11-25 25:00:00", "2026-11-25 10:60:00", "2023-02-29", "9999-12-31 24:00:01"} {
+		if _, err := ParseTimestamp(in); err == nil || sqlerr.Code(err) != sqlerr.DatetimeOverflow {
+			t.Errorf("ParseTimestamp(%q): got %v, want 22008", in, err)
+		}
+	}
+	for _, in := range []string{"2026-11-25 10:00+16", "2026-11-25 10:00:00-15:59:60"} {
+		if _, err := ParseTimestamp(in); err == nil || sqlerr.Code(err) != sqlerr.InvalidZoneDisplacement {
+			t.Errorf("ParseTimestamp(%q): got %v, want 22009", in, err)
 		}
 	}
 	if d, err := ParseDate("1970-01-02"); err != nil || d != 1 {

@@ -237,11 +237,13 @@ func textBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(
 // pgtext.Date, the parser COPY and the event decoders use too:
 // YYYY-M[M]-D[D] (surrounding white space allowed), optionally followed by
 // a time and zone that must be valid but are ignored, as in Postgres. A
-// malformed or impossible date is a *sqlerr.Error with code 22007.
+// bad date is a *sqlerr.Error with Postgres's code: 22007 for text that is
+// not the syntax, 22008 for a field out of range (2021-02-29, 25:00), 22009
+// for a zone offset out of range (+16).
 func ParseDate(s string) (int32, error) {
 	d, f := pgtext.Date(textBytes(s))
 	if f != pgtext.OK {
-		return 0, errDatetime("date", s)
+		return 0, errDateTimeFault(f, "date", s)
 	}
 	return d, nil
 }
@@ -252,17 +254,30 @@ func ParseDate(s string) (int32, error) {
 // 'HH:MM[:SS[.f]]' (24:00:00 and a 60th second roll over as in Postgres),
 // then an optional zone 'Z' or ±HH[[:]MM[:SS]] up to ±15:59:59, converted
 // to UTC. More than six fractional digits are rounded to microseconds. A
-// malformed value is a *sqlerr.Error with code 22007; one outside years
-// 0001 to 9999 once converted to UTC has code 22008.
+// bad value is a *sqlerr.Error with Postgres's code: 22007 for text that
+// is not the syntax, 22008 for a field out of range (2021-02-29, 25:00) or
+// a value outside years 0001 to 9999 once converted to UTC, 22009 for a
+// zone offset out of range (+16).
 func ParseTimestamp(s string) (int64, error) {
 	us, f := pgtext.Timestamp(textBytes(s))
-	switch f {
-	case pgtext.OK:
-		return us, nil
-	case pgtext.Range:
-		return 0, sqlerr.Execf(sqlerr.DatetimeOverflow, "timestamp out of range: %q", s)
+	if f != pgtext.OK {
+		return 0, errDateTimeFault(f, "timestamp", s)
 	}
-	return 0, errDatetime("timestamp", s)
+	return us, nil
+}
+
+// errDateTimeFault is Postgres's error for fault f of s read as the date
+// or time type what ("date" or "timestamp").
+func errDateTimeFault(f pgtext.Fault, what, s string) error {
+	switch f {
+	case pgtext.Range:
+		return sqlerr.Execf(sqlerr.DatetimeOverflow, "%s out of range: %q", what, s)
+	case pgtext.FieldRange:
+		return sqlerr.Execf(sqlerr.DatetimeOverflow, "date/time field value out of range: %q", s)
+	case pgtext.ZoneRange:
+		return sqlerr.Execf(sqlerr.InvalidZoneDisplacement, "time zone displacement out of range: %q", s)
+	}
+	return errDatetime(what, s)
 }
 
 // timestampOf returns the microseconds of a TIMESTAMP or DATE datum.
