@@ -19,6 +19,9 @@ type OutRow struct {
 	Vals []types.Datum
 }
 
+// opsFit reports whether c has one op per row, or none (all inserts).
+func opsFit(c *operators.Chunk) bool { return c.Ops == nil || len(c.Ops) == c.Len() }
+
 // ChunkRows copies the rows of c out as datums of the column types ts.
 func ChunkRows(c *operators.Chunk, ts []types.T) []OutRow {
 	n := c.Len()
@@ -142,6 +145,10 @@ func (c *Collector) chunk(m *operators.Chunk) {
 	if n == 0 || (c.MaxChunkRows > 0 && n > c.MaxChunkRows) {
 		c.T.Errorf("chunk of %d rows (at most %d)", n, c.MaxChunkRows)
 	}
+	if !opsFit(m) {
+		c.T.Errorf("chunk of %d rows with %d ops", n, len(m.Ops))
+		return
+	}
 	c.Chunks++
 	c.MaxChunk = max(c.MaxChunk, n)
 	format := c.Format.or()
@@ -240,6 +247,9 @@ func (tr *Transcript) Push(m operators.Message) error {
 	}
 	switch m := m.(type) {
 	case *operators.Chunk:
+		if !opsFit(m) {
+			return fmt.Errorf("chunk of %d rows with %d ops", m.Len(), len(m.Ops))
+		}
 		format := tr.Format.or()
 		for _, o := range ChunkRows(m, tr.Types) {
 			tr.Lines = append(tr.Lines, o.Op.String()+" "+format(o.Vals))

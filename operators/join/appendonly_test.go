@@ -28,7 +28,7 @@ func TestAppendOnlyRetractionIsAnError(t *testing.T) {
 			out := func() int { return len(c.All()) }
 			var ao [2]bool
 			ao[in] = true
-			j := NewWithOptions(mem, kind, evTypes, evTypes, []int{0}, []int{0}, nil, c.Schema, Options{AppendOnly: ao}, opsChecked(t, c))
+			j := NewWithOptions(mem, kind, evTypes, evTypes, []int{0}, []int{0}, nil, c.Schema, Options{AppendOnly: ao}, c)
 			ports := [2]operators.Output{j.Left(), j.Right()}
 			if err := optest.Feed(mem, ports[1-in], evSchema, []row{ev(1, 1, 10), ev(2, 2, 20)}, nil, 0); err != nil {
 				t.Fatal(err)

@@ -68,7 +68,7 @@ func TestIntervalJoinEvictionDifferential(t *testing.T) {
 				}
 				opts := Options{Time: &tb, AppendOnly: ao}
 				newJoin := func() *HashJoin {
-					return NewWithOptions(mem, tc.kind, evTypes, evTypes, lk, rk, residual, c.Schema, opts, opsChecked(t, c))
+					return NewWithOptions(mem, tc.kind, evTypes, evTypes, lk, rk, residual, c.Schema, opts, c)
 				}
 				j := newJoin()
 				optest.CloseAtEnd(t, closeFunc(func() error { return j.Close() }), mem)
@@ -256,7 +256,7 @@ func TestIntervalJoinRetractEvicted(t *testing.T) {
 	c := newCollector(t, append(slices.Clone(evTypes), evTypes...))
 	pairs := func() int { return len(c.Net.Lines()) }
 	tb := TimeBound{LeftCol: 2, RightCol: 2, Lo: -10, Hi: 10}
-	j := NewWithOptions(mem, Inner, evTypes, evTypes, []int{0}, []int{0}, nil, c.Schema, Options{Time: &tb}, opsChecked(t, c))
+	j := NewWithOptions(mem, Inner, evTypes, evTypes, []int{0}, []int{0}, nil, c.Schema, Options{Time: &tb}, c)
 	optest.CloseAtEnd(t, j, mem)
 	ev := func(user, item, ts int64) row {
 		return row{types.NewBigInt(user), types.NewBigInt(item), types.NewTimestamp(ts)}
@@ -303,7 +303,7 @@ func TestTimeBoundBadColumn(t *testing.T) {
 	mem := optest.CheckedMem(t)
 	c := newCollector(t, append(slices.Clone(leftTypes), rightTypes...))
 	j := NewWithOptions(mem, Inner, leftTypes, rightTypes, []int{0}, []int{0}, nil, c.Schema,
-		Options{Time: &TimeBound{LeftCol: 1, RightCol: 0}}, opsChecked(t, c))
+		Options{Time: &TimeBound{LeftCol: 1, RightCol: 0}}, c)
 	optest.CloseAtEnd(t, j, mem)
 	err := optest.Feed(mem, j.Left(), typesSchema(leftTypes), []row{randRow(rand.New(rand.NewPCG(1, 1)), leftTypes)}, nil, 0)
 	if err == nil || !strings.Contains(err.Error(), "time column 1 is") {

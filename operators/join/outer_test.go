@@ -38,7 +38,7 @@ func TestStreamingLeftOuterDifferential(t *testing.T) {
 					if withResidual {
 						residual = ltResidual()
 					}
-					j := New(mem, StreamingLeftOuter, leftTypes, rightTypes, kc.lk, kc.rk, residual, c.Schema, opsChecked(t, c))
+					j := New(mem, StreamingLeftOuter, leftTypes, rightTypes, kc.lk, kc.rk, residual, c.Schema, c)
 					optest.CloseAtEnd(t, j, mem)
 					var cur [2][]row
 					sideTypes := [2][]types.T{leftTypes, rightTypes}
@@ -142,7 +142,7 @@ func TestStreamingLeftOuterPadding(t *testing.T) {
 	rt := []types.T{types.BigIntType, types.BigIntType}
 	c := newCollector(t, append(slices.Clone(lt), rt...))
 	tr := &optest.Transcript{Next: c, Types: c.Types}
-	j := New(mem, StreamingLeftOuter, lt, rt, []int{0}, []int{0}, nil, c.Schema, opsChecked(t, tr))
+	j := New(mem, StreamingLeftOuter, lt, rt, []int{0}, []int{0}, nil, c.Schema, tr)
 	optest.CloseAtEnd(t, j, mem)
 	lh := &optest.Harness{T: t, Mem: mem, Input: j.Left(), InSchema: typesSchema(lt), Out: c}
 	rh := &optest.Harness{T: t, Mem: mem, Input: j.Right(), InSchema: typesSchema(rt), Out: c}

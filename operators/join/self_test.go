@@ -84,12 +84,12 @@ func testSelfJoin(t *testing.T, seed uint64, appendOnly, timed, composite bool) 
 	}
 	ref := newCollector(t, outTypes)
 	got := newCollector(t, selfTypes)
-	two := NewWithOptions(mem, Inner, evTypes, evTypes, keys, keys, nil, ref.Schema, opts, opsChecked(t, ref))
+	two := NewWithOptions(mem, Inner, evTypes, evTypes, keys, keys, nil, ref.Schema, opts, ref)
 	optest.CloseAtEnd(t, two, mem)
 	selfOpts := opts
 	selfOpts.Self, selfOpts.Output = true, cols
 	newSelf := func() *HashJoin {
-		return NewWithOptions(mem, Inner, evTypes, evTypes, keys, keys, nil, got.Schema, selfOpts, opsChecked(t, got))
+		return NewWithOptions(mem, Inner, evTypes, evTypes, keys, keys, nil, got.Schema, selfOpts, got)
 	}
 	self := newSelf()
 	optest.CloseAtEnd(t, closeFunc(func() error { return self.Close() }), mem)
@@ -192,7 +192,7 @@ func TestSelfJoinChunkPairs(t *testing.T) {
 	for _, tb := range []TimeBound{{2, 2, -5, 5}, {2, 2, 1, 5}} {
 		c := newCollector(t, outTypes)
 		j := NewWithOptions(mem, Inner, evTypes, evTypes, []int{0}, []int{0}, nil, c.Schema,
-			Options{Time: &tb, AppendOnly: [2]bool{true, true}, Self: true}, opsChecked(t, c))
+			Options{Time: &tb, AppendOnly: [2]bool{true, true}, Self: true}, c)
 		ev := func(user, item, ts int64) row {
 			return row{types.NewBigInt(user), types.NewBigInt(item), types.NewTimestamp(ts)}
 		}
