@@ -23,9 +23,11 @@ func ChangeLines(rows []OutRow, format RowFormat) []string {
 		case operators.Delete:
 			out = append(out, "- "+format(r.Vals))
 		case operators.UpdateBefore:
-			if i+1 < len(rows) {
+			if i+1 < len(rows) && rows[i+1].Op == operators.UpdateAfter {
 				out = append(out, format(r.Vals)+" -> "+format(rows[i+1].Vals))
 				i++
+			} else {
+				out = append(out, "? "+format(r.Vals)) // an unpaired UpdateBefore
 			}
 		default:
 			out = append(out, "? "+format(r.Vals))

@@ -151,6 +151,10 @@ func TestCollectorEpochsAndLines(t *testing.T) {
 	if got := ChangeLines(c.LastEpoch(), c.Format); fmt.Sprint(got) != "[- 2,20 1,10 -> 1,11]" {
 		t.Errorf("changes %q", got)
 	}
+	unpaired := []OutRow{{Op: operators.UpdateBefore, Vals: Row(BigInt(3))}, {Op: operators.Insert, Vals: Row(BigInt(4))}}
+	if got := ChangeLines(unpaired, nil); fmt.Sprint(got) != "[+ 4 ? 3]" {
+		t.Errorf("an UpdateBefore not followed by its UpdateAfter: %q", got)
+	}
 	if got := OpLines(c.LastEpoch(), nil); fmt.Sprint(got) != "[delete 2,1970-01-01 00:00:00.00002 update_after 1,1970-01-01 00:00:00.000011 update_before 1,1970-01-01 00:00:00.00001]" {
 		t.Errorf("op lines %q", got)
 	}

@@ -3,6 +3,7 @@ package agg
 import (
 	"math/rand/v2"
 	"runtime"
+	"strconv"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -105,20 +106,7 @@ func runCountSum(b *testing.B, deletePct int) {
 	epoch := uint64(1)
 	b.ReportAllocs()
 	b.ResetTimer()
-	rows := 0
-	for i := 0; i < b.N; i++ {
-		c := chunks[i%len(chunks)]
-		if err := h.Push(c); err != nil {
-			b.Fatal(err)
-		}
-		rows += c.Len()
-		if i%benchBarrierEv == benchBarrierEv-1 {
-			epoch++
-			if err := h.Push(operators.Barrier{Epoch: epoch}); err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
+	rows := pushCycling(b, h, chunks, benchBarrierEv, &epoch)
 	b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "rows/s")
 }
 
@@ -190,7 +178,7 @@ func BenchmarkAggVarcharKey(b *testing.B) {
 		kb := array.NewStringBuilder(mem)
 		vb := array.NewInt64Builder(mem)
 		for i := 0; i < benchBatch; i++ {
-			kb.Append("user-" + string(rune('a'+r.IntN(26))) + "-" + itoa(r.IntN(benchKeys/26)))
+			kb.Append("user-" + string(rune('a'+r.IntN(26))) + "-" + strconv.Itoa(r.IntN(benchKeys/26)))
 			vb.Append(int64(i))
 		}
 		ka, va := kb.NewArray(), vb.NewArray()
@@ -212,6 +200,15 @@ func BenchmarkAggVarcharKey(b *testing.B) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
+	epoch := uint64(1)
+	rows := pushCycling(b, h, chunks, benchBarrierEv, &epoch)
+	b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// pushCycling pushes b.N chunks, cycling through chunks, with a barrier
+// (numbered on from *epoch) after every barrierEvery, and returns the rows
+// pushed.
+func pushCycling(b *testing.B, h *HashAgg, chunks []*operators.Chunk, barrierEvery int, epoch *uint64) int {
 	rows := 0
 	for i := 0; i < b.N; i++ {
 		c := chunks[i%len(chunks)]
@@ -219,26 +216,14 @@ func BenchmarkAggVarcharKey(b *testing.B) {
 			b.Fatal(err)
 		}
 		rows += c.Len()
-		if i%benchBarrierEv == benchBarrierEv-1 {
-			if err := h.Push(operators.Barrier{Epoch: uint64(i + 2)}); err != nil {
+		if i%barrierEvery == barrierEvery-1 {
+			*epoch++
+			if err := h.Push(operators.Barrier{Epoch: *epoch}); err != nil {
 				b.Fatal(err)
 			}
 		}
 	}
-	b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "rows/s")
-}
-
-func itoa(n int) string {
-	var buf [20]byte
-	i := len(buf)
-	for {
-		i--
-		buf[i] = byte('0' + n%10)
-		n /= 10
-		if n == 0 {
-			return string(buf[i:])
-		}
-	}
+	return rows
 }
 
 // storeCommitted serves a committed-backed aggregate from a state.Store
@@ -358,20 +343,7 @@ func benchPairCounts(b *testing.B, committed bool, pairs, batches, warm int) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
-	rows := 0
-	for i := 0; i < b.N; i++ {
-		c := chunks[i%len(chunks)]
-		if err := h.Push(c); err != nil {
-			b.Fatal(err)
-		}
-		rows += c.Len()
-		if i%benchBatches == benchBatches-1 {
-			epoch++
-			if err := h.Push(operators.Barrier{Epoch: epoch}); err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
+	rows := pushCycling(b, h, chunks, benchBatches, &epoch)
 	epoch++
 	if err := h.Push(operators.Barrier{Epoch: epoch}); err != nil {
 		b.Fatal(err)

@@ -123,25 +123,26 @@ func (j *HashJoin) Restore(r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	for in, s := range j.stateSides() {
+	for in := range j.stateSides() {
 		schema := j.sideSchema(in)
 		err := sr.Section(fmt.Sprintf("side%d", in), schema, func(rec arrow.RecordBatch) error {
 			return j.restoreRows(in, rec)
 		})
+		if err == nil && in == len(j.stateSides())-1 {
+			err = sr.ExpectEnd()
+		}
 		if err != nil {
 			for _, s := range j.sides {
 				s.reset()
 			}
-			return err
+			return fmt.Errorf("join: restore: %w", err)
 		}
+	}
+	// Watermarks and horizons only once every row is in: a failed
+	// restore leaves them as built.
+	for in, s := range j.stateSides() {
 		v := vals[in*4 : in*4+4]
 		s.wm, s.hasWM, s.horizon, s.evicted = v[0], v[1] != 0, v[2], v[3] != 0
-	}
-	if err := sr.ExpectEnd(); err != nil {
-		for _, s := range j.sides {
-			s.reset()
-		}
-		return fmt.Errorf("join: restore: %w", err)
 	}
 	if j.self {
 		j.setRoleHorizons()
@@ -189,8 +190,6 @@ func (j *HashJoin) restoreRows(in int, rec arrow.RecordBatch) error {
 	return nil
 }
 
-// appendLinkTimes appends the times of slots, kept in their links, to b:
-// the time column of a side whose rows omit it (see omitTime).
 // sideBatch gathers the rows of side s (input in) at slots into a record
 // of the side's checkpoint schema: its columns (the time column from the
 // chain links when the rows omit it), then the match counts.
@@ -200,11 +199,12 @@ func (j *HashJoin) sideBatch(mem memory.Allocator, in int, s *side, schema *arro
 		var a arrow.Array
 		var err error
 		if c == s.tcol && s.rows.Omitted(c) {
-			b := array.NewBuilder(mem, schema.Field(c).Type)
-			if err = appendLinkTimes(b, s.link, slots); err == nil {
-				a = b.NewArray()
+			// The times are kept only in the chain links (see omitTime).
+			ts := make([]int64, len(slots))
+			for i, x := range slots {
+				ts[i] = s.link[x].ts
 			}
-			b.Release()
+			a = state.Int64Array(mem, schema.Field(c).Type, ts)
 		} else {
 			a, err = s.rows.GatherSlotsColumn(mem, schema.Field(c).Type, c, slots)
 		}
@@ -223,24 +223,5 @@ func (j *HashJoin) sideBatch(mem memory.Allocator, in int, s *side, schema *arro
 		arrs = append(arrs, cb.NewArray())
 		cb.Release()
 	}
-	rec := array.NewRecordBatch(schema, arrs, int64(len(slots)))
-	state.ReleaseAll(arrs)
-	return rec, nil
-}
-
-func appendLinkTimes(b array.Builder, link []link, slots []uint32) error {
-	b.Reserve(len(slots))
-	switch tb := b.(type) {
-	case *array.TimestampBuilder:
-		for _, x := range slots {
-			tb.UnsafeAppend(arrow.Timestamp(link[x].ts))
-		}
-	case *array.Int64Builder:
-		for _, x := range slots {
-			tb.UnsafeAppend(link[x].ts)
-		}
-	default:
-		return fmt.Errorf("time column cannot fill a %s builder", b.Type())
-	}
-	return nil
+	return state.NewRecord(schema, arrs, len(slots)), nil
 }

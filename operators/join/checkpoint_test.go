@@ -107,6 +107,11 @@ func TestHashJoinCheckpointDamage(t *testing.T) {
 				if n := dst.StateRows(); n != 0 {
 					t.Fatalf("%s: %d rows held after a failed restore", what, n)
 				}
+				for in, s := range dst.sides {
+					if s.hasWM || s.evicted || s.wm != 0 || s.horizon != 0 {
+						t.Fatalf("%s: side %d keeps watermark %d (set %v), horizon %d after a failed restore", what, in, s.wm, s.hasWM, s.horizon)
+					}
+				}
 			})
 			if err := dst.Restore(bytes.NewReader(snap)); err != nil {
 				t.Fatalf("intact snapshot after the damaged ones: %v", err)

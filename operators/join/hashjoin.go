@@ -787,7 +787,7 @@ func (j *HashJoin) buildPairs(in int, rows []int32, slots []uint32, otherTs []in
 		case c == sd.tcol && otherTs != nil:
 			// Also the only source of an omitted time column (see
 			// omitTime): a timed join always records the times.
-			a = int64Array(j.mem, dt, otherTs)
+			a = state.Int64Array(j.mem, dt, otherTs)
 		case j.keyFrom[oc.side][c] >= 0:
 			a, err = j.sides[in].rows.GatherRowsColumn(j.mem, dt, j.keyFrom[oc.side][c], rows)
 		default:
@@ -802,27 +802,10 @@ func (j *HashJoin) buildPairs(in int, rows []int32, slots []uint32, otherTs []in
 	return j.record(arrs, len(rows)), nil
 }
 
-// int64Array returns a new array of dt (an Int64 or Timestamp type) with
-// vals, none NULL.
-func int64Array(mem memory.Allocator, dt arrow.DataType, vals []int64) arrow.Array {
-	buf := memory.NewResizableBuffer(mem)
-	buf.Resize(8 * len(vals))
-	copy(arrow.Int64Traits.CastFromBytes(buf.Bytes()), vals)
-	d := array.NewData(dt, len(vals), []*memory.Buffer{nil, buf}, nil, 0, 0)
-	a := array.MakeFromData(d)
-	d.Release()
-	buf.Release()
-	return a
-}
-
 // record makes a record of the output schema from arrs (n rows each),
 // releasing them, and keeps arrs' backing array for the next gather.
 func (j *HashJoin) record(arrs []arrow.Array, n int) arrow.RecordBatch {
-	rec := array.NewRecordBatch(j.schema, arrs, int64(n))
-	for k, a := range arrs {
-		a.Release()
-		arrs[k] = nil
-	}
+	rec := state.NewRecord(j.schema, arrs, n)
 	j.arrs = arrs[:0]
 	return rec
 }

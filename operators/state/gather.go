@@ -20,15 +20,9 @@ import (
 // first+1, ... (each of its column's Arrow type). The caller releases the
 // arrays; on an error, the arrays already in dst are released too.
 func (c *Columns) GatherSlots(mem memory.Allocator, schema *arrow.Schema, first int, slots []uint32, dst []arrow.Array) ([]arrow.Array, error) {
-	for k := range c.cols {
-		a, err := c.cols[k].gatherSlots(mem, schema.Field(first+k).Type, slots)
-		if err != nil {
-			ReleaseAll(dst)
-			return nil, fmt.Errorf("column %d: %w", k, err)
-		}
-		dst = append(dst, a)
-	}
-	return dst, nil
+	return gatherEach(len(c.cols), dst, func(k int) (arrow.Array, error) {
+		return c.GatherSlotsColumn(mem, schema.Field(first+k).Type, k, slots)
+	})
 }
 
 // GatherRows appends to dst one new array per column holding rows of the
@@ -36,11 +30,19 @@ func (c *Columns) GatherSlots(mem memory.Allocator, schema *arrow.Schema, first 
 // caller releases the arrays; on an error, the arrays already in dst are
 // released too.
 func (c *Columns) GatherRows(mem memory.Allocator, schema *arrow.Schema, first int, rows []int32, dst []arrow.Array) ([]arrow.Array, error) {
-	for k := range c.rd {
-		a, err := c.rd[k].gatherRows(mem, schema.Field(first+k).Type, rows)
+	return gatherEach(len(c.rd), dst, func(k int) (arrow.Array, error) {
+		return c.GatherRowsColumn(mem, schema.Field(first+k).Type, k, rows)
+	})
+}
+
+// gatherEach appends gather(k) for k = 0 .. n-1 to dst, releasing dst on
+// an error.
+func gatherEach(n int, dst []arrow.Array, gather func(k int) (arrow.Array, error)) ([]arrow.Array, error) {
+	for k := range n {
+		a, err := gather(k)
 		if err != nil {
 			ReleaseAll(dst)
-			return nil, fmt.Errorf("column %d: %w", k, err)
+			return nil, err
 		}
 		dst = append(dst, a)
 	}
@@ -65,6 +67,27 @@ func (c *Columns) GatherRowsColumn(mem memory.Allocator, dt arrow.DataType, col 
 		return nil, fmt.Errorf("column %d: %w", col, err)
 	}
 	return a, nil
+}
+
+// Int64Array returns a new array of dt, a type of 8-byte values (BIGINT,
+// TIMESTAMP), holding vals, none NULL.
+func Int64Array(mem memory.Allocator, dt arrow.DataType, vals []int64) arrow.Array {
+	buf, b := newBuffer(mem, 8*len(vals))
+	copy(arrow.Int64Traits.CastFromBytes(b), vals)
+	d := array.NewData(dt, len(vals), []*memory.Buffer{nil, buf}, nil, 0, 0)
+	a := array.MakeFromData(d)
+	d.Release()
+	buf.Release()
+	return a
+}
+
+// NewRecord returns a record of schema holding arrs (n rows each), which
+// it releases and clears, so that the caller can reuse the slice.
+func NewRecord(schema *arrow.Schema, arrs []arrow.Array, n int) arrow.RecordBatch {
+	rec := array.NewRecordBatch(schema, arrs, int64(n))
+	ReleaseAll(arrs)
+	clear(arrs)
+	return rec
 }
 
 // ReleaseAll releases every array of as.

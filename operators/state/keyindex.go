@@ -196,18 +196,12 @@ func (x *keyIndex) hashSlots(ss []uint32, hs []uint64) {
 	}
 	for _, col := range x.key {
 		c := &x.cols[col]
-		if len(c.nulls) > 0 || c.st == stStr {
-			for j, s := range ss {
-				hs[j] = hashMix(hs[j], slotValue(c, int(s)))
-			}
-			continue
-		}
-		switch c.st {
-		case stI64:
+		switch noNulls := len(c.nulls) == 0; {
+		case noNulls && c.st == stI64:
 			for j, s := range ss {
 				hs[j] = hashMix(hs[j], uint64(c.i64[s]))
 			}
-		case stI32:
+		case noNulls && c.st == stI32:
 			for j, s := range ss {
 				hs[j] = hashMix(hs[j], uint64(int64(c.i32[s])))
 			}
@@ -523,47 +517,6 @@ func (x *keyIndex) findSlotKey(h uint64, slot uint32) (uint32, bool) {
 		if eq {
 			return s, true
 		}
-	}
-}
-
-// appendSlot appends the value at slot si of src to dst, a column of the
-// same storage. Rows past the end of dst.nulls are not NULL, so the bits
-// of an emptied column (truncateColumn) need no clearing.
-func appendSlot(dst *column, src *column, si int) {
-	switch src.st {
-	case stI64:
-		dst.i64 = append(dst.i64, src.i64[si])
-	case stI32:
-		dst.i32 = append(dst.i32, src.i32[si])
-	case stF64:
-		dst.f64 = append(dst.f64, src.f64[si])
-	case stDec:
-		dst.decs = append(dst.decs, src.decs[si])
-	case stBool:
-		dst.bools = append(dst.bools, src.bools[si])
-	default:
-		dst.strs = append(dst.strs, src.strs[si])
-	}
-	if len(src.nulls) > 0 && src.isNull(si) {
-		dst.setNull(columnLen(dst)-1, true)
-	}
-}
-
-// columnLen is the number of slots of c.
-func columnLen(c *column) int {
-	switch c.st {
-	case stI64:
-		return len(c.i64)
-	case stI32:
-		return len(c.i32)
-	case stF64:
-		return len(c.f64)
-	case stDec:
-		return len(c.decs)
-	case stBool:
-		return len(c.bools)
-	default:
-		return len(c.strs)
 	}
 }
 

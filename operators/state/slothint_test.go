@@ -1,6 +1,7 @@
 package state
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"strings"
@@ -148,6 +149,24 @@ func TestStoreSlotHint(t *testing.T) {
 	}
 	if got := storeLines(t, s); got != want {
 		t.Fatalf("after a failed Apply: %s, want %s", got, want)
+	}
+
+	// Nor are hints from before a Restore, which may move every slot:
+	// the same misplaced second hint as above is looked up instead.
+	h = hintFor(t, mem, s, append(pair(5, 15, 9, 9), pair(3, 13, 7, 7)...))
+	var snap bytes.Buffer
+	if err := s.SnapshotWith(mem, &snap); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RestoreWith(mem, &snap); err != nil {
+		t.Fatal(err)
+	}
+	if err := applyHinted(t, mem, s, append(pair(5, 15, 9, 10), pair(4, 14, 8, 11)...), append(slices.Clone(upd), upd...), h); err != nil {
+		t.Fatal(err)
+	}
+	want = "(1, 11, 1) (2, 12, 5) (3, 13, 7) (4, 14, 11) (5, 15, 10)"
+	if got := storeLines(t, s); got != want {
+		t.Fatalf("a hint from before a Restore: %s, want %s", got, want)
 	}
 
 	// DOUBLE keys (-0 and 0 are one key held two ways) take no hints.

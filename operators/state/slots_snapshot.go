@@ -88,8 +88,7 @@ func writeSlots(sw *SnapshotWriter, name string, schema *arrow.Schema, cols []co
 			}
 			arrs = append(arrs, ub.NewArray())
 		}
-		rec := array.NewRecordBatch(schema, arrs, int64(len(batch)))
-		ReleaseAll(arrs)
+		rec := NewRecord(schema, arrs, len(batch))
 		err := sw.Write(rec)
 		rec.Release()
 		if err != nil {

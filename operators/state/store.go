@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
@@ -524,7 +523,7 @@ func (s *Store) save(slot uint32) uint32 {
 	row := s.nsaved
 	s.nsaved++
 	for c := range s.cols {
-		appendSlot(&s.saved[c], &s.cols[c], int(slot))
+		copySlot(&s.saved[c], s.saved[c].grow(), &s.cols[c], int(slot))
 	}
 	return uint32(row)
 }
@@ -779,8 +778,7 @@ func (s *Store) Scan(mem memory.Allocator, cols []int, batchSize int, fn func(ar
 			}
 			arrs = append(arrs, a)
 		}
-		rec := array.NewRecordBatch(schema, arrs, int64(len(slots)))
-		ReleaseAll(arrs)
+		rec := NewRecord(schema, arrs, len(slots))
 		defer rec.Release()
 		slots = slots[:0]
 		return fn(rec)

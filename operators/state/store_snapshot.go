@@ -121,7 +121,6 @@ func (s *Store) RestoreWith(mem memory.Allocator, r io.Reader) error {
 	if err := sr.Header(storeFormat, storeVersion, s.config()); err != nil {
 		return fmt.Errorf("store: restore: %w", err)
 	}
-	s.gen++ // every slot may move
 	ts := s.colTypes()
 	m, err := readSlots(sr, "rows", slotSchema(s.names(), ts, s.multiset()), ts, s.multiset())
 	if err == nil {
@@ -139,6 +138,8 @@ func (s *Store) RestoreWith(mem memory.Allocator, r io.Reader) error {
 	if n.bad != nil {
 		return n.bad
 	}
+	// The same store, whose every slot may have moved (see SlotStamp).
+	n.id, n.gen = s.id, s.gen+1
 	copy(n.cols, m.cols) // in place: the int index points at n.cols[key]
 	if n.appendOnly {
 		// Every slot of an append-only store is live, one row each.

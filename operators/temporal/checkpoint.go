@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 
 	"github.com/sluicedb/sluice/operators"
@@ -119,8 +118,7 @@ func (f *Filter) snapshot(w io.Writer) error {
 			if err != nil {
 				return err
 			}
-			rec := array.NewRecordBatch(schema, arrs, int64(len(part)))
-			state.ReleaseAll(arrs)
+			rec := state.NewRecord(schema, arrs, len(part))
 			err = iw.Write(rec)
 			rec.Release()
 			if err != nil {

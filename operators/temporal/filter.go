@@ -281,9 +281,7 @@ func (f *Filter) emitRows(sel []int32, ops []operators.Op) error {
 // record makes a record of n rows of the gathered arrs, whose references
 // pass to it, keeping arrs's backing array for the next gather.
 func (f *Filter) record(arrs []arrow.Array, n int) arrow.RecordBatch {
-	rec := array.NewRecordBatch(f.in, arrs, int64(n))
-	state.ReleaseAll(arrs)
-	clear(arrs)
+	rec := state.NewRecord(f.in, arrs, n)
 	f.arrs = arrs[:0]
 	return rec
 }

@@ -21,36 +21,31 @@ import (
 // over diffCols (several partitions, NULLs, duplicates), each epoch cut
 // into chunks of random sizes and ended by a barrier.
 func randScript(r *rand.Rand, epochs int) []optest.Step {
-	var cur [][]types.Datum
+	ed := &edits{}
 	var steps []optest.Step
 	for e := range epochs {
-		var rows [][]types.Datum
-		var ops []operators.Op
 		for n := r.IntN(16); n > 0; n-- {
 			switch k := r.IntN(10); {
-			case k < 5 || len(cur) == 0:
+			case k < 5 || len(ed.cur) == 0:
 				x := randRow(r)
-				rows, ops = append(rows, x), append(ops, operators.Insert)
-				cur = append(cur, x)
+				ed.insert(x)
 				if r.IntN(6) == 0 { // a duplicate
-					rows, ops = append(rows, x), append(ops, operators.Insert)
-					cur = append(cur, x)
+					ed.insert(x)
 				}
 			case k < 8:
-				i := r.IntN(len(cur))
-				rows, ops = append(rows, cur[i]), append(ops, operators.Delete)
-				cur = slices.Delete(cur, i, i+1)
+				i := r.IntN(len(ed.cur))
+				ed.remove(i)
 			default:
-				i := r.IntN(len(cur))
-				x := slices.Clone(cur[i])
+				i := r.IntN(len(ed.cur))
+				x := slices.Clone(ed.cur[i])
 				x[1] = bi(x[1].I + int64(r.IntN(3)) - 1)
 				if r.IntN(4) == 0 {
 					x[0] = bi(int64(r.IntN(3))) // moves partition
 				}
-				rows, ops = append(rows, cur[i], x), append(ops, operators.UpdateBefore, operators.UpdateAfter)
-				cur[i] = x
+				ed.update(i, x)
 			}
 		}
+		rows, ops := ed.take()
 		steps = append(steps, optest.ChunkSteps(r, rows, ops, 6, true)...)
 		steps = append(steps, optest.Step{Epoch: uint64(e + 1)})
 	}

@@ -109,6 +109,39 @@ func referenceTop(spec Spec, rows [][]types.Datum) map[string]int {
 	return out
 }
 
+// edits is a multiset of rows (cur) and the changes made to it since the
+// last take.
+type edits struct {
+	cur  [][]types.Datum
+	rows [][]types.Datum
+	ops  []operators.Op
+}
+
+// insert adds a copy of x.
+func (e *edits) insert(x []types.Datum) {
+	e.rows, e.ops = append(e.rows, x), append(e.ops, operators.Insert)
+	e.cur = append(e.cur, x)
+}
+
+// remove deletes cur[i].
+func (e *edits) remove(i int) {
+	e.rows, e.ops = append(e.rows, e.cur[i]), append(e.ops, operators.Delete)
+	e.cur = slices.Delete(e.cur, i, i+1)
+}
+
+// update replaces cur[i] by x, as an update pair.
+func (e *edits) update(i int, x []types.Datum) {
+	e.rows, e.ops = append(e.rows, e.cur[i], x), append(e.ops, operators.UpdateBefore, operators.UpdateAfter)
+	e.cur[i] = x
+}
+
+// take returns the changes made since the last take.
+func (e *edits) take() ([][]types.Datum, []operators.Op) {
+	rows, ops := e.rows, e.ops
+	e.rows, e.ops = nil, nil
+	return rows, ops
+}
+
 func TestTopNDifferential(t *testing.T) {
 	specs := []Spec{
 		{PartitionCols: []int{0}, Order: []OrderKey{{Col: 1, Desc: true}}, N: 2},
@@ -137,29 +170,25 @@ func TestTopNDifferential(t *testing.T) {
 func runDifferential(t *testing.T, spec Spec, batch int, seed uint64) {
 	r := rand.New(rand.NewPCG(seed, 42))
 	f := newFixture(t, diffCols, spec, batch)
-	var cur [][]types.Datum
+	ed := &edits{}
 	folded := optest.Fold{}
 	for epoch := 0; epoch < 60; epoch++ {
-		var rows [][]types.Datum
-		var ops []operators.Op
 		for n := r.IntN(12); n > 0; n-- {
 			switch k := r.IntN(10); {
-			case k < 5 || len(cur) == 0:
+			case k < 5 || len(ed.cur) == 0:
 				x := randRow(r)
-				rows, ops = append(rows, x), append(ops, operators.Insert)
-				cur = append(cur, x)
+				ed.insert(x)
 			case k < 8:
-				i := r.IntN(len(cur))
-				rows, ops = append(rows, cur[i]), append(ops, operators.Delete)
-				cur = slices.Delete(cur, i, i+1)
+				i := r.IntN(len(ed.cur))
+				ed.remove(i)
 			default:
-				i := r.IntN(len(cur))
-				x := slices.Clone(cur[i])
+				i := r.IntN(len(ed.cur))
+				x := slices.Clone(ed.cur[i])
 				x[1] = bi(x[1].I + int64(r.IntN(3)) - 1)
-				rows, ops = append(rows, cur[i], x), append(ops, operators.UpdateBefore, operators.UpdateAfter)
-				cur[i] = x
+				ed.update(i, x)
 			}
 		}
+		rows, ops := ed.take()
 		if err := f.Feed(rows, ops, batch); err != nil {
 			t.Fatalf("epoch %d: %v", epoch, err)
 		}
@@ -167,12 +196,12 @@ func runDifferential(t *testing.T, spec Spec, batch int, seed uint64) {
 		if err := folded.Apply(f.Out.LastEpoch(), nil); err != nil {
 			t.Fatalf("epoch %d: %v", epoch, err)
 		}
-		want := referenceTop(spec, slices.Clone(cur))
+		want := referenceTop(spec, slices.Clone(ed.cur))
 		if fmt.Sprint(want) != fmt.Sprint(folded) {
 			t.Fatalf("epoch %d: output\n got %v\nwant %v", epoch, folded, want)
 		}
 	}
-	if spec.N > 0 && len(cur) > 0 && f.op.StateBytes() <= 0 {
+	if spec.N > 0 && len(ed.cur) > 0 && f.op.StateBytes() <= 0 {
 		t.Error("StateBytes is zero with rows held")
 	}
 }
@@ -219,7 +248,7 @@ func refillRow(r *rand.Rand, fixed bool) []types.Datum {
 // partition; every third epoch mostly from one partition), mixed with
 // random inserts (some duplicates), deletes and updates. It returns the steps and the input multiset after each epoch.
 func refillScript(r *rand.Rand, spec Spec, fixed bool, epochs int) ([]optest.Step, [][][]types.Datum) {
-	var cur [][]types.Datum
+	ed := &edits{}
 	partOf := func(x []types.Datum) string {
 		var k []types.Datum
 		for _, c := range spec.PartitionCols {
@@ -227,11 +256,11 @@ func refillScript(r *rand.Rand, spec Spec, fixed bool, epochs int) ([]optest.Ste
 		}
 		return optest.FormatRow(k)
 	}
-	// best is the index in cur of the best row of x's partition.
+	// best is the index in ed.cur of the best row of x's partition.
 	best := func(x []types.Datum) int {
 		pk, bi := partOf(x), -1
-		for i, y := range cur {
-			if partOf(y) == pk && (bi < 0 || refCompare(spec, len(y), y, cur[bi], false) < 0) {
+		for i, y := range ed.cur {
+			if partOf(y) == pk && (bi < 0 || refCompare(spec, len(y), y, ed.cur[bi], false) < 0) {
 				bi = i
 			}
 		}
@@ -240,8 +269,6 @@ func refillScript(r *rand.Rand, spec Spec, fixed bool, epochs int) ([]optest.Ste
 	var steps []optest.Step
 	var after [][][]types.Datum
 	for e := range epochs {
-		var rows [][]types.Datum
-		var ops []operators.Op
 		n := 5 + r.IntN(25)
 		if e < 4 {
 			n = 140
@@ -249,62 +276,57 @@ func refillScript(r *rand.Rand, spec Spec, fixed bool, epochs int) ([]optest.Ste
 		// Every third epoch drains one partition's top.
 		drain := e >= 4 && e%3 == 0
 		var victim []types.Datum
-		if len(cur) > 0 {
-			victim = cur[r.IntN(len(cur))]
+		if len(ed.cur) > 0 {
+			victim = ed.cur[r.IntN(len(ed.cur))]
 		}
 		for ; n > 0; n-- {
 			k := r.IntN(20)
 			switch {
-			case e < 4 || len(cur) < 300 || len(cur) == 0:
+			case e < 4 || len(ed.cur) < 300 || len(ed.cur) == 0:
 				k = 9
 			case drain && k < 18:
 				k = 0
 			}
 			switch {
 			case k < 7: // retract the best row of a partition
-				x := cur[r.IntN(len(cur))]
+				x := ed.cur[r.IntN(len(ed.cur))]
 				if drain {
 					x = victim
 				}
 				i := best(x)
 				if i < 0 { // the victim's partition is empty
-					victim = cur[r.IntN(len(cur))]
+					victim = ed.cur[r.IntN(len(ed.cur))]
 					i = best(victim)
 				}
-				rows, ops = append(rows, cur[i]), append(ops, operators.Delete)
-				cur = slices.Delete(cur, i, i+1)
+				ed.remove(i)
 			case k < 9: // move it
-				i := best(cur[r.IntN(len(cur))])
-				x := slices.Clone(cur[i])
+				i := best(ed.cur[r.IntN(len(ed.cur))])
+				x := slices.Clone(ed.cur[i])
 				x[1] = bi(x[1].I + int64(r.IntN(61)) - 30)
 				if r.IntN(5) == 0 {
 					x[0] = bi(int64(r.IntN(2)))
 				}
-				rows, ops = append(rows, cur[i], x), append(ops, operators.UpdateBefore, operators.UpdateAfter)
-				cur[i] = x
+				ed.update(i, x)
 			case k < 14:
 				x := refillRow(r, fixed)
-				rows, ops = append(rows, x), append(ops, operators.Insert)
-				cur = append(cur, x)
+				ed.insert(x)
 				if r.IntN(6) == 0 {
-					rows, ops = append(rows, x), append(ops, operators.Insert)
-					cur = append(cur, x)
+					ed.insert(x)
 				}
 			case k < 17:
-				i := r.IntN(len(cur))
-				rows, ops = append(rows, cur[i]), append(ops, operators.Delete)
-				cur = slices.Delete(cur, i, i+1)
+				i := r.IntN(len(ed.cur))
+				ed.remove(i)
 			default:
-				i := r.IntN(len(cur))
-				x := slices.Clone(cur[i])
+				i := r.IntN(len(ed.cur))
+				x := slices.Clone(ed.cur[i])
 				x[1] = bi(x[1].I + int64(r.IntN(3)) - 1)
-				rows, ops = append(rows, cur[i], x), append(ops, operators.UpdateBefore, operators.UpdateAfter)
-				cur[i] = x
+				ed.update(i, x)
 			}
 		}
+		rows, ops := ed.take()
 		steps = append(steps, optest.ChunkSteps(r, rows, ops, 40, true)...)
 		steps = append(steps, optest.Step{Epoch: uint64(e + 1)})
-		after = append(after, slices.Clone(cur))
+		after = append(after, slices.Clone(ed.cur))
 	}
 	return steps, after
 }

@@ -281,16 +281,6 @@ func timestampView(buf *memory.Buffer, off, n int) arrow.Array {
 	return arr
 }
 
-// timestampArray wraps a values buffer (taking over its reference) as a
-// non-NULL Timestamp µs array.
-func timestampArray(buf *memory.Buffer, n int) arrow.Array {
-	d := array.NewData(tsType, n, []*memory.Buffer{nil, buf}, nil, 0, 0)
-	buf.Release()
-	arr := array.NewTimestampData(d)
-	d.Release()
-	return arr
-}
-
 // splitPairs returns ops with every UpdateBefore/UpdateAfter pair whose
 // two rows fall in different windows (different base) turned into
 // Delete + Insert, and unpaired update halves likewise; ops itself when

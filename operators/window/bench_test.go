@@ -10,6 +10,7 @@ import (
 
 	"github.com/sluicedb/sluice/operators"
 	"github.com/sluicedb/sluice/operators/agg"
+	"github.com/sluicedb/sluice/operators/state"
 	"github.com/sluicedb/sluice/types"
 )
 
@@ -60,15 +61,13 @@ func (s *eventStream) release() {
 
 // batch returns the next batch and the watermark after it.
 func (s *eventStream) batch() (arrow.RecordBatch, int64) {
-	buf := memory.NewResizableBuffer(s.mem)
-	buf.Resize(benchBatch * 8)
-	vals := arrow.Int64Traits.CastFromBytes(buf.Bytes())[:benchBatch]
+	vals := make([]int64, benchBatch)
 	base := s.next * 1_000_000 / benchEventsPerSec
 	step := int64(1_000_000 / benchEventsPerSec)
 	for i := range vals {
 		vals[i] = base + int64(i)*step - s.jitter[i]
 	}
-	tsArr := timestampArray(buf, benchBatch)
+	tsArr := state.Int64Array(s.mem, tsType, vals)
 	defer tsArr.Release()
 	items := s.items[(s.next/benchBatch)%int64(len(s.items))]
 	s.next += benchBatch

@@ -506,10 +506,7 @@ func (s *Session) emitOut() error {
 	}
 	defer func() { state.ReleaseAll(arrs) }()
 	for _, vals := range [][]int64{s.oS, s.oE} {
-		buf := memory.NewResizableBuffer(s.mem)
-		buf.Resize(8 * n)
-		copy(arrow.Int64Traits.CastFromBytes(buf.Bytes()), vals)
-		arrs = append(arrs, timestampArray(buf, n))
+		arrs = append(arrs, state.Int64Array(s.mem, tsType, vals))
 	}
 	rec := array.NewRecordBatch(s.schema, arrs, int64(n))
 	defer rec.Release()
