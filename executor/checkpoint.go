@@ -486,6 +486,13 @@ func (rs *restoreState) restoreView(e *Engine, o *object) error {
 			return fmt.Errorf("checkpoint file %s: %w", filepath.Join(rs.dir, name), err)
 		}
 	}
+	// Every operator that keeps state was snapshotted: one that has no
+	// snapshot belongs to another plan than the checkpoint's.
+	for i, op := range o.frag.ops {
+		if _, ok := op.(operators.Checkpointer); ok && mo.Operators[strconv.Itoa(i)] == "" {
+			return fmt.Errorf("checkpoint %s: operator %d of view %q has no snapshot: the view's plan changed: %w", rs.dir, i, o.rel.Name, operators.ErrStateMismatch)
+		}
+	}
 	return nil
 }
 

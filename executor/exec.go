@@ -214,8 +214,11 @@ func (e *Engine) createView(p *planner.CreateViewPlan) (*Result, error) {
 			e.restoring.noteRebuilt(o.rel.Name, why)
 		} else if err := e.restoring.restoreView(e, o); err != nil {
 			closeOps(frag.ops)
-			if !errors.Is(err, operators.ErrStateMismatch) || !canBackfill(deps) {
+			if !errors.Is(err, operators.ErrStateMismatch) {
 				return nil, err
+			}
+			if !canBackfill(deps) {
+				return nil, fmt.Errorf("materialized view %q cannot be restored, and it reads a source, which keeps no rows to rebuild it from: %w", p.Name, err)
 			}
 			e.restoring.noteRebuilt(o.rel.Name, err.Error())
 			o.store = newStore(rel)

@@ -74,6 +74,15 @@ func (t T) IsNumeric() bool {
 // IsInteger reports whether t is INT or BIGINT.
 func (t T) IsInteger() bool { return t.Kind == Int || t.Kind == BigInt }
 
+// DecimalPrecision is the digits a DECIMAL of type t holds: its precision,
+// or MaxDecimalPrecision when it has none (a plain DECIMAL).
+func (t T) DecimalPrecision() int32 {
+	if t.Precision <= 0 || t.Precision > MaxDecimalPrecision {
+		return MaxDecimalPrecision
+	}
+	return t.Precision
+}
+
 // IsTemporal reports whether t is TIMESTAMP or DATE.
 func (t T) IsTemporal() bool { return t.Kind == Timestamp || t.Kind == Date }
 

@@ -256,10 +256,14 @@ func setNumber(s *slot, c *types.Column, num []byte, isInt bool) error {
 			return fmt.Errorf("column %s: %s is out of range for %s", c.Name, quote(num), t)
 		}
 	case types.Double:
-		s.f, ok = parseFloat(num)
+		var fits bool
+		s.f, ok, fits = pgtext.Float64(num)
+		if ok && !fits {
+			return fmt.Errorf("column %s: %s is out of range for %s", c.Name, quote(num), t)
+		}
 	case types.Decimal:
 		var fits bool
-		s.dec, ok, fits = parseDecimal(num, t.Precision, t.Scale)
+		s.dec, ok, fits = pgtext.Decimal(num, t.DecimalPrecision(), t.Scale)
 		if ok && !fits {
 			return fmt.Errorf("column %s: %s is out of range for %s", c.Name, quote(num), t)
 		}

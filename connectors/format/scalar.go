@@ -2,20 +2,9 @@ package format
 
 import (
 	"math"
-	"unsafe"
-
-	"github.com/apache/arrow-go/v18/arrow/decimal128"
 
 	"github.com/sluicedb/sluice/internal/pgtext"
 )
-
-// bstr views b as a string without copying; the string must not outlive
-// b's contents or be retained.
-func bstr(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
-
-// trimSpace trims C-locale white space, what Postgres skips around a
-// number, boolean or date/time.
-func trimSpace(b []byte) []byte { return pgtext.TrimSpace(b) }
 
 // parseInt parses an optionally signed decimal integer that fits in int64.
 func parseInt(b []byte) (int64, bool) {
@@ -78,12 +67,6 @@ func parseInt64(b []byte) (v int64, isNum, fits bool) {
 func parseFloat(b []byte) (float64, bool) {
 	f, isNum, fits := pgtext.Float64(b)
 	return f, isNum && fits
-}
-
-// parseDecimal parses a decimal number into a DECIMAL(p,s) value with
-// pgtext.Decimal, the parser CAST uses too.
-func parseDecimal(b []byte, prec, scale int32) (n decimal128.Num, isNum, fits bool) {
-	return pgtext.Decimal(b, prec, scale)
 }
 
 // msToMicros converts epoch milliseconds to microseconds, checking range.

@@ -128,7 +128,7 @@ func parseSlot(s *slot, c *types.Column, b []byte, style errStyle) error {
 			}
 		case types.Int, types.BigInt:
 			var fits bool
-			s.i, ok, fits = parseInt64(trimSpace(b))
+			s.i, ok, fits = parseInt64(pgtext.TrimSpace(b))
 			if ok && (!fits || (t.Kind == types.Int && (s.i < math.MinInt32 || s.i > math.MaxInt32))) {
 				f = textRange
 			}
@@ -140,14 +140,13 @@ func parseSlot(s *slot, c *types.Column, b []byte, style errStyle) error {
 			}
 		case types.Decimal:
 			var fits bool
-			s.dec, ok, fits = parseDecimal(b, decimalPrecision(*t), t.Scale)
+			s.dec, ok, fits = pgtext.Decimal(b, t.DecimalPrecision(), t.Scale)
 			if ok && !fits {
 				f = textRange
 			}
 		case types.Timestamp:
 			var pf pgtext.Fault
-			s.i, pf = pgtext.Timestamp(b)
-			s.i = pgtext.RoundMicros(s.i, t.Precision)
+			s.i, pf = pgtext.Timestamp(b, t.Precision)
 			ok = pf == pgtext.OK
 			f = dateTimeFault(pf)
 		case types.Date:
@@ -198,7 +197,7 @@ func decoderError(f textFault, c *types.Column, b []byte) error {
 	case textTooLong:
 		return checkWidth(b, *c)
 	case textRange:
-		return fmt.Errorf("column %s: %s is out of range for %s", c.Name, quote(trimSpace(b)), c.Type)
+		return fmt.Errorf("column %s: %s is out of range for %s", c.Name, quote(pgtext.TrimSpace(b)), c.Type)
 	}
 	return fmt.Errorf("column %s: cannot read %s as %s", c.Name, quote(b), c.Type)
 }
@@ -255,19 +254,10 @@ func pgName(t types.T) string {
 	return t.Name()
 }
 
-// decimalPrecision is DECIMAL type t's precision, the largest for an
-// unset or impossible one.
-func decimalPrecision(t types.T) int32 {
-	if t.Precision <= 0 || t.Precision > types.MaxDecimalPrecision {
-		return types.MaxDecimalPrecision
-	}
-	return t.Precision
-}
-
 // errNumericOverflow is Postgres's error for a value that does not fit
 // DECIMAL(p,s).
 func errNumericOverflow(t types.T) error {
-	p, s := decimalPrecision(t), t.Scale
+	p, s := t.DecimalPrecision(), t.Scale
 	e := sqlerr.Execf(sqlerr.NumericOutOfRange, "numeric field overflow")
 	if d := p - s; d > 0 {
 		e.Detail = fmt.Sprintf("A field with precision %d, scale %d must round to an absolute value less than 10^%d.", p, s, d)

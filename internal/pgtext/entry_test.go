@@ -200,6 +200,9 @@ var entryCases = []struct {
 		okc("2020-01-01 10:00:00.5", "2020-01-01 10:00:01"),
 		okc("1969-12-31 23:59:59.5", "1970-01-01 00:00:00"),
 		okc("2020-01-01 10:00:00.49+15:59", "2019-12-31 18:01:00"),
+		// Rounding comes before the range check.
+		badc("9999-12-31 23:59:59.6", codeOverflow),
+		okc("9999-12-31 23:59:59.4", "9999-12-31 23:59:59"),
 	}},
 	{types.DateType, []entryCase{
 		okc("2024-02-29", "2024-02-29"),
@@ -353,9 +356,6 @@ func TestEntryPointsAgree(t *testing.T) {
 // the Fault each gives and, for TIMESTAMP(6), DATE and BOOLEAN, the value.
 func TestParsersDirect(t *testing.T) {
 	for _, tc := range entryCases {
-		if tc.t.Kind == types.Timestamp && tc.t.Precision != 6 {
-			continue // rounding to p digits is the callers' RoundMicros
-		}
 		for _, c := range tc.cases {
 			var got int64
 			var dec decimal128.Num
@@ -381,7 +381,7 @@ func TestParsersDirect(t *testing.T) {
 					f = pgtext.Range
 				}
 			case types.Timestamp:
-				got, f = pgtext.Timestamp([]byte(c.in))
+				got, f = pgtext.Timestamp([]byte(c.in), tc.t.Precision)
 			case types.Date:
 				var d int32
 				d, f = pgtext.Date([]byte(c.in))

@@ -338,13 +338,15 @@ func zone(b []byte) (int64, Fault) {
 // Z, or ±H[H][[:]MM[:SS]] up to ±15:59:59, which is converted to UTC.
 // Text of that form with a field out of range (2021-02-29, 25:00, 10:60)
 // is a FieldRange fault, with a zone out of range (+16, +15:60) a
-// ZoneRange one, and a result outside years 0001 to 9999 a Range one.
-func Timestamp(b []byte) (int64, Fault) {
+// ZoneRange one. The value is rounded to TIMESTAMP(p)'s p fractional
+// digits (RoundMicros) before its range is checked: a result outside years
+// 0001 to 9999 is a Range fault.
+func Timestamp(b []byte, p int32) (int64, Fault) {
 	days, tod, off, f := scan(TrimSpace(b))
 	if f != OK {
 		return 0, f
 	}
-	us := days*usPerDay + tod - off
+	us := RoundMicros(days*usPerDay+tod-off, p)
 	if us < MinDay*usPerDay || us >= (MaxDay+1)*usPerDay {
 		return 0, Range
 	}

@@ -74,11 +74,7 @@ func CastDatum(d types.Datum, to types.T) (types.Datum, error) {
 	case types.Decimal:
 		switch d.Kind {
 		case types.Varchar:
-			p := to.Precision
-			if p <= 0 || p > types.MaxDecimalPrecision {
-				p = types.MaxDecimalPrecision
-			}
-			n, isNum, fits := pgtext.Decimal(textBytes(d.S), p, to.Scale)
+			n, isNum, fits := pgtext.Decimal(textBytes(d.S), to.DecimalPrecision(), to.Scale)
 			switch {
 			case !isNum:
 				return types.Datum{}, errSyntax(to, d.S)
@@ -126,18 +122,14 @@ func CastDatum(d types.Datum, to types.T) (types.Datum, error) {
 		}
 		return types.NewText(truncateChars(s, to.Width)), nil
 	case types.Timestamp:
-		var us int64
-		switch d.Kind {
-		case types.Varchar:
-			v, err := ParseTimestamp(d.S)
+		if d.Kind == types.Varchar {
+			us, err := parseTimestamp(d.S, to.Precision)
 			if err != nil {
 				return types.Datum{}, err
 			}
-			us = v
-		default:
-			us = timestampOf(d)
+			return types.NewTimestamp(us), nil
 		}
-		return types.NewTimestamp(roundTimestamp(us, to.Precision)), nil
+		return types.NewTimestamp(pgtext.RoundMicros(timestampOf(d), to.Precision)), nil
 	case types.Date:
 		switch d.Kind {
 		case types.Varchar:

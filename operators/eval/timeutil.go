@@ -225,10 +225,6 @@ func dateTrunc(u timeUnit, us int64) int64 {
 	return us
 }
 
-// roundTimestamp rounds microseconds to p fractional digits (0..6), half
-// up, as pgtext.RoundMicros does for COPY.
-func roundTimestamp(us int64, p int32) int64 { return pgtext.RoundMicros(us, p) }
-
 // textBytes views s as bytes without copying, for the read-only parsers
 // of internal/pgtext; the bytes must not be written or retained.
 func textBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
@@ -258,8 +254,12 @@ func ParseDate(s string) (int32, error) {
 // is not the syntax, 22008 for a field out of range (2021-02-29, 25:00) or
 // a value outside years 0001 to 9999 once converted to UTC, 22009 for a
 // zone offset out of range (+16).
-func ParseTimestamp(s string) (int64, error) {
-	us, f := pgtext.Timestamp(textBytes(s))
+func ParseTimestamp(s string) (int64, error) { return parseTimestamp(s, 6) }
+
+// parseTimestamp is ParseTimestamp for TIMESTAMP(p): the value is rounded
+// to p fractional digits before its range is checked.
+func parseTimestamp(s string, p int32) (int64, error) {
+	us, f := pgtext.Timestamp(textBytes(s), p)
 	if f != pgtext.OK {
 		return 0, errDateTimeFault(f, "timestamp", s)
 	}
