@@ -100,7 +100,7 @@ func (b *builder) build(n planner.Node, out operators.Output) error {
 		b.ops = append(b.ops, op)
 		return b.build(x.Input, op)
 	case *planner.Project:
-		if j, ok := x.Input.(*planner.Join); ok {
+		if j, ok := x.Input.(*planner.Join); ok && j.Kind == planner.InnerJoin {
 			return b.buildProjectedJoin(x, j, out) // the join emits only what x reads
 		}
 		op, err := operators.NewProject(b.mem, x.Exprs, x.Names, out)

@@ -29,16 +29,8 @@ func (b *builder) buildJoin(j *planner.Join, out operators.Output) error {
 // Output): the columns p reads in the order it reads them, then those
 // only the residual reads. When p only shows plain columns and the
 // residual reads no others, the join emits p's rows itself and p is not
-// built. Other joins get p as a Project over buildJoin.
+// built.
 func (b *builder) buildProjectedJoin(p *planner.Project, j *planner.Join, out operators.Output) error {
-	if j.Kind != planner.InnerJoin {
-		op, err := operators.NewProject(b.mem, p.Exprs, p.Names, out)
-		if err != nil {
-			return err
-		}
-		b.ops = append(b.ops, op)
-		return b.buildJoin(j, op)
-	}
 	full := j.Schema()
 	residual := b.joinResidual(j)
 	m := make([]int, len(full)) // join column -> its output column, or -1
