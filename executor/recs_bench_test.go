@@ -135,7 +135,8 @@ func countRows(b *testing.B, e *Engine, sql string) int64 {
 // event time (2M events) fill the join's window before the timer starts;
 // b.N is the number of timed batches (SLUICE_COOC_WARM_BATCHES overrides
 // the 488 warm-up batches; SLUICE_COOC_HEAPPROFILE=file writes a heap
-// profile of the live state at the end). It reports the live heap per pair count held
+// profile of the live state at the end, SLUICE_COOC_CPUPROFILE=file a CPU
+// profile of the timed part). It reports the live heap per pair count held
 // (rows of cooc): B/pair-views is the heap of the views and their
 // operators (measured by dropping them), B/pair everything including the
 // clicks table, which keeps its rows. Sub-benchmarks: "cooc+top20" (the
@@ -170,9 +171,11 @@ func benchCooc(b *testing.B, top, similar bool) {
 		warm, _ = strconv.Atoi(s)
 	}
 	feedClicks(b, e, g, warm)
+	stopProfile := startCPUProfile(b, os.Getenv("SLUICE_COOC_CPUPROFILE"))
 	b.ResetTimer()
 	feedClicks(b, e, g, b.N)
 	b.StopTimer()
+	stopProfile()
 	b.ReportMetric(float64(b.N)*benchBatch/b.Elapsed().Seconds(), "events/s")
 
 	pairs := countRows(b, e, "SELECT COUNT(*) FROM cooc")
@@ -202,6 +205,29 @@ func benchCooc(b *testing.B, top, similar bool) {
 	b.ReportMetric(float64(pairs), "pairs")
 	b.Logf("%d events (%v of event time), %d pairs; live heap: all %d MB; cooc and its join %d MB, cooc_top %d MB, similar + item_views %d MB; clicks table %d MB",
 		events, time.Duration(g.n*g.gap)*time.Microsecond, pairs, (all-before-poolBytes)>>20, heap["cooc"]>>20, heap["cooc_top"]>>20, (heap["similar"]+heap["item_views"])>>20, (last-before-poolBytes)>>20)
+}
+
+// startCPUProfile starts a CPU profile into path (nothing when path is
+// empty) and returns what stops it: the timed part of a benchmark alone,
+// where -cpuprofile would include its warm-up.
+func startCPUProfile(b *testing.B, path string) (stop func()) {
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		b.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
 
 // writeHeapProfile writes the live heap's profile (after a GC) to path,
