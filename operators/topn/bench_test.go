@@ -34,6 +34,16 @@ type coocStream struct {
 	zo     []*rand.Zipf // by item; nil: a shared one over benchOthers
 	zo1    *rand.Zipf
 	maxInc int // increments are 1..maxInc
+	// inserts is the share of changes that insert a new row (a new
+	// other, n 1 or 2) rather than update one; next is each item's next
+	// new other. The new rows are never updated.
+	inserts float64
+	next    []int
+	// epoch is the chunks per barrier; 0: benchEpoch.
+	epoch int
+	// popular: one update in popular is of a popular other (Zipf), the
+	// others of any other (uniformly); skewed streams only.
+	popular int
 }
 
 // newCoocStream is the uniform stream: 10k items × 100 others, counts
@@ -58,11 +68,11 @@ func newCoocStream(mem memory.Allocator, schema *arrow.Schema) *coocStream {
 // capped at 9999, avg on average), counts falling
 // with the other's popularity (most counts small, many ties), and updates
 // raising a count by 1 to 3, items chosen Zipf-ishly and others
-// uniformly (7 in 8) or Zipf-ishly (popular pairs), so most updates are
+// uniformly (7 in 8: s.popular) or Zipf-ishly (popular pairs), so most updates are
 // far below the top 20.
 func newSkewedCoocStream(mem memory.Allocator, schema *arrow.Schema, avg int) *coocStream {
 	r := rand.New(rand.NewPCG(3, 4))
-	s := &coocStream{mem: mem, schema: schema, r: r, maxInc: 3}
+	s := &coocStream{mem: mem, schema: schema, r: r, maxInc: 3, popular: 8}
 	size := func(c float64, i int) int { return min(9999, max(2, int(c*math.Pow(float64(i+1), -0.9)))) }
 	c := float64(avg)
 	for range 20 { // scale c so that the capped sizes average avg
@@ -111,19 +121,37 @@ func (s *coocStream) initial() []*operators.Chunk {
 	return out
 }
 
-// updates returns k chunks of benchChunk/2 update pairs each.
-func (s *coocStream) updates(k int) []*operators.Chunk {
+// updates returns k chunks of benchChunk rows each: update pairs, and
+// inserts of new rows in the share s.inserts of the changes. It also
+// returns the number of changes (an update pair or an insert each).
+func (s *coocStream) updates(k int) ([]*operators.Chunk, int) {
 	out := make([]*operators.Chunk, 0, k)
 	b := array.NewRecordBuilder(s.mem, s.schema)
 	defer b.Release()
 	item, other, n := b.Field(0).(*array.Int64Builder), b.Field(1).(*array.Int64Builder), b.Field(2).(*array.Int64Builder)
+	changes := 0
 	for range k {
 		ops := make([]operators.Op, 0, benchChunk)
-		for j := 0; j < benchChunk/2; j++ {
+		for len(ops) < benchChunk {
+			changes++
 			it := int(s.zi.Uint64())
+			if s.inserts > 0 && (len(ops)+1 == benchChunk || s.r.Float64() < s.inserts) {
+				if s.next == nil {
+					s.next = make([]int, benchParts)
+					for i := range s.next {
+						s.next[i] = s.start[i+1] - s.start[i]
+					}
+				}
+				item.Append(int64(it))
+				other.Append(int64(s.next[it]))
+				n.Append(1 + int64(s.r.IntN(2)))
+				s.next[it]++
+				ops = append(ops, operators.Insert)
+				continue
+			}
 			var ot int
 			if s.zo != nil {
-				if size := s.start[it+1] - s.start[it]; s.r.IntN(8) != 0 {
+				if size := s.start[it+1] - s.start[it]; s.r.IntN(s.popular) != 0 {
 					ot = s.r.IntN(size) // most updates: anywhere, mostly far below the top
 				} else {
 					ot = int(s.zo[it].Uint64())
@@ -146,16 +174,17 @@ func (s *coocStream) updates(k int) []*operators.Chunk {
 		}
 		out = append(out, &operators.Chunk{Rec: b.NewRecordBatch(), Ops: ops})
 	}
-	return out
+	return out, changes
 }
 
-func pushAll(b *testing.B, op *TopN, chunks []*operators.Chunk, epoch *uint64) {
+// pushAll pushes chunks to op, a barrier after every every-th.
+func pushAll(b *testing.B, op *TopN, chunks []*operators.Chunk, epoch *uint64, every int) {
 	for i, c := range chunks {
 		if err := op.Push(c); err != nil {
 			b.Fatal(err)
 		}
 		c.Rec.Release()
-		if (i+1)%benchEpoch == 0 {
+		if (i+1)%every == 0 {
 			*epoch++
 			if err := op.Push(operators.Barrier{Epoch: *epoch}); err != nil {
 				b.Fatal(err)
@@ -174,9 +203,10 @@ func heapInUse() uint64 {
 
 // BenchmarkTopNUpdates: the "similar items" Top-N (PARTITION BY item ORDER
 // BY n DESC, other, N = 20) fed a stream of count increments as update
-// pairs, a barrier every 16k updates. b.N is the number of updates.
-// Reports ns and updates/s per update, bytes of heap and of StateBytes
-// per row held, and output rows per update. Streams:
+// pairs (and inserts), a barrier every 16k updates unless said otherwise.
+// b.N is the number of changes (an update pair or an insert, "updates").
+// Reports ns per update and per input row, updates/s, bytes of heap and
+// of StateBytes per row held, and output rows per update. Streams:
 //   - uniform: 10k items × 100 others = 1M counts uniform in [0, 50),
 //     increments of 1;
 //   - zipf: the co-occurrence workload's shape, 10k items with Zipf-skewed
@@ -184,7 +214,8 @@ func heapInUse() uint64 {
 //     the other's popularity, increments of 1 to 3, most far below the
 //     top 20 (see newSkewedCoocStream);
 //   - zipf-monotone: the same through a monotone Top-N (Spec.Monotone:
-//     counts only grow), which keeps only each item's top 20.
+//     counts only grow), which keeps only each item's top 20, with 15%
+//     of the changes inserts of new rows and a barrier every 256k rows.
 func BenchmarkTopNUpdates(b *testing.B) {
 	b.Run("uniform", func(b *testing.B) {
 		benchUpdates(b, false, func(mem memory.Allocator, s *arrow.Schema) *coocStream { return newCoocStream(mem, s) })
@@ -193,9 +224,16 @@ func BenchmarkTopNUpdates(b *testing.B) {
 		benchUpdates(b, false, func(mem memory.Allocator, s *arrow.Schema) *coocStream { return newSkewedCoocStream(mem, s, 450) })
 	})
 	// The counts only grow: the same stream through a monotone Top-N,
-	// which keeps only each partition's top.
+	// which keeps only each partition's top, shaped like the cooc view's
+	// changelog per epoch (~1.7M update pairs and ~0.3M inserts of new
+	// pairs): 15% of the changes insert a new row with a small count, and
+	// a barrier comes every 256 chunks.
 	b.Run("zipf-monotone", func(b *testing.B) {
-		benchUpdates(b, true, func(mem memory.Allocator, s *arrow.Schema) *coocStream { return newSkewedCoocStream(mem, s, 450) })
+		benchUpdates(b, true, func(mem memory.Allocator, s *arrow.Schema) *coocStream {
+			c := newSkewedCoocStream(mem, s, 450)
+			c.inserts, c.epoch, c.popular = 0.15, 256, 3
+			return c
+		})
 	})
 }
 
@@ -219,31 +257,38 @@ func benchUpdates(b *testing.B, monotone bool, mk func(memory.Allocator, *arrow.
 	}
 	defer op.Close()
 	var epoch uint64
-	pushAll(b, op, stream.initial(), &epoch)
+	every := benchEpoch
+	if stream.epoch > 0 {
+		every = stream.epoch
+	}
+	pushAll(b, op, stream.initial(), &epoch, every)
 	epoch++
 	if err := op.Push(operators.Barrier{Epoch: epoch}); err != nil {
 		b.Fatal(err)
 	}
 	emitted = 0
 	b.ResetTimer()
-	updates := 0
+	updates, rows := 0, 0
 	for updates < b.N {
-		k := min(64, (b.N-updates+benchChunk/2-1)/(benchChunk/2))
+		k := min(every, (b.N-updates+benchChunk/2-1)/(benchChunk/2))
 		b.StopTimer()
-		chunks := stream.updates(k)
+		chunks, n := stream.updates(k)
+		runtime.GC() // the stream's garbage: not the operator's
 		b.StartTimer()
-		pushAll(b, op, chunks, &epoch)
-		updates += k * benchChunk / 2
+		pushAll(b, op, chunks, &epoch, every)
+		updates += n
+		rows += len(chunks) * benchChunk
 	}
 	b.StopTimer()
 	// The state after the updates: measured then, since a Top-N that
 	// reorganises its state lazily reaches its steady size only later.
-	rows := float64(len(stream.counts))
-	heapPerRow := (float64(heapInUse()) - float64(before)) / rows
+	held := float64(len(stream.counts))
+	heapPerRow := (float64(heapInUse()) - float64(before)) / held
 	runtime.KeepAlive(stream) // measured in before too
-	statePerRow := float64(op.StateBytes()) / rows
+	statePerRow := float64(op.StateBytes()) / held
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(updates), "ns/update")
 	b.ReportMetric(float64(updates)/b.Elapsed().Seconds(), "updates/s")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(rows), "ns/row")
 	b.ReportMetric(heapPerRow, "heap-bytes/row")
 	b.ReportMetric(statePerRow, "state-bytes/row")
 	b.ReportMetric(float64(emitted)/float64(updates), "out/update")
@@ -287,7 +332,7 @@ func BenchmarkTopNRetractTop(b *testing.B) {
 	if item.Len() > 0 {
 		chunks = append(chunks, &operators.Chunk{Rec: rb.NewRecordBatch()})
 	}
-	pushAll(b, op, chunks, &epoch)
+	pushAll(b, op, chunks, &epoch, benchEpoch)
 	r := rand.New(rand.NewPCG(5, 6))
 	changes := func(k int) []*operators.Chunk {
 		out := make([]*operators.Chunk, 0, k)
@@ -312,7 +357,7 @@ func BenchmarkTopNRetractTop(b *testing.B) {
 		b.StopTimer()
 		cs := changes(k)
 		b.StartTimer()
-		pushAll(b, op, cs, &epoch)
+		pushAll(b, op, cs, &epoch, benchEpoch)
 		done += k * benchChunk / 2
 	}
 	b.StopTimer()

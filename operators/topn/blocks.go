@@ -255,6 +255,73 @@ func (t *tree) add(k []byte) bool {
 	return true
 }
 
+// move replaces key old, held once, by key nw, not held, in a tree of one
+// block of fixed-width keys: one shift of the keys between them instead
+// of a delete and an insert. It reports false, changing nothing, when the
+// tree is not such a tree, old is not held once or nw is held.
+func (t *tree) move(old, nw []byte) bool {
+	if len(t.blocks) != 1 || t.w == 0 {
+		return false
+	}
+	b := t.blocks[0]
+	i, ok := b.search(old)
+	if !ok || b.cnt[i] != 1 {
+		return false
+	}
+	j, found := b.near(i, nw)
+	if found {
+		return false
+	}
+	w := t.w
+	if j <= i {
+		// nw goes before entry j: entries j..i-1 move up over old.
+		copy(b.data[(j+1)*w:(i+1)*w], b.data[j*w:i*w])
+		copy(b.cnt[j+1:i+1], b.cnt[j:i])
+	} else {
+		// nw goes before entry j, after old: entries i+1..j-1 move down.
+		j--
+		copy(b.data[i*w:j*w], b.data[(i+1)*w:(j+1)*w])
+		copy(b.cnt[i:j], b.cnt[i+1:j+1])
+	}
+	copy(b.data[j*w:(j+1)*w], nw)
+	b.cnt[j] = 1
+	return true
+}
+
+// near is search for k starting from entry i: an update moves a key a
+// few places, so it scans a few entries from i before it falls back to a
+// binary search.
+func (b *block) near(i int, k []byte) (int, bool) {
+	const scan = 8
+	c := compareKeys(k, b.key(i))
+	switch {
+	case c == 0:
+		return i, true
+	case c < 0:
+		for j := i; j > max(0, i-scan); j-- {
+			switch c := compareKeys(b.key(j-1), k); {
+			case c == 0:
+				return j - 1, true
+			case c < 0:
+				return j, false
+			}
+		}
+		if i <= scan {
+			return 0, false // every key from 0 to i is after k
+		}
+	default:
+		for j := i + 1; j < min(b.len(), i+1+scan); j++ {
+			if c := compareKeys(b.key(j), k); c >= 0 {
+				return j, c == 0
+			}
+		}
+		if i+1+scan >= b.len() {
+			return b.len(), false
+		}
+	}
+	return b.search(k)
+}
+
 // remove deletes one copy of k; it reports false when k is absent.
 func (t *tree) remove(k []byte) bool {
 	if len(t.blocks) == 0 {

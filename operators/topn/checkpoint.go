@@ -608,6 +608,7 @@ func (t *TopN) restore(r io.Reader) error {
 	t.index = index
 	if t.intParts != nil {
 		t.intParts = map[int64]int32{} // filled again by lookups
+		t.dense = nil
 	}
 	t.freeIDs = nil
 	var touched []*restorePart

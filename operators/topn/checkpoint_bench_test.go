@@ -21,7 +21,7 @@ func loadedTopN(b *testing.B, mem memory.Allocator) *TopN {
 		b.Fatal(err)
 	}
 	var epoch uint64
-	pushAll(b, op, newCoocStream(mem, schema).initial(), &epoch)
+	pushAll(b, op, newCoocStream(mem, schema).initial(), &epoch, benchEpoch)
 	if err := op.Push(operators.Barrier{Epoch: epoch + 1}); err != nil {
 		b.Fatal(err)
 	}

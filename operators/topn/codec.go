@@ -294,6 +294,19 @@ func newSink(b array.Builder) sink {
 // decodeField decodes the field starting at pos into s (nil: skip it) and
 // returns the offset past it. scratch is reused for unescaped strings.
 func decodeField(key []byte, pos int, f *field, s *sink, scratch *[]byte) (int, error) {
+	if f.kind == kI64 && s != nil && pos+9 <= len(key) && key[pos] == flagValue {
+		// The common case, without the copy to scratch.
+		b := binary.BigEndian.Uint64(key[pos+1 : pos+9])
+		if f.desc {
+			b = ^b
+		}
+		if x := int64(b ^ (1 << 63)); s.ts != nil {
+			s.ts.Append(arrow.Timestamp(x))
+		} else {
+			s.i64.Append(x)
+		}
+		return pos + 9, nil
+	}
 	end, err := skipField(key, pos, f)
 	if err != nil {
 		return 0, err

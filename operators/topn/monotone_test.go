@@ -22,6 +22,10 @@ import (
 // every row.
 var monoCols = []types.Column{{Name: "p", Type: tBig}, {Name: "k", Type: tBig}, {Name: "n", Type: tBig}, {Name: "x", Type: tTxt}}
 
+// monoIntCols are monoCols without x: every key is of BIGINTs, of one
+// width, as the fast paths of a monotone Top-N need.
+var monoIntCols = monoCols[:3]
+
 // monoSpec is a Top-N over monoCols ordered by n (DESC when desc),
 // partitioned by p when partitioned.
 func monoSpec(partitioned, desc bool, n, offset int64, emit bool) Spec {
@@ -49,6 +53,7 @@ type monoGen struct {
 	r     *rand.Rand
 	desc  bool
 	extra string
+	noX   bool // rows have no x (monoIntCols)
 	parts []*monoPart
 	cur   [][]types.Datum
 	epoch int
@@ -113,6 +118,9 @@ func (g *monoGen) next(inserts, updates int) (rows [][]types.Datum, ops []operat
 		if len(room) > 0 && (len(g.cur) == 0 || r.IntN(inserts+updates) < inserts) {
 			p := room[r.IntN(len(room))]
 			x := row(p.p, bi(int64(p.keys)), g.fresh(), txt(g.extra))
+			if g.noX {
+				x = x[:3]
+			}
 			p.keys++
 			rows, ops = append(rows, x), append(ops, operators.Insert)
 			g.cur = append(g.cur, x)
@@ -154,7 +162,8 @@ func epochSize(r *rand.Rand, e int) (inserts, updates int) {
 
 // checkMonoState checks a monotone Top-N holds no rest and at most
 // headKeep+headSlack rows per partition (counted with multiplicity unless
-// dups); it reports whether some partition dropped rows.
+// dups), and that the copies of the heads' last keys are current; it
+// reports whether some partition dropped rows.
 func checkMonoState(t *testing.T, op *TopN, dups bool, when string) (dropped bool) {
 	t.Helper()
 	bound := op.headKeep + op.headSlack
@@ -167,6 +176,9 @@ func checkMonoState(t *testing.T, op *TopN, dups bool, when string) (dropped boo
 		}
 		if p.rows.ent > bound || (!dups && p.count() > int64(bound)) {
 			t.Fatalf("%s: a partition holds %d keys (%d rows), bound %d", when, p.rows.ent, p.count(), bound)
+		}
+		if p.lastOK && (p.rows.ent == 0 || !bytes.Equal(p.lastBuf[:p.lastN], p.rows.last())) {
+			t.Fatalf("%s: a partition's copy of its head's last key is stale", when)
 		}
 		dropped = dropped || p.dropped
 	}

@@ -25,7 +25,10 @@
 // With Spec.Monotone (the input's rows only move up: counts over inserts
 // only, say) a partition keeps just its head: a row that falls behind it
 // is dropped for good, since it can only come back as a new insertion, and
-// a change behind the head costs one key comparison.
+// a change behind the head costs one key comparison: when every sort key
+// is a BIGINT, of the row's values with the head's last key, without
+// encoding the row. An update (an UpdateBefore and its UpdateAfter next to
+// it) within a head of one block moves its key there in one shift.
 //
 // Checkpoints: TopN implements operators.Checkpointer; the format is in
 // checkpoint.go.
@@ -37,6 +40,7 @@ package topn
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"unsafe"
@@ -270,24 +274,37 @@ type TopN struct {
 	parts []*partition
 	index map[string]int32
 	// When the only partition column is a BIGINT or TIMESTAMP (intPart,
-	// else -1), intParts caches index for its values: a lookup without
-	// encoding the key.
+	// else -1), intParts and dense cache index for its values: a lookup
+	// without encoding the key. A value v in [0, len(dense)) is in dense
+	// (dense[v] is the partition's id + 1, 0 if none), any other in
+	// intParts.
 	intPart  int
 	intParts map[int64]int32
-	freeIDs  []int32
-	touched  []int32
-	kbuf     []byte
-	pbuf     []byte
-	lastPB   []byte // the key of the partition of the chunk's last row
-	scratch  []byte
-	ebuf     []byte   // a key expanded from a rest set
-	heap     []int32  // rest slots being selected or sorted
-	heapX    []uint64 // their keys, when packed
-	mvData   []byte   // keys moving from a rest set to a head
-	mvEnds   []uint32 // their ends in mvData
-	mvCnt    []uint32 // their counts
+	dense    []int32
+	// When every sort field is a BIGINT or TIMESTAMP and keys fit a
+	// partition's lastBuf (intSort), ixor[k] maps sort field k's value to
+	// its encoded bytes as a big-endian word (v ^ ixor[k]); for a chunk
+	// whose sort columns hold no NULLs, isort[k] is field k's column, so
+	// that a row is compared with a head's last key without encoding it.
+	intSort bool
+	ixor    []uint64
+	isort   [][]int64
+	freeIDs []int32
+	touched []int32
+	kbuf    []byte
+	kbuf2   []byte // a second key being read
+	pbuf    []byte
+	lastPB  []byte // the key of the partition of the chunk's last row
+	scratch []byte
+	ebuf    []byte   // a key expanded from a rest set
+	heap    []int32  // rest slots being selected or sorted
+	heapX   []uint64 // their keys, when packed
+	mvData  []byte   // keys moving from a rest set to a head
+	mvEnds  []uint32 // their ends in mvData
+	mvCnt   []uint32 // their counts
 
 	evictions, refills int64 // moves between heads and rests, for tests
+	moves, intCmps     int64 // moveRow's moves, behindTopRow's compares of values, for tests
 	newSnap            snapshot
 	changes            []change
 	pend               []pendingChange
@@ -383,6 +400,15 @@ func New(mem memory.Allocator, in *arrow.Schema, inTypes []types.T, spec Spec, o
 		}
 		t.keyWidth += 1 + f.kind.width()
 	}
+	t.intSort = len(t.sortFields) > 0 && t.keyWidth <= len(partition{}.lastBuf)
+	for _, f := range t.sortFields {
+		x := uint64(1 << 63)
+		if f.desc {
+			x = ^x
+		}
+		t.ixor = append(t.ixor, x)
+		t.intSort = t.intSort && f.kind == kI64
+	}
 	for c, u := range used {
 		if u {
 			t.usedCols = append(t.usedCols, c)
@@ -425,7 +451,7 @@ func (t *TopN) Partitions() int { return len(t.index) }
 // StateBytes estimates the bytes of state held (row keys, blocks,
 // partition keys and emitted tops).
 func (t *TopN) StateBytes() int64 {
-	n := int64(8*cap(t.parts)) + int64(len(t.index))*40
+	n := int64(8*cap(t.parts)+4*cap(t.dense)) + int64(len(t.index))*40
 	for _, p := range t.parts {
 		if p == nil {
 			continue
@@ -463,34 +489,49 @@ func (t *TopN) chunk(c *operators.Chunk) error {
 	if c.Ops != nil && len(c.Ops) != n {
 		return internalf("chunk has %d rows but %d ops", n, len(c.Ops))
 	}
-	for _, col := range t.usedCols {
-		a := rec.Column(col)
-		if got, want := a.DataType().ID(), t.inTypes[col].Arrow().ID(); got != want {
-			return internalf("column %d is %s in the chunk, want %s", col, a.DataType(), t.inTypes[col])
-		}
-		t.rd[col].reset(a)
+	if err := t.readChunk(rec); err != nil {
+		return err
 	}
-	defer func() {
-		for _, col := range t.usedCols {
-			t.rd[col] = reader{}
-		}
-	}()
+	defer t.endChunk()
 	var last *partition
-	mono := t.spec.Monotone && c.Ops != nil
+	mono := t.spec.Monotone
 	for i := 0; i < n; i++ {
-		if mono && c.Ops[i] == operators.UpdateBefore && i+1 < n && c.Ops[i+1] == operators.UpdateAfter {
+		retract := c.Ops != nil && c.Ops[i].IsRetract()
+		if mono && retract && c.Ops[i] == operators.UpdateBefore && i+1 < n && c.Ops[i+1] == operators.UpdateAfter {
 			// An update whose new row is behind a full head: its old
 			// row, ordered no earlier, is behind it too, dropped before.
 			last = t.partitionOf(i+1, last)
-			if last.dropped && t.behindTop(last, t.rowKey(i+1)) {
+			if last.dropped && t.behindTopRow(last, i+1) {
 				i++
 				continue
+			}
+			// One within the head: a move there.
+			if p := t.partitionOf(i, last); p == last {
+				moved, err := t.moveRow(p, i)
+				if err != nil {
+					return err
+				}
+				if moved {
+					i++
+					continue
+				}
 			}
 		}
 		p := t.partitionOf(i, last)
 		last = p
+		if mono && (p.touched || p.snap.full) && t.behindTopRow(p, i) {
+			// A new row behind a full head is dropped; an old one there
+			// was dropped before (if it was held at all). Neither can
+			// touch the top: the partition is touched already, or its
+			// head's last key is at or after the emitted top's bound.
+			if retract && !p.dropped {
+				return internalf("retraction of a row that is not held (row %d of the chunk)", i)
+			}
+			p.dropped = true
+			continue
+		}
 		kb := t.rowKey(i)
-		if c.Ops != nil && c.Ops[i].IsRetract() {
+		if retract {
 			if !t.removeRow(p, kb) {
 				return internalf("retraction of a row that is not held (row %d of the chunk)", i)
 			}
@@ -511,6 +552,39 @@ func (t *TopN) chunk(c *operators.Chunk) error {
 	return nil
 }
 
+// readChunk sets up the readers of rec's columns (and t.isort) for a
+// chunk's rows; endChunk drops them.
+func (t *TopN) readChunk(rec arrow.RecordBatch) error {
+	for _, col := range t.usedCols {
+		a := rec.Column(col)
+		if got, want := a.DataType().ID(), t.inTypes[col].Arrow().ID(); got != want {
+			return internalf("column %d is %s in the chunk, want %s", col, a.DataType(), t.inTypes[col])
+		}
+		t.rd[col].reset(a)
+	}
+	t.isort = t.isort[:0]
+	if t.intSort && t.spec.Monotone {
+		for k := range t.sortFields {
+			r := &t.rd[t.sortFields[k].col]
+			if r.nulls || r.i64 == nil {
+				t.isort = t.isort[:0]
+				break
+			}
+			t.isort = append(t.isort, r.i64)
+		}
+	}
+	return nil
+}
+
+// endChunk drops what readChunk set up.
+func (t *TopN) endChunk() {
+	for _, col := range t.usedCols {
+		t.rd[col] = reader{}
+	}
+	clear(t.isort)
+	t.isort = t.isort[:0]
+}
+
 // partitionOf returns the partition of row i of the chunk being read,
 // creating it if need be; last is the previous row's, or nil.
 func (t *TopN) partitionOf(i int, last *partition) *partition {
@@ -521,16 +595,60 @@ func (t *TopN) partitionOf(i int, last *partition) *partition {
 				return last
 			}
 			t.lastPB = t.lastPB[:0] // last is no longer the encoded key's
-			if id, ok := t.intParts[v]; ok {
+			if id, ok := t.intLookup(v); ok {
 				return t.parts[id]
 			}
 			p := t.partitionByKey(i, nil)
 			p.inInt, p.ival = true, v
-			t.intParts[v] = p.id
+			t.intStore(v, p.id)
 			return p
 		}
 	}
 	return t.partitionByKey(i, last)
+}
+
+// intLookup returns the id of the partition of BIGINT partition value v
+// (see intStore).
+func (t *TopN) intLookup(v int64) (int32, bool) {
+	if uint64(v) < uint64(len(t.dense)) {
+		d := t.dense[v]
+		return d - 1, d != 0
+	}
+	id, ok := t.intParts[v]
+	return id, ok
+}
+
+// intStore records partition id under BIGINT partition value v: in dense
+// when v is small enough for it (growing it, up to 1024 + 8 slots per
+// partition, and moving the values of intParts it then covers), else in
+// intParts.
+func (t *TopN) intStore(v int64, id int32) {
+	if v >= int64(len(t.dense)) && v < 1024+8*int64(len(t.index)) {
+		n := max(2*len(t.dense), int(v)+1, 1024)
+		d := make([]int32, n)
+		copy(d, t.dense)
+		t.dense = d
+		for x, xid := range t.intParts {
+			if uint64(x) < uint64(n) {
+				d[x] = xid + 1
+				delete(t.intParts, x)
+			}
+		}
+	}
+	if uint64(v) < uint64(len(t.dense)) {
+		t.dense[v] = id + 1
+		return
+	}
+	t.intParts[v] = id
+}
+
+// intDelete forgets BIGINT partition value v (see intStore).
+func (t *TopN) intDelete(v int64) {
+	if uint64(v) < uint64(len(t.dense)) {
+		t.dense[v] = 0
+		return
+	}
+	delete(t.intParts, v)
 }
 
 // partitionByKey is partitionOf by the encoded partition key.
@@ -556,13 +674,48 @@ func (t *TopN) partitionByKey(i int, last *partition) *partition {
 
 // rowKey encodes row i of the chunk being read as a row key, in t.kbuf.
 func (t *TopN) rowKey(i int) []byte {
-	kb := t.kbuf[:0]
+	t.kbuf = t.appendRowKey(t.kbuf[:0], i)
+	return t.kbuf
+}
+
+// appendRowKey appends the row key of row i of the chunk being read to kb.
+func (t *TopN) appendRowKey(kb []byte, i int) []byte {
 	for k := range t.sortFields {
 		f := &t.sortFields[k]
 		kb = appendField(kb, f, &t.rd[f.col], i)
 	}
-	t.kbuf = kb
 	return kb
+}
+
+// moveRow applies, under Spec.Monotone, the update of rows i (old) and
+// i+1 (new) of the chunk being read, both of partition p, as one move
+// within p's head when it can (see tree.move); it reports false, having
+// changed nothing, when it cannot.
+func (t *TopN) moveRow(p *partition, i int) (bool, error) {
+	if len(p.rows.blocks) != 1 || p.rows.w == 0 || t.behindTopRow(p, i) {
+		return false, nil
+	}
+	t.kbuf2 = t.appendRowKey(t.kbuf2[:0], i)
+	ko, kn := t.kbuf2, t.rowKey(i+1)
+	if !p.rows.move(ko, kn) {
+		return false, nil
+	}
+	t.moves++
+	p.syncLast()
+	if !p.touched {
+		for _, k := range [2][]byte{ko, kn} {
+			touch, err := t.touches(p, k)
+			if err != nil {
+				return false, err
+			}
+			if touch {
+				p.touched = true
+				t.touched = append(t.touched, p.id)
+				break
+			}
+		}
+	}
+	return true, nil
 }
 
 // behindTop reports whether, under Spec.Monotone, key k orders after a
@@ -570,6 +723,31 @@ func (t *TopN) rowKey(i int) []byte {
 // dropped, and cannot be held.
 func (t *TopN) behindTop(p *partition, k []byte) bool {
 	return p.rows.rows >= t.spec.Offset+t.spec.N && p.rows.ent > 0 && p.afterLast(k)
+}
+
+// behindTopRow is behindTop for the key of row i of the chunk being
+// read; with t.isort it compares the row's values with p.lastBuf without
+// encoding the key.
+func (t *TopN) behindTopRow(p *partition, i int) bool {
+	if p.rows.rows < t.spec.Offset+t.spec.N || p.rows.ent == 0 {
+		return false
+	}
+	if len(t.isort) == 0 || !p.lastOK {
+		return p.afterLast(t.rowKey(i))
+	}
+	t.intCmps++
+	lb := p.lastBuf[:p.lastN]
+	for k, col := range t.isort {
+		o := 9 * k
+		if f := lb[o]; f != flagValue {
+			return f < flagValue // the row's value orders after a NULL first
+		}
+		w := uint64(col[i]) ^ t.ixor[k]
+		if lw := binary.BigEndian.Uint64(lb[o+1 : o+9]); w != lw {
+			return w > lw
+		}
+	}
+	return false // equal to the last key
 }
 
 func (t *TopN) newPartition(key string) int32 {
@@ -855,6 +1033,10 @@ func (t *TopN) walkTop(p *partition) (more bool, used int, err error) {
 
 // diff appends to t.changes the changes that turn old into cur.
 func (t *TopN) diff(old, cur *snapshot) {
+	if !t.spec.EmitRank {
+		t.diffKeys(old, cur)
+		return
+	}
 	i, j := 0, 0
 	for i < old.len() || j < cur.len() {
 		var c int
@@ -889,6 +1071,34 @@ func (t *TopN) diff(old, cur *snapshot) {
 		}
 		t.diffKey(k, old, i, i2, cur, j, j2)
 		i, j = i2, j2
+	}
+}
+
+// diffKeys is diff for snapshots without ranks, which hold each key once:
+// a merge of the two key lists.
+func (t *TopN) diffKeys(old, cur *snapshot) {
+	i, j := 0, 0
+	for i < old.len() && j < cur.len() {
+		ko, kc := old.key(i), cur.key(j)
+		switch c := compareKeys(ko, kc); {
+		case c < 0:
+			t.diffKey(ko, old, i, i+1, cur, j, j)
+			i++
+		case c > 0:
+			t.diffKey(kc, old, i, i, cur, j, j+1)
+			j++
+		default:
+			if old.mult[i] != cur.mult[j] {
+				t.diffKey(ko, old, i, i+1, cur, j, j+1)
+			}
+			i, j = i+1, j+1
+		}
+	}
+	for ; i < old.len(); i++ {
+		t.diffKey(old.key(i), old, i, i+1, cur, j, j)
+	}
+	for ; j < cur.len(); j++ {
+		t.diffKey(cur.key(j), old, i, i, cur, j, j+1)
 	}
 }
 
@@ -1016,7 +1226,7 @@ func (t *TopN) flush() error {
 		if p := t.parts[id]; p.count() == 0 && !p.dropped {
 			delete(t.index, p.key)
 			if p.inInt {
-				delete(t.intParts, p.ival)
+				t.intDelete(p.ival)
 			}
 			t.parts[id] = nil
 			t.freeIDs = append(t.freeIDs, id)
@@ -1101,6 +1311,7 @@ func (t *TopN) Close() error {
 	if t.intParts != nil {
 		t.intParts = map[int64]int32{}
 	}
+	t.dense = nil
 	t.closed = true
 	return nil
 }
