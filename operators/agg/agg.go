@@ -136,7 +136,9 @@ type HashAgg struct {
 	accs     []accumulator
 
 	// The epoch's touched groups: a bit per group, the list in first-touch
-	// order and each one's row count at first touch.
+	// order and each one's row count at first touch. A committed-backed
+	// aggregate keeps no bits: all its groups are touched, and it lists
+	// them at the barrier (touchAll).
 	dirtyBits     []uint64
 	dirty         []uint32
 	oldRowCount   []int64
@@ -148,7 +150,7 @@ type HashAgg struct {
 	wmCol       int
 	wm          int64 // the latest watermark on wmCol
 	wmSet       bool
-	gen         []uint32 // per group, bumped when the id is freed
+	gen         []uint32 // per group, bumped when the id is freed (none when committed-backed)
 	closeHeap   closeHeap
 	closing     []uint32 // groups closed since the last barrier
 	created     []int32  // rows of the chunk being folded that created a group
@@ -505,7 +507,14 @@ func (h *HashAgg) allocGroup() uint32 {
 	g := uint32(h.numGroups)
 	h.numGroups++
 	h.rowCount = append(h.rowCount, 0)
-	h.gen = append(h.gen, 0)
+	if !h.committed {
+		// A committed-backed aggregate closes no window and marks no
+		// group dirty (touchAll): it needs no generation nor dirty bit.
+		h.gen = append(h.gen, 0)
+		if g&63 == 0 {
+			h.dirtyBits = append(h.dirtyBits, 0)
+		}
+	}
 	switch h.mode {
 	case modeInt:
 		h.intKeys = append(h.intKeys, 0)
@@ -514,9 +523,6 @@ func (h *HashAgg) allocGroup() uint32 {
 	case modeInt2:
 		h.pkeys.kv = append(h.pkeys.kv, pairKV{})
 		h.pkeys.nulls = append(h.pkeys.nulls, 0)
-	}
-	if g&63 == 0 {
-		h.dirtyBits = append(h.dirtyBits, 0)
 	}
 	return g
 }
@@ -568,6 +574,7 @@ func (h *HashAgg) pushChunk(c *operators.Chunk) error {
 	}
 	gids := growSlice(&h.gids, n)
 	h.created = h.created[:0]
+	counted := false
 	switch h.mode {
 	case modeGlobal:
 		clear(gids)
@@ -580,7 +587,11 @@ func (h *HashAgg) pushChunk(c *operators.Chunk) error {
 			return err
 		}
 	case modeInt2:
-		if err := h.lookupInt2(c.Rec.Column(h.groupCols[0]), c.Rec.Column(h.groupCols[1]), gids); err != nil {
+		// A committed-backed aggregate counts the rows of an all-adding
+		// chunk as it resolves them (counted), while their row counts are
+		// in cache.
+		counted = h.committed && signs == nil
+		if err := h.lookupInt2(c.Rec.Column(h.groupCols[0]), c.Rec.Column(h.groupCols[1]), gids, counted); err != nil {
 			return err
 		}
 	}
@@ -591,7 +602,44 @@ func (h *HashAgg) pushChunk(c *operators.Chunk) error {
 		}
 	}
 
-	// Mark first touches (snapshotting the row count) and count rows.
+	switch {
+	case counted:
+	case h.committed:
+		// Every group was created this epoch, so it is dirty (touchAll):
+		// only count rows. Deltas may go negative.
+		rc := h.rowCount
+		if signs == nil {
+			for _, g := range gids {
+				rc[g]++
+			}
+		} else {
+			for i, g := range gids {
+				rc[g] += signs[i]
+			}
+		}
+	default:
+		if err := h.markAndCount(gids, signs); err != nil {
+			return err
+		}
+	}
+	h.cur = batch{gids: gids, signs: signs, rec: c.Rec}
+	defer func() { h.cur = batch{} }() // the record is only lent
+	for _, cn := range h.counters {
+		if err := cn.update(&h.cur); err != nil {
+			return err
+		}
+	}
+	for _, a := range h.accs {
+		if err := a.update(&h.cur); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// markAndCount marks the first touches of the groups of a chunk's rows
+// this epoch (snapshotting their results) and counts the rows.
+func (h *HashAgg) markAndCount(gids []uint32, signs []int64) error {
 	start := len(h.dirty)
 	rc, bitsDirty := h.rowCount, h.dirtyBits
 	for i, g := range gids {
@@ -612,23 +660,11 @@ func (h *HashAgg) pushChunk(c *operators.Chunk) error {
 			a.snapshot(fresh)
 		}
 	}
-	if signs != nil && !h.committed { // deltas may go negative
+	if signs != nil {
 		for _, g := range gids {
 			if rc[g] < 0 {
 				return negativeErr("group row count")
 			}
-		}
-	}
-	h.cur = batch{gids: gids, signs: signs, rec: c.Rec}
-	defer func() { h.cur = batch{} }() // the record is only lent
-	for _, cn := range h.counters {
-		if err := cn.update(&h.cur); err != nil {
-			return err
-		}
-	}
-	for _, a := range h.accs {
-		if err := a.update(&h.cur); err != nil {
-			return err
 		}
 	}
 	return nil
@@ -679,8 +715,9 @@ func (h *HashAgg) lookupInt(col arrow.Array, gids []uint32) error {
 	return nil
 }
 
-// lookupInt2 resolves two integer-like key columns to group ids.
-func (h *HashAgg) lookupInt2(c0, c1 arrow.Array, gids []uint32) error {
+// lookupInt2 resolves two integer-like key columns to group ids. With
+// count, it also adds each row to its group's row count.
+func (h *HashAgg) lookupInt2(c0, c1 arrow.Array, gids []uint32, count bool) error {
 	v0, err := readInts(c0, &h.enc.ints)
 	if err != nil {
 		return fmt.Errorf("agg: group key: %w", err)
@@ -705,16 +742,24 @@ func (h *HashAgg) lookupInt2(c0, c1 arrow.Array, gids []uint32) error {
 		}
 		hashes[i] = pairHash(a, b, m)
 	}
-	// Probe in blocks: first touch each row's home entry and the keys it
-	// names (independent loads whose cache misses overlap), then resolve
-	// the rows, mostly from cache.
+	// Probe in blocks: first touch each row's home entry, then, in a
+	// second wave, the key and row count of the group the entry names
+	// (independent loads: the misses of each wave overlap instead of
+	// each key waiting for its entry), then resolve the rows, mostly from
+	// cache.
 	var sink uint64
+	var ents [pairProbeBlock]uint32
 	for lo := 0; lo < len(gids); lo += pairProbeBlock {
 		hi := min(lo+pairProbeBlock, len(gids))
-		slots, kv := t.slots, h.pkeys.kv
-		for _, hash := range hashes[lo:hi] {
-			if e := slots[t.home(hash)]; e != 0 {
-				sink += uint64(kv[e&t.gmask-1].a)
+		slots, kv, rc := t.slots, h.pkeys.kv, h.rowCount
+		es := ents[:hi-lo]
+		for k, hash := range hashes[lo:hi] {
+			es[k] = slots[t.home(hash)]
+		}
+		for _, e := range es {
+			if e != 0 {
+				g := e&t.gmask - 1
+				sink += uint64(kv[g].a) + uint64(rc[g])
 			}
 		}
 		for i := lo; i < hi; i++ {
@@ -746,11 +791,17 @@ func (h *HashAgg) lookupInt2(c0, c1 arrow.Array, gids []uint32) error {
 						t.rehash(&h.pkeys)
 					}
 					gids[i] = g
+					if count {
+						h.rowCount[g]++
+					}
 					break
 				}
 				if e&^t.gmask == tag {
 					if g := e&t.gmask - 1; h.pkeys.kv[g] == (pairKV{a, b}) {
 						gids[i] = g
+						if count {
+							h.rowCount[g]++
+						}
 						break
 					}
 				}
@@ -908,8 +959,10 @@ func (h *HashAgg) endEpoch() {
 	for _, a := range h.accs {
 		a.endEpoch(h.dirty)
 	}
-	for _, g := range h.dirty {
-		h.dirtyBits[g>>6] &^= 1 << (g & 63)
+	if !h.committed {
+		for _, g := range h.dirty {
+			h.dirtyBits[g>>6] &^= 1 << (g & 63)
+		}
 	}
 	h.dirty, h.oldRowCount, h.freed = recycle(h.dirty), recycle(h.oldRowCount), recycle(h.freed)
 	h.dslots = recycle(h.dslots)

@@ -284,16 +284,46 @@ func (s *storeSink) Push(m operators.Message) error {
 // barrier. It reports rows/s and the heap bytes per pair of the aggregate
 // and the store together. "full4M" cycles through 1024 distinct batches
 // over about 4M pairs, so the aggregate holds about 2.6M groups and its
-// key probes miss the cache as in the co-occurrence view.
+// key probes miss the cache as in the co-occurrence view. "zipf" is
+// committed with Zipf-skewed pairs (both items drawn with s = 1.25 over
+// 10k items) and a barrier every 256 batches, so that an epoch's 1M rows
+// fall into about 200k distinct pairs, about 5 rows per pair as in the
+// co-occurrence view; it cycles through 4 distinct epochs.
 func BenchmarkAggPairCounts(b *testing.B) {
-	b.Run("full", func(b *testing.B) { benchPairCounts(b, false, 1<<20, benchBatches, 16) })
-	b.Run("committed", func(b *testing.B) { benchPairCounts(b, true, 1<<20, benchBatches, 16) })
-	b.Run("full4M", func(b *testing.B) { benchPairCounts(b, false, 1<<22, 1024, 1) })
+	b.Run("full", func(b *testing.B) { benchPairCounts(b, false, uniformPairs(1<<20), benchBatches, benchBatches, 16) })
+	b.Run("committed", func(b *testing.B) { benchPairCounts(b, true, uniformPairs(1<<20), benchBatches, benchBatches, 16) })
+	b.Run("full4M", func(b *testing.B) { benchPairCounts(b, false, uniformPairs(1<<22), 1024, benchBatches, 1) })
+	b.Run("zipf", func(b *testing.B) { benchPairCounts(b, true, zipfPairs(1.25, 10_000), 1024, 256, 1) })
+}
+
+// pairGen fills a batch of pairs with draws from r.
+type pairGen func(r *rand.Rand, ks, vs []int64)
+
+// uniformPairs draws pairs uniformly from pairs distinct pairs.
+func uniformPairs(pairs int) pairGen {
+	return func(r *rand.Rand, ks, vs []int64) {
+		for i := range ks {
+			p := r.IntN(pairs)
+			ks[i], vs[i] = int64(p%4099)*17, int64(p/4099)*31+5
+		}
+	}
+}
+
+// zipfPairs draws both items of a pair independently from a Zipf
+// distribution with exponent s over items items.
+func zipfPairs(s float64, items uint64) pairGen {
+	return func(r *rand.Rand, ks, vs []int64) {
+		z := rand.NewZipf(r, s, 1, items-1)
+		for i := range ks {
+			ks[i], vs[i] = int64(z.Uint64())*17+3, int64(z.Uint64())*31+5
+		}
+	}
 }
 
 // benchPairCounts runs the pair-count benchmark cycling through batches
-// distinct batches drawn from pairs pairs, after warm passes over them.
-func benchPairCounts(b *testing.B, committed bool, pairs, batches, warm int) {
+// distinct batches drawn by gen, after warm passes over them, with a
+// barrier every epoch batches.
+func benchPairCounts(b *testing.B, committed bool, gen pairGen, batches, epoch, warm int) {
 	mem := memory.NewGoAllocator()
 	cols := []types.Column{{Name: "a", Type: types.BigIntType}, {Name: "b", Type: types.BigIntType}}
 	schema := types.Schema(cols).Arrow()
@@ -302,10 +332,7 @@ func benchPairCounts(b *testing.B, committed bool, pairs, batches, warm int) {
 	chunks := make([]*operators.Chunk, batches)
 	ks, vs := make([]int64, benchBatch), make([]int64, benchBatch)
 	for j := range chunks {
-		for i := range ks {
-			p := r.IntN(pairs)
-			ks[i], vs[i] = int64(p%4099)*17, int64(p/4099)*31+5
-		}
+		gen(r, ks, vs)
 		chunks[j] = &operators.Chunk{Rec: int64Rec(mem, schema, ks, vs)}
 	}
 	defer func() {
@@ -328,24 +355,26 @@ func benchPairCounts(b *testing.B, committed bool, pairs, batches, warm int) {
 		b.Fatal(err)
 	}
 	defer h.Close()
-	epoch := uint64(0)
+	ep := uint64(0)
 	// Warm up: most pairs of the cycle have a row.
 	for range warm {
-		for _, c := range chunks {
+		for i, c := range chunks {
 			if err := h.Push(c); err != nil {
 				b.Fatal(err)
 			}
-		}
-		epoch++
-		if err := h.Push(operators.Barrier{Epoch: epoch}); err != nil {
-			b.Fatal(err)
+			if i%epoch == epoch-1 || i == len(chunks)-1 {
+				ep++
+				if err := h.Push(operators.Barrier{Epoch: ep}); err != nil {
+					b.Fatal(err)
+				}
+			}
 		}
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
-	rows := pushCycling(b, h, chunks, benchBatches, &epoch)
-	epoch++
-	if err := h.Push(operators.Barrier{Epoch: epoch}); err != nil {
+	rows := pushCycling(b, h, chunks, epoch, &ep)
+	ep++
+	if err := h.Push(operators.Barrier{Epoch: ep}); err != nil {
 		b.Fatal(err)
 	}
 	b.StopTimer()

@@ -147,7 +147,7 @@ func (h *HashAgg) Snapshot(w io.Writer) (err error) {
 	if h.closed {
 		return internalErr("agg: Snapshot after Close")
 	}
-	if len(h.dirty) > 0 || len(h.closing) > 0 || len(h.pendingWM) > 0 {
+	if h.pending() {
 		return internalErr("agg: Snapshot with changes pending: it must follow a barrier")
 	}
 	sw := state.NewSnapshotWriter(w, h.mem)
@@ -444,7 +444,7 @@ func (h *HashAgg) restore(sr *state.SnapshotReader) error {
 		case modeInt:
 			lerr = h.lookupInt(rec.Column(0), gids)
 		case modeInt2:
-			lerr = h.lookupInt2(rec.Column(0), rec.Column(1), gids)
+			lerr = h.lookupInt2(rec.Column(0), rec.Column(1), gids, false)
 		case modeBytes:
 			lerr = h.lookupBytes(&enc, rec, gids)
 		}

@@ -130,6 +130,7 @@ func (h *HashAgg) initCommitted() error {
 // them the group's old results (its snapshot of the epoch), as a full
 // aggregate would have held them.
 func (h *HashAgg) hydrate() error {
+	h.touchAll()
 	if len(h.dirty) == 0 {
 		return nil
 	}
@@ -160,6 +161,31 @@ func (h *HashAgg) hydrate() error {
 		}
 	}
 	return nil
+}
+
+// touchAll lists every group of a committed-backed aggregate as touched
+// this epoch, in id order. pushChunk does not mark them: each was created
+// this epoch, at its first touch, in that order, with zero counts, so the
+// dirty list a full aggregate would keep is exactly this one. Their old
+// results (oldRowCount, the COUNT(x) snapshots) are sized here and set by
+// addCommitted.
+func (h *HashAgg) touchAll() {
+	dirty := growSlice(&h.dirty, h.numGroups)
+	for i := range dirty {
+		dirty[i] = uint32(i)
+	}
+	growSlice(&h.oldRowCount, h.numGroups)
+	for _, ca := range h.countAccs {
+		if ca != nil {
+			growSlice(&ca.old, h.numGroups)
+		}
+	}
+}
+
+// pending reports whether the aggregate holds changes not yet emitted by
+// a barrier.
+func (h *HashAgg) pending() bool {
+	return len(h.dirty) > 0 || (h.committed && h.numGroups > 0) || len(h.closing) > 0 || len(h.pendingWM) > 0
 }
 
 // addCommitted adds the committed values read for groups gs (at dirty
@@ -237,9 +263,6 @@ func (h *HashAgg) dropGroups() {
 	h.numGroups = 0
 	h.free = h.free[:0]
 	h.rowCount = keepCap(h.rowCount, n)
-	h.gen = keepCap(h.gen, n)
-	// endEpoch cleared the bits of the dirty groups, which are all of them.
-	h.dirtyBits = keepCap(h.dirtyBits, n/64+1)
 	for _, c := range h.counters {
 		c.n = keepCap(c.n, n)
 	}

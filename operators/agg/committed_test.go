@@ -2,7 +2,9 @@ package agg
 
 import (
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -109,9 +111,16 @@ func (f *fakeCommitted) Read(keys arrow.RecordBatch, cols []int, found []bool, d
 	return nil
 }
 
-// newCountAgg builds an aggregate of countSpecs over diffCols sending
-// its output to out, backed by committed unless it is nil.
-func newCountAgg(t *testing.T, groupCols []int, appendOnly bool, committed *fakeCommitted, out operators.Output) *fixture {
+// starSpecs are COUNT(*) alone: the aggregate of the co-occurrence view,
+// whose all-adding chunks a committed-backed aggregate over two integer
+// keys counts as it resolves their groups.
+func starSpecs() []Spec {
+	return []Spec{{Kind: CountStar, Result: types.BigIntType, Name: "n"}}
+}
+
+// newCountAgg builds an aggregate of specs over diffCols sending its
+// output to out, backed by committed unless it is nil.
+func newCountAgg(t *testing.T, groupCols []int, specs []Spec, appendOnly bool, committed *fakeCommitted, out operators.Output) *fixture {
 	t.Helper()
 	mem := optest.CheckedMem(t)
 	schema := types.Schema(diffCols).Arrow()
@@ -119,7 +128,7 @@ func newCountAgg(t *testing.T, groupCols []int, appendOnly bool, committed *fake
 	if committed != nil {
 		opts.Committed = committed
 	}
-	h, err := NewWithOptions(mem, schema, optest.ColumnTypes(diffCols), groupCols, countSpecs(), appendOnly, opts, out)
+	h, err := NewWithOptions(mem, schema, optest.ColumnTypes(diffCols), groupCols, specs, appendOnly, opts, out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,13 +136,41 @@ func newCountAgg(t *testing.T, groupCols []int, appendOnly bool, committed *fake
 	return &fixture{Harness: &optest.Harness{T: t, Mem: mem, Input: h, InSchema: schema}, h: h}
 }
 
-var committedConfigs = []ckptConfig{
-	{name: "intKey", groupCols: []int{0}},
-	{name: "varcharKey", groupCols: []int{1}},
-	{name: "doubleKey", groupCols: []int{3}},
-	{name: "multiKey", groupCols: []int{0, 1}},
-	{name: "intPairKey", groupCols: []int{0, 6}},
-	{name: "intPairKeyAppendOnly", groupCols: []int{6, 2}, appendOnly: true},
+// committedConfigs are the aggregates TestCommittedDifferential runs:
+// countSpecs unless specs is set.
+var committedConfigs = []struct {
+	ckptConfig
+	specs func() []Spec
+}{
+	{ckptConfig: ckptConfig{name: "intKey", groupCols: []int{0}}},
+	{ckptConfig: ckptConfig{name: "varcharKey", groupCols: []int{1}}},
+	{ckptConfig: ckptConfig{name: "doubleKey", groupCols: []int{3}}},
+	{ckptConfig: ckptConfig{name: "multiKey", groupCols: []int{0, 1}}},
+	{ckptConfig: ckptConfig{name: "intPairKey", groupCols: []int{0, 6}}},
+	{ckptConfig: ckptConfig{name: "intPairKeyAppendOnly", groupCols: []int{6, 2}, appendOnly: true}},
+	{ckptConfig: ckptConfig{name: "intPairKeyStar", groupCols: []int{0, 6}}, specs: starSpecs},
+	{ckptConfig: ckptConfig{name: "intPairKeyStarAppendOnly", groupCols: []int{6, 0}, appendOnly: true}, specs: starSpecs},
+}
+
+// mixedEpochs counts the epochs of script that hold both a chunk whose
+// rows all add (which a committed-backed pair-key aggregate counts as it
+// resolves them) and one that retracts.
+func mixedEpochs(script []optest.Step) int {
+	n, adds, retracts := 0, false, false
+	for _, s := range script {
+		switch {
+		case s.IsBarrier():
+			if adds && retracts {
+				n++
+			}
+			adds, retracts = false, false
+		case len(s.Rows) > 0 && slices.ContainsFunc(s.Ops, operators.Op.IsRetract):
+			retracts = true
+		case len(s.Rows) > 0:
+			adds = true
+		}
+	}
+	return n
 }
 
 // TestCommittedDifferential runs random scripts (inserts, retractions as
@@ -143,24 +180,37 @@ var committedConfigs = []ckptConfig{
 // store, snapshotting and restoring the committed-backed one at random
 // barriers. Their outputs must be equal line for line (rows sorted within
 // each epoch), the committed-backed one must hold no group after a
-// barrier, and its snapshots must be no larger than an empty one's.
+// barrier, and its snapshots must be no larger than an empty one's; a
+// snapshot in the middle of an epoch must be refused. Epochs mix chunks
+// whose rows all add with chunks that retract (for pair keys: the
+// counting probe and the general path in one epoch).
 func TestCommittedDifferential(t *testing.T) {
 	for ci, cfg := range committedConfigs {
+		specs := countSpecs
+		if cfg.specs != nil {
+			specs = cfg.specs
+		}
 		t.Run(cfg.name, func(t *testing.T) {
 			for seed := uint64(1); seed <= 3; seed++ {
 				r := rand.New(rand.NewPCG(uint64(ci)*100+seed, 23))
 				cfg.opts = Options{WatermarkGroupCol: -1}
-				script := genScript(r, cfg, 6000)
-				outTypes := outTypes(optest.ColumnTypes(diffCols), cfg.groupCols, countSpecs())
+				script := genScript(r, cfg.ckptConfig, 6000)
+				outTypes := outTypes(optest.ColumnTypes(diffCols), cfg.groupCols, specs())
 				ref := &optest.Recorder{T: t, Types: outTypes}
-				a := newCountAgg(t, cfg.groupCols, cfg.appendOnly, nil, ref)
+				a := newCountAgg(t, cfg.groupCols, specs(), cfg.appendOnly, nil, ref)
 				fc := newFakeCommitted(t, outTypes, len(cfg.groupCols))
-				b := newCountAgg(t, cfg.groupCols, cfg.appendOnly, fc, fc)
-				cuts, deletes, maxSnap := 0, 0, 0
+				b := newCountAgg(t, cfg.groupCols, specs(), cfg.appendOnly, fc, fc)
+				cuts, deletes, maxSnap, refused := 0, 0, 0, 0
 				for i, s := range script {
 					a.Run(s)
 					b.Run(s)
 					if !s.IsBarrier() {
+						if len(s.Rows) > 0 && r.IntN(8) == 0 {
+							if err := b.h.Snapshot(io.Discard); err == nil {
+								t.Fatalf("seed %d step %d: a snapshot in the middle of an epoch was accepted", seed, i)
+							}
+							refused++
+						}
 						continue
 					}
 					if g := b.h.Groups(); g != 0 {
@@ -172,7 +222,7 @@ func TestCommittedDifferential(t *testing.T) {
 					if i == len(script)-1 || r.IntN(10) != 0 {
 						continue
 					}
-					c := newCountAgg(t, cfg.groupCols, cfg.appendOnly, fc, fc)
+					c := newCountAgg(t, cfg.groupCols, specs(), cfg.appendOnly, fc, fc)
 					snap, err := optest.RoundTrip(b.h, c.h)
 					if err != nil {
 						t.Fatalf("seed %d: %v", seed, err)
@@ -192,10 +242,11 @@ func TestCommittedDifferential(t *testing.T) {
 				if d := optest.DiffLines(fc.rec.Log, ref.Log); d != "" {
 					t.Fatalf("seed %d: %s", seed, d)
 				}
-				if cuts == 0 || fc.reads == 0 || (!cfg.appendOnly && deletes < 10) {
-					t.Fatalf("seed %d: a weak run: %d cuts, %d reads, %d deletes", seed, cuts, fc.reads, deletes)
+				mixed := mixedEpochs(script)
+				if cuts == 0 || fc.reads == 0 || refused == 0 || (!cfg.appendOnly && (deletes < 10 || mixed < 3)) {
+					t.Fatalf("seed %d: a weak run: %d cuts, %d reads, %d refused snapshots, %d deletes, %d mixed epochs", seed, cuts, fc.reads, refused, deletes, mixed)
 				}
-				empty := newCountAgg(t, cfg.groupCols, cfg.appendOnly, fc, fc)
+				empty := newCountAgg(t, cfg.groupCols, specs(), cfg.appendOnly, fc, fc)
 				if e := len(optest.Snapshot(t, empty.h)); maxSnap > e {
 					t.Fatalf("seed %d: committed-backed snapshot of %d bytes, an empty one has %d", seed, maxSnap, e)
 				}
