@@ -116,3 +116,35 @@ func (x *intIndex) removeAt(pos int) {
 }
 
 func (x *intIndex) reset() { *x = intIndex{col: x.col} }
+
+// touch loads the home entries of the keys of rows lo..hi-1 of r (the
+// key column's reader), then the key at the slot each names: the memory
+// their probes are likely to read, in loads that do not depend on one
+// another, so that their misses overlap. A NULL row's value is read as
+// any other (it is a value of the buffer, or past its end and skipped).
+// The result only keeps the loads from being removed.
+func (x *intIndex) touch(r *reader, lo, hi int) uint64 {
+	var acc uint64
+	if r.i64 != nil {
+		ks := r.i64[min(lo, len(r.i64)):min(hi, len(r.i64))]
+		for _, k := range ks {
+			acc += uint64(x.tab[x.home(k)])
+		}
+		for _, k := range ks {
+			if e := x.tab[x.home(k)]; e != 0 {
+				acc += uint64(x.keyAt(e - 1))
+			}
+		}
+		return acc
+	}
+	ks := r.i32[min(lo, len(r.i32)):min(hi, len(r.i32))]
+	for _, k := range ks {
+		acc += uint64(x.tab[x.home(int64(k))])
+	}
+	for _, k := range ks {
+		if e := x.tab[x.home(int64(k))]; e != 0 {
+			acc += uint64(x.keyAt(e - 1))
+		}
+	}
+	return acc
+}

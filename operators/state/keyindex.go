@@ -154,6 +154,53 @@ func (x *keyIndex) hashRows(rd []reader, hs []uint64) {
 	}
 }
 
+// hashRowsAt sets hs[j] to the hash of the key of row rows[j] of rd, as
+// hashRows would, for every j < len(rows).
+func (x *keyIndex) hashRowsAt(rd []reader, rows []int32, hs []uint64) {
+	hs = hs[:len(rows)]
+	for j := range hs {
+		hs[j] = hashInit
+	}
+	for _, col := range x.key {
+		r, st := &rd[col], x.cols[col].st
+		switch {
+		case !r.nulls && st == stI64: // the common case, inline
+			for j, i := range rows {
+				hs[j] = hashMix(hs[j], uint64(r.i64[i]))
+			}
+		default:
+			for j, i := range rows {
+				hs[j] = hashMix(hs[j], readerValue(st, r, int(i)))
+			}
+		}
+	}
+	for j, h := range hs {
+		hs[j] = hashFinal(h)
+	}
+}
+
+// readerValue is what row i of r, a reader of storage st, contributes to
+// a hash (as in hashRows).
+func readerValue(st storage, r *reader, i int) uint64 {
+	if r.nulls && r.arr.IsNull(i) {
+		return hashNull
+	}
+	switch st {
+	case stI64:
+		return uint64(r.i64[i])
+	case stI32:
+		return uint64(int64(r.i32[i]))
+	case stF64:
+		return floatBits(r.f64[i])
+	case stDec:
+		return hashDec(r.dec[i])
+	case stBool:
+		return hashBool(r.b.Value(i))
+	default:
+		return maphash.String(strSeed, r.str.Value(i))
+	}
+}
+
 // slotValue is what the value at slot of c contributes to a hash.
 func slotValue(c *column, slot int) uint64 {
 	if c.isNull(slot) {

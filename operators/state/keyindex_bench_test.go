@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -262,14 +263,18 @@ func benchApplyLarge(b *testing.B, key []int, kv func(i int) (int64, int64), hin
 			c.Slots = &operators.SlotHint{Store: id, Gen: gen, Slots: slots}
 		}
 	}
+	var cpu time.Duration
 	for b.Loop() {
+		t0 := cpuTime()
 		for _, c := range upd {
 			if err := s.Apply(c); err != nil {
 				b.Fatal(err)
 			}
 		}
+		cpu += cpuTime() - t0
 	}
 	b.ReportMetric(float64(len(upd)*512*b.N)/b.Elapsed().Seconds(), "pairs/s")
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(len(upd)*512*b.N), "cpu-ns/pair")
 }
 
 // keyFields returns the fields of s at cols.

@@ -71,8 +71,9 @@ type Store struct {
 
 	// Scratch for Apply.
 	rd        []reader
-	hs        []uint64 // hash of each row's key (kidx)
-	hs2       []uint64 // those of the rows a SlotHint does not place
+	hs        []uint64 // hash of each row's key (kidx), set for the rows a SlotHint does not place
+	hs2       []uint64 // those hashes, in the order of unh
+	unh       []int32  // the rows a SlotHint does not place
 	vcols     []int    // the non-key columns, once valueCols made it
 	undo      []undoEntry
 	pending   []uint32 // slots freed by the Apply in progress
@@ -231,17 +232,39 @@ func (s *Store) Apply(c *operators.Chunk) error {
 		hint = nil
 	}
 	big := s.slots*s.slotBytes >= touchBytes
+	if hint != nil {
+		s.sink += s.scanHint(c, hint, big)
+	}
 	if s.intKey && big {
-		s.sink += s.touchInt(n)
+		if hint != nil {
+			s.sink += s.touchIntRows(s.unh)
+		} else {
+			s.sink += s.touchInt(n)
+		}
 	}
 	if !s.intKey {
 		if cap(s.hs) < n {
 			s.hs = make([]uint64, n)
 		}
 		s.hs = s.hs[:n]
-		s.kidx.hashRows(s.rd, s.hs)
+		hs := s.hs
+		if hint != nil && len(s.unh) < n {
+			// Only the rows hint does not place are probed.
+			hs = s.hs2
+			if cap(hs) < len(s.unh) {
+				hs = make([]uint64, len(s.unh))
+			}
+			hs = hs[:len(s.unh)]
+			s.kidx.hashRowsAt(s.rd, s.unh, hs)
+			for j, i := range s.unh {
+				s.hs[i] = hs[j]
+			}
+			s.hs2 = hs
+		} else {
+			s.kidx.hashRows(s.rd, hs)
+		}
 		if big {
-			s.sink += s.kidx.touch(s.unhinted(hint), s.live)
+			s.sink += s.kidx.touch(hs, s.live)
 		}
 		// This Apply allocates slots below s.slots+n.
 		s.kidx.reserve(s.slots + n)
@@ -253,8 +276,7 @@ func (s *Store) Apply(c *operators.Chunk) error {
 		var err error
 		op := c.Op(i)
 		switch {
-		case hint != nil && op == operators.UpdateBefore && hint.Slots[i] != NoSlot && i+1 < n &&
-			c.Op(i+1) == operators.UpdateAfter && hint.Slots[i+1] == hint.Slots[i]:
+		case hint != nil && hintedPair(c, hint, i):
 			err = s.updateAt(rec, hint.Slots[i], i, !spotChecked)
 			spotChecked = true
 			i++
@@ -364,6 +386,40 @@ func (s *Store) touchInt(n int) uint64 {
 	}
 	for _, k := range r.i32[:min(n, len(r.i32))] {
 		if e := x.tab[x.home(int64(k))]; e != 0 {
+			acc += s.live[(e-1)>>6]
+			for c := range s.cols {
+				acc += touchSlot(&s.cols[c], int(e-1))
+			}
+		}
+	}
+	return acc
+}
+
+// touchIntRows is touchInt for the rows of rows alone (those a SlotHint
+// does not place).
+func (s *Store) touchIntRows(rows []int32) uint64 {
+	x := &s.iidx
+	if x.n == 0 {
+		return 0
+	}
+	r := &s.rd[s.key[0]]
+	var acc uint64
+	for pass := range 2 {
+		for _, i := range rows {
+			var k int64
+			switch {
+			case int(i) < len(r.i64):
+				k = r.i64[i]
+			case int(i) < len(r.i32):
+				k = int64(r.i32[i])
+			default: // NULL, in an all-NULL array without values
+				continue
+			}
+			e := x.tab[x.home(k)]
+			if pass == 0 || e == 0 {
+				acc += uint64(e)
+				continue
+			}
 			acc += s.live[(e-1)>>6]
 			for c := range s.cols {
 				acc += touchSlot(&s.cols[c], int(e-1))
@@ -497,19 +553,42 @@ func (s *Store) valueCols() []int {
 	return s.vcols
 }
 
-// unhinted returns the hashes of the rows hint does not place (all of
-// them without a hint), for keyIndex.touch.
-func (s *Store) unhinted(hint *operators.SlotHint) []uint64 {
-	if hint == nil {
-		return s.hs
-	}
-	s.hs2 = s.hs2[:0]
-	for i, h := range s.hs {
-		if hint.Slots[i] == NoSlot {
-			s.hs2 = append(s.hs2, h)
+// hintedPair reports whether rows i and i+1 of c are an update pair that
+// hint places (Apply writes it with updateAt, without a probe).
+func hintedPair(c *operators.Chunk, hint *operators.SlotHint, i int) bool {
+	return c.Op(i) == operators.UpdateBefore && hint.Slots[i] != NoSlot && i+1 < len(hint.Slots) &&
+		c.Op(i+1) == operators.UpdateAfter && hint.Slots[i+1] == hint.Slots[i]
+}
+
+// scanHint walks c's rows as Apply will, setting s.unh to the rows that
+// hint does not place (those Apply probes, and so hashes). With touch, it
+// also reads the live bits and value columns at the slot of each pair
+// hint places, which updateAt will read and write: the loads do not
+// depend on one another, so their misses overlap, where updateAt's
+// scattered stores would each wait for its line. The result only keeps
+// the loads from being removed.
+func (s *Store) scanHint(c *operators.Chunk, hint *operators.SlotHint, touch bool) uint64 {
+	var acc uint64
+	vcols := s.valueCols()
+	unh := s.unh[:0]
+	n := c.Len()
+	for i := 0; i < n; i++ {
+		if !hintedPair(c, hint, i) {
+			unh = append(unh, int32(i))
+			continue
+		}
+		slot := hint.Slots[i]
+		i++
+		if !touch || int(slot) >= s.slots { // updateAt reports a slot out of range
+			continue
+		}
+		acc += s.live[slot>>6]
+		for _, col := range vcols {
+			acc += touchSlot(&s.cols[col], int(slot))
 		}
 	}
-	return s.hs2
+	s.unh = unh
+	return acc
 }
 
 // save copies slot's values to a new row of s.saved and returns its number.
