@@ -85,8 +85,10 @@ func (j *HashJoin) Snapshot(w io.Writer) error {
 		if err := sw.Begin(fmt.Sprintf("side%d", in), schema); err != nil {
 			return err
 		}
-		var slots []uint32
-		s.rows.ForEachLive(func(x uint32) { slots = append(slots, x) })
+		slots := s.snapshotOrder()
+		if len(slots) != s.rows.Len() {
+			return fmt.Errorf("join: snapshot %s: %d of its %d rows are on key chains", s.name, len(slots), s.rows.Len())
+		}
 		for start := 0; start < len(slots); start += state.SnapshotBatchRows {
 			batch := slots[start:min(start+state.SnapshotBatchRows, len(slots))]
 			rec, err := j.sideBatch(sw.Mem(), in, s, schema, batch)
@@ -104,6 +106,30 @@ func (j *HashJoin) Snapshot(w io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// snapshotOrder is the order a snapshot writes the live slots of s in,
+// and so the order Restore inserts them in. An append-only side writes
+// its key chains one after another (in the order of their oldest rows'
+// slots), each from its oldest row to its newest: restored, each key's
+// rows fill pages of their own (see chainPage), and a snapshot of the
+// restored join writes the same rows in the same order. A side with a
+// row index writes its slots in order.
+func (s *side) snapshotOrder() []uint32 {
+	slots := make([]uint32, 0, s.rows.Len())
+	if !s.appendOnly {
+		s.rows.ForEachLive(func(x uint32) { slots = append(slots, x) })
+		return slots
+	}
+	s.rows.ForEachLive(func(x uint32) {
+		if s.link[x].next != end {
+			return // not its chain's oldest row
+		}
+		for y := x; y != end; y = s.link[y].prev {
+			slots = append(slots, y)
+		}
+	})
+	return slots
 }
 
 // Restore implements operators.Checkpointer. It must be called on a

@@ -180,6 +180,9 @@ type HashJoin struct {
 	// self-join fills both: pend[0] holds (row, stored) pairs, pend[1]
 	// (stored, row) pairs.
 	pend [2]pending
+	// pendTimes: the pending pairs record their stored rows' times, which
+	// the output reads (a time column of the output; see buildPairs).
+	pendTimes bool
 
 	// outCols is, by output column, the side and column it shows.
 	outCols []outCol
@@ -236,6 +239,14 @@ func NewWithOptions(mem memory.Allocator, kind Kind, leftTypes, rightTypes []typ
 	j.sides[0] = newSide("left", leftTypes, leftKeys, &j.bad)
 	j.sides[1] = newSide("right", rightTypes, rightKeys, &j.bad)
 	j.sides[0].appendOnly, j.sides[1].appendOnly = opts.AppendOnly[0], opts.AppendOnly[1]
+	for _, s := range j.sides {
+		if s.appendOnly {
+			// A row goes beside the newest of its key (see insert).
+			if err := s.rows.Paginate(chainPage); err != nil {
+				j.fail("join: %s input: %v", s.name, err)
+			}
+		}
+	}
 	j.intKey = len(leftKeys) == 1
 	if kind != Inner && kind != LeftOuter && kind != StreamingLeftOuter {
 		j.fail("join: unknown kind %d", kind)
@@ -296,8 +307,15 @@ func NewWithOptions(mem memory.Allocator, kind Kind, leftTypes, rightTypes []typ
 			j.omitTime(s)
 		}
 	}
+	j.pendTimes = j.time != nil && slices.ContainsFunc(j.outCols, func(oc outCol) bool {
+		return oc.col == j.sides[oc.side].tcol
+	})
 	return j
 }
+
+// chainPage is the slots of an append-only side's page (see
+// state.Columns.Paginate): four 16-byte links fill a cache line.
+const chainPage = 4
 
 // omitTime makes the rows of s keep no copy of the time column when its
 // links hold every stored row's time: an append-only side of a
@@ -554,7 +572,16 @@ func (j *HashJoin) insert(s *side, i int) (slot uint32, ok bool) {
 	if s.evicted && s.rowTs[i] < s.horizon {
 		return end, false
 	}
-	slot = s.rows.Add(i)
+	var head uint32
+	if s.appendOnly {
+		// The new row heads its key's chain: storing it on the page of
+		// the old head puts the newest rows of a key, walked one after
+		// another, in one or two cache lines instead of one apiece.
+		head = j.chain(s, s, i)
+		slot = s.rows.AddAfter(i, head)
+	} else {
+		slot = s.rows.Add(i)
+	}
 	if int(slot) >= len(s.link) {
 		n := int(slot) + 1
 		s.link = append(s.link, make([]link, n-len(s.link))...)
@@ -569,7 +596,7 @@ func (j *HashJoin) insert(s *side, i int) (slot uint32, ok bool) {
 		}
 	}
 	if s.appendOnly {
-		j.linkHead(s, slot, i)
+		j.linkHead(s, slot, i, head)
 	} else {
 		j.insertIndexed(s, slot, i)
 	}
@@ -595,13 +622,11 @@ func (s *side) datum(x uint32, c int) types.Datum {
 }
 
 // linkHead puts slot, holding row i of s's bound record, at the head of
-// its key chain.
-func (j *HashJoin) linkHead(s *side, slot uint32, i int) {
-	var h uint32
+// its key chain, whose head was h.
+func (j *HashJoin) linkHead(s *side, slot uint32, i int, h uint32) {
 	if j.intKey {
-		h = s.ihead.swap(s.ikeys[i], slot)
+		s.ihead.swap(s.ikeys[i], slot)
 	} else {
-		h = j.chain(s, s, i)
 		s.shead[string(s.key(i))] = slot
 	}
 	s.link[slot].next = h
@@ -633,7 +658,7 @@ func (j *HashJoin) insertIndexed(s *side, slot uint32, i int) {
 		s.tab[pos] = slot
 		s.tabN++
 		s.setSame(slot, false)
-		j.linkHead(s, slot, i)
+		j.linkHead(s, slot, i, j.chain(s, s, i))
 	}
 }
 
@@ -819,7 +844,7 @@ func (j *HashJoin) flush(in int) error {
 	}
 	defer p.reset()
 	var ts []int64
-	if j.time != nil {
+	if j.pendTimes {
 		ts = p.ts
 	}
 	rec, err := j.buildPairs(in, p.rows, p.slots, ts)
@@ -827,32 +852,52 @@ func (j *HashJoin) flush(in int) error {
 		return err
 	}
 	defer rec.Release()
-	return j.out.Push(&operators.Chunk{Rec: rec, Ops: opsOf(p.ops)})
+	return j.out.Push(&operators.Chunk{Rec: rec, Ops: p.chunkOps()})
 }
 
 // pending is a batch of output pairs awaiting flush: row rows[k] of the
-// bound record beside stored slot slots[k] (whose time, with a
-// TimeBound, is ts[k]), with op ops[k].
+// bound record beside stored slot slots[k] (whose time, with pendTimes,
+// is ts[k]), with op ops[k]. While every op is an Insert (an append-only
+// input) ops stays empty and mixed false: the output chunk has no ops.
 type pending struct {
 	rows  []int32
 	slots []uint32
 	ops   []operators.Op
 	ts    []int64
+	mixed bool
 }
 
 // add appends a pair and reports whether the batch is full (maxOut).
-func (p *pending) add(row int32, slot uint32, op operators.Op, ts int64, timed bool) bool {
+func (p *pending) add(row int32, slot uint32, op operators.Op, ts int64, withTime bool) bool {
 	p.rows = append(p.rows, row)
 	p.slots = append(p.slots, slot)
-	p.ops = append(p.ops, op)
-	if timed {
+	if p.mixed {
+		p.ops = append(p.ops, op)
+	} else if op != operators.Insert {
+		p.mixed = true
+		for range len(p.rows) - 1 {
+			p.ops = append(p.ops, operators.Insert)
+		}
+		p.ops = append(p.ops, op)
+	}
+	if withTime {
 		p.ts = append(p.ts, ts)
 	}
 	return len(p.rows) >= maxOut
 }
 
+// chunkOps is the ops of the output chunk of the pending pairs: nil when
+// all are Inserts, else a copy the receiver may keep.
+func (p *pending) chunkOps() []operators.Op {
+	if !p.mixed {
+		return nil
+	}
+	return slices.Clone(p.ops)
+}
+
 func (p *pending) reset() {
 	p.rows, p.slots, p.ops, p.ts = p.rows[:0], p.slots[:0], p.ops[:0], p.ts[:0]
+	p.mixed = false
 }
 
 // opsOf returns nil for all-Insert ops (an append-only chunk), else a copy

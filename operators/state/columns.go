@@ -26,9 +26,19 @@ type Columns struct {
 	ids   []arrow.Type
 	cols  []column
 	rd    []reader
+	// free holds the free slots (a stack); with pages (see Paginate),
+	// the first slots of the wholly free pages.
 	free  []uint32
 	slots int // slots allocated
 	bound arrow.RecordBatch
+
+	// With pages: page is the slots per page (a power of two, else 0),
+	// used a bit per slot holding a row, live the rows held, and loose
+	// the slot Add filled last (NoSlot: none).
+	page  uint32
+	used  []uint64
+	live  int
+	loose uint32
 }
 
 // NewColumns returns an empty store for rows of ts, or an error if a type
@@ -85,8 +95,88 @@ func (c *Columns) Omit(col int) error {
 // Omitted reports whether column col keeps no values (see Omit).
 func (c *Columns) Omitted(col int) bool { return c.cols[col].omit }
 
+// Paginate makes the store allocate its slots in pages of n consecutive
+// slots (n a power of two, 2 to 64) so that AddAfter can put a row beside
+// a related one: an owner that walks rows by a chain of slots (a join's
+// rows of one key) then finds several links in one cache line instead of
+// one link per cache miss. A page returns to use only when all its rows
+// are removed; the slots of a page its owner moved on from stay unused
+// until then. Paginate must be called before the first Add.
+func (c *Columns) Paginate(n int) error {
+	if n < 2 || n > 64 || n&(n-1) != 0 {
+		return fmt.Errorf("paginate: %d slots a page, want a power of two from 2 to 64", n)
+	}
+	if c.slots > 0 {
+		return fmt.Errorf("paginate: the store already holds rows")
+	}
+	c.page, c.loose = uint32(n), NoSlot
+	return nil
+}
+
+// AddAfter copies row i of the bound record into the slot right after
+// prev when that slot is on prev's page and free, else into the first
+// slot of a free page, and returns the slot. Without pages it is Add.
+// prev may be NoSlot, or any slot: a slot holding no row is ignored.
+func (c *Columns) AddAfter(i int, prev uint32) uint32 {
+	if c.page == 0 {
+		return c.Add(i)
+	}
+	slot := NoSlot
+	if prev != NoSlot && int(prev) < c.slots && c.isUsed(prev) {
+		if nx := prev + 1; nx&(c.page-1) != 0 && !c.isUsed(nx) {
+			slot = nx
+		}
+	}
+	if slot == NoSlot {
+		slot = c.newPage()
+	}
+	c.used[slot>>6] |= 1 << (slot & 63)
+	c.live++
+	c.setRow(slot, i)
+	return slot
+}
+
+// isUsed reports whether slot (below c.slots) holds a row (with pages).
+func (c *Columns) isUsed(slot uint32) bool { return c.used[slot>>6]&(1<<(slot&63)) != 0 }
+
+// newPage returns the first slot of a wholly free page, allocating one
+// when none is free.
+func (c *Columns) newPage() uint32 {
+	if n := len(c.free); n > 0 {
+		first := c.free[n-1]
+		c.free = c.free[:n-1]
+		return first
+	}
+	first := uint32(c.slots)
+	c.slots += int(c.page)
+	for k := range c.cols {
+		if !c.cols[k].omit {
+			for range c.page {
+				c.cols[k].grow() // append's growth: not double the capacity
+			}
+		}
+	}
+	c.used = extendTo(c.used, (c.slots+63)/64)
+	return first
+}
+
+// setRow copies row i of the bound record into slot.
+func (c *Columns) setRow(slot uint32, i int) {
+	for k := range c.cols {
+		if !c.cols[k].omit {
+			c.cols[k].set(int(slot), &c.rd[k], i)
+		}
+	}
+}
+
 // Add copies row i of the bound record into a free slot and returns it.
+// With pages (see Paginate) it fills the page of the slot Add filled
+// last before it takes a new one.
 func (c *Columns) Add(i int) uint32 {
+	if c.page != 0 {
+		c.loose = c.AddAfter(i, c.loose)
+		return c.loose
+	}
 	var slot uint32
 	if n := len(c.free); n > 0 {
 		slot = c.free[n-1]
@@ -100,11 +190,7 @@ func (c *Columns) Add(i int) uint32 {
 			}
 		}
 	}
-	for k := range c.cols {
-		if !c.cols[k].omit {
-			c.cols[k].set(int(slot), &c.rd[k], i)
-		}
-	}
+	c.setRow(slot, i)
 	return slot
 }
 
@@ -115,11 +201,31 @@ func (c *Columns) Remove(slot uint32) {
 			c.cols[k].clear(int(slot))
 		}
 	}
-	c.free = append(c.free, slot)
+	if c.page == 0 {
+		c.free = append(c.free, slot)
+		return
+	}
+	c.used[slot>>6] &^= 1 << (slot & 63)
+	c.live--
+	if c.pageFree(slot) {
+		c.free = append(c.free, slot&^(c.page-1))
+	}
+}
+
+// pageFree reports whether the page of slot holds no row.
+func (c *Columns) pageFree(slot uint32) bool {
+	first := slot &^ (c.page - 1)
+	mask := uint64(1)<<c.page - 1 // all ones for 64 pages: the shift gives 0
+	return c.used[first>>6]>>(first&63)&mask == 0
 }
 
 // Len is the number of rows held.
-func (c *Columns) Len() int { return c.slots - len(c.free) }
+func (c *Columns) Len() int {
+	if c.page != 0 {
+		return c.live
+	}
+	return c.slots - len(c.free)
+}
 
 // Equal reports whether slot holds the same values as row i of the bound
 // record (NULL equal to NULL, doubles by key identity), omitted columns
@@ -162,4 +268,5 @@ func (c *Columns) Reset() {
 	c.free = nil
 	c.slots = 0
 	c.bound = nil
+	c.used, c.live, c.loose = nil, 0, NoSlot
 }

@@ -2,6 +2,7 @@ package state
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -269,7 +270,18 @@ func readSlots(sr *SnapshotReader, name string, schema *arrow.Schema, ts []types
 func (c *Columns) SnapshotTo(sw *SnapshotWriter, name string) error {
 	live := make([]uint32, 0, c.Len())
 	c.ForEachLive(func(s uint32) { live = append(live, s) })
-	return writeSlots(sw, name, slotSchema(nil, c.types, false), c.cols, live, nil, c.free)
+	free := c.free
+	if c.page != 0 {
+		// Every slot holding no row, in order: the same section as
+		// without pages.
+		free = make([]uint32, 0, c.slots-c.live)
+		for s := 0; s < c.slots; s++ {
+			if !c.isUsed(uint32(s)) {
+				free = append(free, uint32(s))
+			}
+		}
+	}
+	return writeSlots(sw, name, slotSchema(nil, c.types, false), c.cols, live, nil, free)
 }
 
 // RestoreFrom replaces c's rows with those SnapshotTo wrote as section
@@ -283,7 +295,32 @@ func (c *Columns) RestoreFrom(sr *SnapshotReader, name string) error {
 	}
 	c.Unbind()
 	c.cols, c.free, c.slots = m.cols, m.free, m.n
+	if c.page != 0 {
+		c.restorePages(m)
+	}
 	return nil
+}
+
+// restorePages sets up the pages over restored rows, which may have been
+// written without pages: the slots are rounded up to whole pages, and the
+// pages holding no row are free.
+func (c *Columns) restorePages(m *slotImage) {
+	c.slots = (m.n + int(c.page) - 1) &^ (int(c.page) - 1)
+	for k := range c.cols {
+		if !c.cols[k].omit {
+			c.cols[k].extendTo(c.slots)
+		}
+	}
+	c.used = make([]uint64, (c.slots+63)/64)
+	copy(c.used, m.live)
+	c.live, c.loose = m.nLive, NoSlot
+	c.free = c.free[:0]
+	for first := 0; first < c.slots; first += int(c.page) {
+		if c.pageFree(uint32(first)) {
+			c.free = append(c.free, uint32(first))
+		}
+	}
+	slices.Reverse(c.free) // the lowest pages are taken first
 }
 
 // Slots is the number of slots allocated: live ones and free ones. Add
@@ -293,6 +330,14 @@ func (c *Columns) Slots() int { return c.slots }
 // ForEachLive calls fn with every live slot (holding a row), in
 // increasing order: to rebuild an index over restored rows.
 func (c *Columns) ForEachLive(fn func(slot uint32)) {
+	if c.page != 0 {
+		for s := 0; s < c.slots; s++ {
+			if c.isUsed(uint32(s)) {
+				fn(uint32(s))
+			}
+		}
+		return
+	}
 	freeBits := make([]uint64, (c.slots+63)/64)
 	for _, s := range c.free {
 		freeBits[s>>6] |= 1 << (s & 63)
