@@ -181,7 +181,7 @@ func (j *HashJoin) processCands(in int) error {
 				}
 			}
 		}
-		if j.pend[in].add(i, x, op, j.sides[1-in].link[x].ts, j.time != nil) {
+		if j.pend[in].add(i, x, op, j.sides[1-in].link[x].ts, j.pendTimes) {
 			if err := j.flush(in); err != nil {
 				return err
 			}

@@ -74,7 +74,7 @@ type walkers struct {
 func (j *HashJoin) walk(in int, mode walkMode) error {
 	s, other := j.sides[in], j.sides[1-in]
 	w := &j.walks
-	timed := j.time != nil
+	timed, withTime := j.time != nil, j.pendTimes
 	link := other.link
 	ops := j.rowOps
 	a := in // the pending pairs of stage A
@@ -144,14 +144,14 @@ func (j *HashJoin) walk(in int, mode walkMode) error {
 			op := ops[i]
 			for _, x := range w.stageA[q] {
 				// link[x].ts is still in cache from the walk.
-				if pendA.add(i, x, op, link[x].ts, timed) {
+				if pendA.add(i, x, op, link[x].ts, withTime) {
 					if err := j.flush(a); err != nil {
 						return err
 					}
 				}
 			}
 			for _, x := range w.stageB[q] {
-				if pendB.add(i, x, op, link[x].ts, timed) {
+				if pendB.add(i, x, op, link[x].ts, withTime) {
 					if err := j.flush(1 - a); err != nil {
 						return err
 					}
