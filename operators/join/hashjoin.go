@@ -573,11 +573,17 @@ func (j *HashJoin) insert(s *side, i int) (slot uint32, ok bool) {
 		return end, false
 	}
 	var head uint32
+	var entry *headEntry // an integer key's chain head, set below
 	if s.appendOnly {
 		// The new row heads its key's chain: storing it on the page of
 		// the old head puts the newest rows of a key, walked one after
 		// another, in one or two cache lines instead of one apiece.
-		head = j.chain(s, s, i)
+		if j.intKey {
+			entry = s.ihead.upsert(s.ikeys[i])
+			head = entry.head
+		} else {
+			head = j.chain(s, s, i)
+		}
 		slot = s.rows.AddAfter(i, head)
 	} else {
 		slot = s.rows.Add(i)
@@ -596,7 +602,12 @@ func (j *HashJoin) insert(s *side, i int) (slot uint32, ok bool) {
 		}
 	}
 	if s.appendOnly {
-		j.linkHead(s, slot, i, head)
+		if entry != nil {
+			entry.head = slot
+		} else {
+			s.shead[string(s.key(i))] = slot
+		}
+		s.linkBefore(slot, head)
 	} else {
 		j.insertIndexed(s, slot, i)
 	}
@@ -622,13 +633,21 @@ func (s *side) datum(x uint32, c int) types.Datum {
 }
 
 // linkHead puts slot, holding row i of s's bound record, at the head of
-// its key chain, whose head was h.
-func (j *HashJoin) linkHead(s *side, slot uint32, i int, h uint32) {
+// its key chain.
+func (j *HashJoin) linkHead(s *side, slot uint32, i int) {
+	var h uint32
 	if j.intKey {
-		s.ihead.swap(s.ikeys[i], slot)
+		h = s.ihead.swap(s.ikeys[i], slot)
 	} else {
+		h = j.chain(s, s, i)
 		s.shead[string(s.key(i))] = slot
 	}
+	s.linkBefore(slot, h)
+}
+
+// linkBefore links slot into a key chain right before h (end: as its
+// only row), as the chain's head.
+func (s *side) linkBefore(slot, h uint32) {
 	s.link[slot].next = h
 	s.link[slot].prev = end
 	if h != end {
@@ -658,7 +677,7 @@ func (j *HashJoin) insertIndexed(s *side, slot uint32, i int) {
 		s.tab[pos] = slot
 		s.tabN++
 		s.setSame(slot, false)
-		j.linkHead(s, slot, i, j.chain(s, s, i))
+		j.linkHead(s, slot, i)
 	}
 }
 

@@ -44,6 +44,16 @@ func (t *heads) get(k int64) uint32 {
 // swap sets the head of key k's chain to h (not end) and returns the
 // previous head, or end when k had no chain.
 func (t *heads) swap(k int64, h uint32) uint32 {
+	e := t.upsert(k)
+	old := e.head
+	e.head = h
+	return old
+}
+
+// upsert returns key k's entry, adding one whose head is end when k has
+// none. The caller sets the head (not end) before any other call: an
+// entry whose head is end reads as empty.
+func (t *heads) upsert(k int64) *headEntry {
 	if (t.n+1)*4 > len(t.tab)*3 {
 		t.grow()
 	}
@@ -51,14 +61,12 @@ func (t *heads) swap(k int64, h uint32) uint32 {
 	for i := t.home(k); ; i = (i + 1) & mask {
 		e := &t.tab[i]
 		if e.head == end {
-			e.key, e.head = k, h
+			e.key = k
 			t.n++
-			return end
+			return e
 		}
 		if e.key == k {
-			old := e.head
-			e.head = h
-			return old
+			return e
 		}
 	}
 }
