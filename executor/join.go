@@ -136,6 +136,9 @@ func (b *builder) wireJoin(j *planner.Join, residual expr.Expr, output []int, sc
 	opts := join.Options{Time: b.joinTime(j), Output: output}
 	opts.AppendOnly = [2]bool{b.insertsOnly(j.Left), b.insertsOnly(j.Right)}
 	opts.Self = kind == join.Inner && j.SelfJoin()
+	// The residual Filter rejects a row paired with itself (a.x <> b.x):
+	// the self-join need not emit such pairs.
+	opts.SkipSelfPairs = opts.Self && residual != nil && j.RejectsSelfPairs(b.joinResidual(j))
 	next := out
 	if residual != nil && kind == join.Inner {
 		f, err := operators.NewFilter(b.mem, schema, residual, out)

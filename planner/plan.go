@@ -292,6 +292,35 @@ func (j *Join) ResidualBeyondTime() expr.Expr {
 	return conjoin(keep)
 }
 
+// RejectsSelfPairs reports whether residual, a predicate over the columns
+// of self-join j (its left role's, then its right role's), is never TRUE
+// for a row paired with itself: one of its conjuncts compares a column of
+// one role with the same column of the other by <>, < or >, which is
+// FALSE or NULL for equal values. DOUBLE columns are left out (NaN). Such
+// a join may skip pairing each row with itself: the residual rejects the
+// pair anyway.
+func (j *Join) RejectsSelfPairs(residual expr.Expr) bool {
+	if residual == nil || !j.SelfJoin() {
+		return false
+	}
+	nl := len(j.Left.Schema())
+	for _, c := range splitConjuncts(residual) {
+		call, ok := c.(*expr.Call)
+		if !ok || len(call.Args) != 2 || (call.Func != expr.Ne && call.Func != expr.Lt && call.Func != expr.Gt) {
+			continue
+		}
+		a, okA := call.Args[0].(*expr.ColumnRef)
+		b, okB := call.Args[1].(*expr.ColumnRef)
+		if !okA || !okB || a.T.Kind == types.Double || b.T.Kind == types.Double {
+			continue
+		}
+		if a.Index+nl == b.Index || b.Index+nl == a.Index {
+			return true
+		}
+	}
+	return false
+}
+
 // SelfJoin reports whether j joins one input with itself: both inputs
 // are the same plan (the same relation and columns under the same
 // filters and projections, compared structurally), each key is the same

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/sluicedb/sluice/parser"
+	"github.com/sluicedb/sluice/types"
 )
 
 // TestSelfJoin checks which joins are joins of one input with itself:
@@ -53,5 +54,62 @@ func TestSelfJoin(t *testing.T) {
 	j.Right = j.Left
 	if j.SelfJoin() {
 		t.Error("a join bounding one side's time by the other's key is a self-join")
+	}
+}
+
+// TestRejectsSelfPairs checks which residuals of a self-join are never
+// TRUE for a row paired with itself: a conjunct comparing one role's
+// column with the same column of the other by <>, < or >, of a type
+// other than DOUBLE.
+func TestRejectsSelfPairs(t *testing.T) {
+	cat := newTestCatalog()
+	ev := *cat["clicks"]
+	ev.ID, ev.Name = 9, "ev"
+	cat["ev"] = &ev
+	evd := ev
+	evd.ID, evd.Name = 10, "evd"
+	evd.Schema = types.Schema{ev.Schema[0], {Name: "score", Type: types.DoubleType, Nullable: true}, ev.Schema[2]}
+	cat["evd"] = &evd
+	on := "ev a JOIN ev b ON a.user_id = b.user_id AND "
+	cases := []struct {
+		from string
+		want bool
+	}{
+		{on + "a.item_id <> b.item_id", true},
+		{on + "b.item_id <> a.item_id", true},
+		{on + "a.item_id < b.item_id", true},
+		{on + "b.item_id > a.item_id", true},
+		{on + "a.ts <> b.ts AND b.ts BETWEEN a.ts - INTERVAL 30 MINUTE AND a.ts + INTERVAL 30 MINUTE", true},
+		{on + "b.ts BETWEEN a.ts - INTERVAL 30 MINUTE AND a.ts + INTERVAL 30 MINUTE AND a.item_id <> b.item_id", true},
+		// Comparisons true for equal values, other columns, not a conjunct,
+		// not plain columns.
+		{on + "a.item_id = b.item_id", false},
+		{on + "a.item_id <= b.item_id", false},
+		{on + "a.item_id <> b.user_id", false},
+		{on + "a.item_id <> a.user_id", false},
+		{on + "(a.item_id <> b.item_id OR a.ts > b.ts)", false},
+		{on + "a.item_id + 1 <> b.item_id + 1", false},
+		{on + "b.ts BETWEEN a.ts - INTERVAL 30 MINUTE AND a.ts + INTERVAL 30 MINUTE", false},
+		// DOUBLE: NaN. Not a self-join.
+		{"evd a JOIN evd b ON a.user_id = b.user_id AND a.score <> b.score", false},
+		{"ev a JOIN clicks b ON a.user_id = b.user_id AND a.item_id <> b.item_id", false},
+	}
+	for _, c := range cases {
+		sql := "CREATE MATERIALIZED VIEW v AS SELECT a.user_id, b.user_id AS u2 FROM " + c.from
+		stmt, err := parser.ParseOne(sql)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := Build(cat, stmt)
+		if err != nil {
+			t.Fatalf("%s: %v", c.from, err)
+		}
+		j := findJoin(p.(*CreateViewPlan).Query)
+		if j == nil {
+			t.Fatalf("%s: no join", c.from)
+		}
+		if got := j.RejectsSelfPairs(j.Residual); got != c.want {
+			t.Errorf("%s: RejectsSelfPairs(%v) = %v, want %v", c.from, j.Residual, got, c.want)
+		}
 	}
 }

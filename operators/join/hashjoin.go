@@ -129,6 +129,11 @@ type Options struct {
 	// the stream with itself would (see self.go). It needs an Inner join
 	// whose inputs have equal types, keys, time columns and AppendOnly.
 	Self bool
+	// SkipSelfPairs lets a self-join leave out pairs of a row with itself
+	// where it can do so cheaply (the append-only walk): the caller filters
+	// them out anyway (a residual such as a.x <> b.x). An optimization
+	// only: some such pairs may still be emitted.
+	SkipSelfPairs bool
 }
 
 // HashJoin is an equi-join of two inputs, exposed as two ports (Left and
@@ -216,10 +221,13 @@ type HashJoin struct {
 	// below hL no longer match as left rows, below hR as right rows);
 	// each row's slot in the chunk being processed (or end); the slots
 	// stored by that chunk.
-	self    bool
-	hL, hR  int64
-	rowSlot []uint32
-	fresh   []uint64
+	self bool
+	// skipSelfPairs: the append-only walk leaves out each row's pair with
+	// itself (Options.SkipSelfPairs).
+	skipSelfPairs bool
+	hL, hR        int64
+	rowSlot       []uint32
+	fresh         []uint64
 }
 
 // New returns a HashJoin without options; see NewWithOptions.

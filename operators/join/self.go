@@ -61,6 +61,7 @@ func (j *HashJoin) setSelf(lt, rt []types.T, lk, rk []int, opts Options) {
 		j.fail("join: a self-join's inputs have different time columns")
 	}
 	j.self = true
+	j.skipSelfPairs = opts.SkipSelfPairs
 	j.sides[0].name = "input"
 	j.sides[1] = j.sides[0]
 	j.hL, j.hR = roleNone, roleNone
@@ -247,11 +248,11 @@ func (j *HashJoin) startSelf(w *walkers, k, i int, mode walkMode, timed bool) ui
 		inL = t >= j.hL
 		if inL && loA <= t && t <= hiA {
 			// The row pairs with itself (Lo <= 0 <= Hi).
-			if mode == walkBoth && j.rowSlot[i] != end {
+			if mode == walkBoth && j.rowSlot[i] != end && !j.skipSelfPairs {
 				w.stageA[k] = append(w.stageA[k], j.rowSlot[i])
 			}
 		}
-	} else if mode == walkBoth && j.rowSlot[i] != end {
+	} else if mode == walkBoth && j.rowSlot[i] != end && !j.skipSelfPairs {
 		w.stageA[k] = append(w.stageA[k], j.rowSlot[i])
 	}
 	laterLoA := max(loA, j.hR)

@@ -216,6 +216,81 @@ func TestSelfJoinChunkPairs(t *testing.T) {
 	}
 }
 
+// TestSelfJoinSkipSelfPairs feeds one random append-only stream (with
+// duplicate rows, NULL keys and times, rows out of order) to an
+// append-only self-join with Options.SkipSelfPairs and to one without:
+// the changes of the first must be those of the second less exactly one
+// pair of each stored row with itself (left equal to right), as many as
+// rows were stored: a duplicate's pair with its copy stays.
+func TestSelfJoinSkipSelfPairs(t *testing.T) {
+	mem := optest.CheckedMem(t)
+	outTypes := append(slices.Clone(evTypes), evTypes...)
+	for _, timed := range []bool{true, false} {
+		r := rand.New(rand.NewPCG(5, 6))
+		opts := Options{AppendOnly: [2]bool{true, true}, Self: true}
+		if timed {
+			opts.Time = &TimeBound{LeftCol: 2, RightCol: 2, Lo: -7, Hi: 4}
+		}
+		all, some := newCollector(t, outTypes), newCollector(t, outTypes)
+		full := NewWithOptions(mem, Inner, evTypes, evTypes, []int{0}, []int{0}, nil, all.Schema, opts, all)
+		opts.SkipSelfPairs = true
+		skip := NewWithOptions(mem, Inner, evTypes, evTypes, []int{0}, []int{0}, nil, some.Schema, opts, some)
+		var seen []row
+		stored := 0
+		for st := 0; st < 120; st++ {
+			var rows []row
+			for range 1 + r.IntN(9) {
+				rw := row{types.NewBigInt(int64(r.IntN(5))), types.NewBigInt(int64(r.IntN(3))), types.NewTimestamp(int64(st + r.IntN(6)))}
+				if r.IntN(12) == 0 {
+					rw[0] = types.NewNull(evTypes[0])
+				} else if r.IntN(12) == 0 {
+					rw[2] = types.NewNull(evTypes[2])
+				} else if len(seen) > 0 && r.IntN(5) == 0 {
+					rw = seen[r.IntN(len(seen))] // a duplicate
+				}
+				if !rw[0].Null && (!timed || !rw[2].Null) {
+					stored++ // a NULL time matters only with a bound
+				}
+				seen = append(seen, rw)
+				rows = append(rows, rw)
+			}
+			for _, p := range []operators.Output{full.Self(), skip.Self()} {
+				if err := optest.Feed(mem, p, evSchema, rows, nil, 0); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		count := map[string]int{}
+		for _, l := range take(all) {
+			count[l]++
+		}
+		for _, l := range take(some) {
+			if count[l]--; count[l] < 0 {
+				t.Fatalf("timed=%v: the skipping join emitted %s beyond the full join's", timed, l)
+			}
+		}
+		removed := 0
+		for l, n := range count {
+			if n == 0 {
+				continue
+			}
+			removed += n
+			f := strings.Split(strings.TrimPrefix(l, "insert "), ",")
+			if len(f) != 6 || !slices.Equal(f[:3], f[3:]) {
+				t.Fatalf("timed=%v: the skipping join left out %s, not a row with itself", timed, l)
+			}
+		}
+		if removed != stored {
+			t.Fatalf("timed=%v: %d pairs left out, want one per stored row: %d", timed, removed, stored)
+		}
+		for _, j := range []*HashJoin{full, skip} {
+			if err := j.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
 // TestSelfJoinOptionErrors checks a self-join of inputs that differ, or
 // of an outer join, is refused.
 func TestSelfJoinOptionErrors(t *testing.T) {
