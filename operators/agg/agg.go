@@ -175,6 +175,15 @@ type HashAgg struct {
 	hintStore, hintGen uint64
 	byteMapSize        int // modeBytes: the most groups byteMap held since it was made
 
+	// The inline-count path (see inline.go): inlOK when the aggregate can
+	// take it, inlOff once a chunk of the epoch could not, inlLast the
+	// groups of the last epoch (to size the next epoch's table).
+	inl      inlineTable
+	inlOK    bool
+	inlOff   bool
+	inlLast  int
+	inlWords []uint64 // addInline: per row of the chunk, its NULL mask word
+
 	cur      batch // the chunk being folded (a field, so it is not heap-allocated per Push)
 	gids     []uint32
 	emitGids []uint32
@@ -569,8 +578,20 @@ func (h *HashAgg) pushChunk(c *operators.Chunk) error {
 			return internalErr("agg: retraction in the input of an append-only aggregate")
 		}
 	}
-	if h.numGroups+n >= math.MaxUint32 {
+	if h.numGroups+h.inl.n+n >= math.MaxUint32 {
 		return sqlerr.New(sqlerr.Resource, sqlerr.ProgramLimitExceeded, "agg: too many groups")
+	}
+	if h.inlOK && !h.inlOff {
+		if signs == nil && h.inl.rows+uint64(n) <= inlineMaxRows {
+			return h.addInline(c.Rec.Column(h.groupCols[0]), c.Rec.Column(h.groupCols[1]), n)
+		}
+		// This chunk needs group ids: the epoch's groups so far become
+		// ordinary ones, found by later lookups, and the epoch goes on
+		// on the general path.
+		h.inlOff = true
+		if err := h.materialize(true); err != nil {
+			return err
+		}
 	}
 	gids := growSlice(&h.gids, n)
 	h.created = h.created[:0]
@@ -1033,6 +1054,7 @@ func (h *HashAgg) Close() error {
 	h.rowCount, h.intKeys, h.byteKeys, h.byteMap = nil, nil, nil, nil
 	h.table = intTable{}
 	h.ptable, h.pkeys, h.hashes = pairTable{}, pairKeys{}, nil
+	h.inl, h.inlWords = inlineTable{}, nil
 	h.counters, h.accs = nil, nil
 	h.dirty, h.dirtyBits, h.oldRowCount, h.free = nil, nil, nil, nil
 	h.gen, h.closeHeap, h.closing, h.evictBits = nil, nil, nil, nil

@@ -71,7 +71,7 @@ func (h *closeHeap) pop() closeEntry {
 }
 
 // Groups is the number of live groups (state held).
-func (h *HashAgg) Groups() int { return h.numGroups - len(h.free) }
+func (h *HashAgg) Groups() int { return h.numGroups - len(h.free) + h.inl.n }
 
 // LateRows is the number of input rows dropped because their value in the
 // watermark group column was below the watermark (their group was closed).

@@ -122,6 +122,7 @@ func (h *HashAgg) initCommitted() error {
 		c.deltas = true
 	}
 	h.keySchema = arrow.NewSchema(h.schema.Fields()[:nk], nil)
+	h.inlOK = h.inlineCounts()
 	return nil
 }
 
@@ -130,6 +131,9 @@ func (h *HashAgg) initCommitted() error {
 // them the group's old results (its snapshot of the epoch), as a full
 // aggregate would have held them.
 func (h *HashAgg) hydrate() error {
+	if err := h.materialize(false); err != nil {
+		return err
+	}
 	h.touchAll()
 	if len(h.dirty) == 0 {
 		return nil
@@ -185,7 +189,7 @@ func (h *HashAgg) touchAll() {
 // pending reports whether the aggregate holds changes not yet emitted by
 // a barrier.
 func (h *HashAgg) pending() bool {
-	return len(h.dirty) > 0 || (h.committed && h.numGroups > 0) || len(h.closing) > 0 || len(h.pendingWM) > 0
+	return len(h.dirty) > 0 || (h.committed && (h.numGroups > 0 || h.inl.n > 0)) || len(h.closing) > 0 || len(h.pendingWM) > 0
 }
 
 // addCommitted adds the committed values read for groups gs (at dirty
@@ -261,6 +265,8 @@ func tableLog(n int) uint {
 func (h *HashAgg) dropGroups() {
 	n := h.numGroups
 	h.numGroups = 0
+	h.inlLast, h.inlOff = n, false
+	h.resetInline()
 	h.free = h.free[:0]
 	h.rowCount = keepCap(h.rowCount, n)
 	for _, c := range h.counters {

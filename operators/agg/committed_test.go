@@ -152,6 +152,94 @@ var committedConfigs = []struct {
 	{ckptConfig: ckptConfig{name: "intPairKeyStarAppendOnly", groupCols: []int{6, 0}, appendOnly: true}, specs: starSpecs},
 }
 
+// withEmptyEpochs doubles some barriers of script (epochs without rows)
+// and renumbers the epochs.
+func withEmptyEpochs(r *rand.Rand, script []optest.Step) []optest.Step {
+	var out []optest.Step
+	ep := uint64(0)
+	for _, s := range script {
+		if !s.IsBarrier() {
+			out = append(out, s)
+			continue
+		}
+		for n := 1 + r.IntN(2)*r.IntN(3); n > 0; n-- {
+			ep++
+			out = append(out, optest.Step{Epoch: ep})
+		}
+	}
+	return out
+}
+
+// withAddsFirst splits about half of the steps of script that retract
+// into one of their adding rows, then one of their retracting rows (so
+// that no count goes lower than before), giving epochs all-adding chunks
+// followed by retracting ones.
+func withAddsFirst(r *rand.Rand, script []optest.Step) []optest.Step {
+	var out []optest.Step
+	for _, s := range script {
+		if !slices.ContainsFunc(s.Ops, operators.Op.IsRetract) || r.IntN(2) == 0 {
+			out = append(out, s)
+			continue
+		}
+		add, ret := s, s
+		add.Rows, add.Ops, ret.Rows, ret.Ops = nil, nil, nil, nil
+		for i, op := range s.Ops {
+			if op.IsRetract() {
+				ret.Rows, ret.Ops = append(ret.Rows, s.Rows[i]), append(ret.Ops, op)
+			} else {
+				add.Rows, add.Ops = append(add.Rows, s.Rows[i]), append(add.Ops, op)
+			}
+		}
+		if len(add.Rows) > 0 {
+			out = append(out, add)
+		}
+		out = append(out, ret)
+	}
+	return out
+}
+
+// inlineCoverage counts what the inline-count path of a run went
+// through.
+type inlineCoverage struct {
+	counted   int // chunks counted in the inline table
+	fallbacks int // chunks that materialized a non-empty table mid-epoch
+	grown     int // steps that grew the table
+	nullKeys  int // steps after which the table held a key with a NULL
+	empty     int // barriers with nothing pending
+}
+
+// observe records what step s, before which the inline table held n
+// groups in entries entries and the last epoch had last groups, did to h.
+func (c *inlineCoverage) observe(h *HashAgg, s optest.Step, n, entries, last int) {
+	switch {
+	case s.IsBarrier():
+		if n == 0 && h.numGroups == 0 {
+			c.empty++
+		}
+		return
+	case len(s.Rows) == 0:
+		return
+	}
+	if h.inl.n > n {
+		c.counted++
+	}
+	if n > 0 && h.inlOff && h.numGroups >= n {
+		c.fallbacks++
+	}
+	if entries == 0 {
+		entries = 1 << inlineLog(last+last/4) // the epoch's first table
+	}
+	if h.inl.n > 0 && len(h.inl.e) > entries {
+		c.grown++
+	}
+	for _, e := range h.inl.e {
+		if e.w>>inlineMaskShift != 0 {
+			c.nullKeys++
+			break
+		}
+	}
+}
+
 // mixedEpochs counts the epochs of script that hold both a chunk whose
 // rows all add (which a committed-backed pair-key aggregate counts as it
 // resolves them) and one that retracts.
@@ -183,8 +271,14 @@ func mixedEpochs(script []optest.Step) int {
 // barrier, and its snapshots must be no larger than an empty one's; a
 // snapshot in the middle of an epoch must be refused. Epochs mix chunks
 // whose rows all add with chunks that retract (for pair keys: the
-// counting probe and the general path in one epoch).
+// counting probe and the general path in one epoch). Some barriers
+// close empty epochs. A COUNT(*) aggregate over two integer keys counts
+// all-adding chunks in an inline table (tiny here, so that it grows);
+// the run must go through that path, its growth, NULL keys in it, and
+// fallbacks from it to the general path mid-epoch.
 func TestCommittedDifferential(t *testing.T) {
+	defer func(l uint) { inlineMinLog = l }(inlineMinLog)
+	inlineMinLog = 2
 	for ci, cfg := range committedConfigs {
 		specs := countSpecs
 		if cfg.specs != nil {
@@ -194,7 +288,8 @@ func TestCommittedDifferential(t *testing.T) {
 			for seed := uint64(1); seed <= 3; seed++ {
 				r := rand.New(rand.NewPCG(uint64(ci)*100+seed, 23))
 				cfg.opts = Options{WatermarkGroupCol: -1}
-				script := genScript(r, cfg.ckptConfig, 6000)
+				script := withAddsFirst(r, withEmptyEpochs(r, genScript(r, cfg.ckptConfig, 6000)))
+				var cov inlineCoverage
 				outTypes := outTypes(optest.ColumnTypes(diffCols), cfg.groupCols, specs())
 				ref := &optest.Recorder{T: t, Types: outTypes}
 				a := newCountAgg(t, cfg.groupCols, specs(), cfg.appendOnly, nil, ref)
@@ -202,12 +297,14 @@ func TestCommittedDifferential(t *testing.T) {
 				b := newCountAgg(t, cfg.groupCols, specs(), cfg.appendOnly, fc, fc)
 				cuts, deletes, maxSnap, refused := 0, 0, 0, 0
 				for i, s := range script {
+					n, entries, last := b.h.inl.n, len(b.h.inl.e), b.h.inlLast
 					a.Run(s)
 					b.Run(s)
+					cov.observe(b.h, s, n, entries, last)
 					if !s.IsBarrier() {
 						if len(s.Rows) > 0 && r.IntN(8) == 0 {
-							if err := b.h.Snapshot(io.Discard); err == nil {
-								t.Fatalf("seed %d step %d: a snapshot in the middle of an epoch was accepted", seed, i)
+							if err := b.h.Snapshot(io.Discard); err == nil || !strings.Contains(err.Error(), "changes pending") {
+								t.Fatalf("seed %d step %d: a snapshot in the middle of an epoch: %v", seed, i, err)
 							}
 							refused++
 						}
@@ -246,11 +343,20 @@ func TestCommittedDifferential(t *testing.T) {
 				if cuts == 0 || fc.reads == 0 || refused == 0 || (!cfg.appendOnly && (deletes < 10 || mixed < 3)) {
 					t.Fatalf("seed %d: a weak run: %d cuts, %d reads, %d refused snapshots, %d deletes, %d mixed epochs", seed, cuts, fc.reads, refused, deletes, mixed)
 				}
+				if cov.empty == 0 {
+					t.Fatalf("seed %d: no empty epoch", seed)
+				}
+				if b.h.inlOK != (cfg.specs != nil) {
+					t.Fatalf("seed %d: inline counting %v", seed, b.h.inlOK)
+				}
+				if b.h.inlOK && (cov.counted < 50 || cov.grown < 10 || cov.nullKeys < 10 || (!cfg.appendOnly && cov.fallbacks < 10)) {
+					t.Fatalf("seed %d: a weak run of the inline path: %+v", seed, cov)
+				}
 				empty := newCountAgg(t, cfg.groupCols, specs(), cfg.appendOnly, fc, fc)
 				if e := len(optest.Snapshot(t, empty.h)); maxSnap > e {
 					t.Fatalf("seed %d: committed-backed snapshot of %d bytes, an empty one has %d", seed, maxSnap, e)
 				}
-				t.Logf("seed %d: %d lines, %d cuts, %d groups, snapshot %d bytes (full: %d)", seed, len(ref.Log), cuts, a.h.Groups(), maxSnap, len(optest.Snapshot(t, a.h)))
+				t.Logf("seed %d: %d lines, %d cuts, %d groups, snapshot %d bytes (full: %d), inline %+v", seed, len(ref.Log), cuts, a.h.Groups(), maxSnap, len(optest.Snapshot(t, a.h)), cov)
 			}
 		})
 	}
@@ -361,8 +467,11 @@ func TestCommittedRejects(t *testing.T) {
 }
 
 // TestCommittedKeepsCapacity checks that a committed-backed aggregate
-// keeps its table between epochs of similar size, and gives it back after
-// a burst.
+// keeps its per-group slices between epochs of similar size, and gives
+// them back after a burst; that a COUNT(*) aggregate over two keys
+// counts an all-adding epoch in an inline table sized from the previous
+// epoch's groups, which it drops at the barrier (holding no memory
+// between epochs), leaving its pair table unused.
 func TestCommittedKeepsCapacity(t *testing.T) {
 	cols := []types.Column{{Name: "a", Type: types.BigIntType}, {Name: "b", Type: types.BigIntType}}
 	specs := []Spec{{Kind: CountStar, Result: types.BigIntType, Name: "n"}}
@@ -370,7 +479,7 @@ func TestCommittedKeepsCapacity(t *testing.T) {
 	fc := newFakeCommitted(t, outTypes, 2)
 	f := newFixtureOpts(t, cols, []int{0, 1}, specs, true, Options{WatermarkGroupCol: -1, Committed: fc}, 4096)
 	f.h.out = fc
-	epoch := func(groups int, ep uint64) {
+	feed := func(groups int) {
 		rows := make([][]types.Datum, groups)
 		for i := range rows {
 			rows[i] = row(bi(int64(i)), bi(int64(i%7)))
@@ -378,28 +487,47 @@ func TestCommittedKeepsCapacity(t *testing.T) {
 		if err := f.Feed(rows, nil, 4096); err != nil {
 			t.Fatal(err)
 		}
+		if got := f.h.inl.n; got != groups {
+			t.Fatalf("%d groups in the inline table, want %d", got, groups)
+		}
+	}
+	barrier := func(ep uint64) {
 		if err := f.h.Push(operators.Barrier{Epoch: ep}); err != nil {
 			t.Fatal(err)
 		}
+		if len(f.h.inl.e) > inlineKeep || f.h.inl.n != 0 || len(f.h.ptable.slots) > 1024 {
+			t.Fatalf("after barrier %d: inline table of %d entries (%d groups), pair table of %d slots", ep, len(f.h.inl.e), f.h.inl.n, len(f.h.ptable.slots))
+		}
 	}
-	epoch(50_000, 1)
-	big := len(f.h.ptable.slots)
-	epoch(40_000, 2)
-	if len(f.h.ptable.slots) != big {
-		t.Fatalf("table of %d slots after an epoch of similar size, was %d", len(f.h.ptable.slots), big)
+	feed(50_000)
+	barrier(1)
+	feed(40_000)
+	if got, want := len(f.h.inl.e), 1<<inlineLog(50_000+50_000/4); got != want {
+		t.Fatalf("inline table of %d entries after an epoch of 50000 groups, want %d", got, want)
 	}
-	if cap(f.h.rowCount) < 40_000 {
-		t.Fatalf("row counts dropped: capacity %d", cap(f.h.rowCount))
+	barrier(2)
+	if cap(f.h.rowCount) < 40_000 || cap(f.h.pkeys.kv) < 40_000 {
+		t.Fatalf("per-group slices dropped: capacity %d, %d", cap(f.h.rowCount), cap(f.h.pkeys.kv))
 	}
-	epoch(100, 3)
-	if len(f.h.ptable.slots) >= big/8 || cap(f.h.rowCount) > 1<<12 {
-		t.Fatalf("after a small epoch: table of %d slots (was %d), row count capacity %d", len(f.h.ptable.slots), big, cap(f.h.rowCount))
+	feed(100)
+	barrier(3)
+	if cap(f.h.rowCount) > 1<<12 || cap(f.h.pkeys.kv) > 1<<12 {
+		t.Fatalf("after a small epoch: per-group capacity %d, %d", cap(f.h.rowCount), cap(f.h.pkeys.kv))
 	}
 	if got := len(fc.rows); got != 50_000 {
 		t.Fatalf("%d committed rows, want 50000", got)
 	}
-	if row := fc.rows[optest.FormatRow([]types.Datum{bi(3), bi(3)})]; row[2].I != 3 {
-		t.Fatalf("count of (3, 3) is %v, want 3", row)
+	for i := range 50_000 {
+		want := int64(1)
+		if i < 40_000 {
+			want++
+		}
+		if i < 100 {
+			want++
+		}
+		if row := fc.rows[optest.FormatRow([]types.Datum{bi(int64(i)), bi(int64(i % 7))})]; row == nil || row[2].I != want {
+			t.Fatalf("row of (%d, %d) is %v, want count %d", i, i%7, row, want)
+		}
 	}
 }
 
@@ -446,5 +574,119 @@ func TestCommittedPushDoesNotAllocate(t *testing.T) {
 	}
 	if got, want := fmt.Sprint(fc.rows[optest.FormatRow([]types.Datum{bi(4), bi(1)})]), fmt.Sprint([]types.Datum{bi(4), bi(1), bi(int64(3 * n))}); got != want {
 		t.Errorf("row (4, 1) = %s, want %s", got, want)
+	}
+}
+
+// TestCommittedInlineNullKeys checks the inline-count path keeps apart
+// keys that differ only in NULLs (a NULL column's value is held as 0):
+// every combination of 0, NULL and 5 in two columns, counted in a tiny
+// table that grows, in epochs that fall back to the general path mid-way
+// (a retracting chunk) and go on counting, across checkpoints.
+func TestCommittedInlineNullKeys(t *testing.T) {
+	defer func(l uint) { inlineMinLog = l }(inlineMinLog)
+	inlineMinLog = 2
+	cols := []types.Column{{Name: "a", Type: types.BigIntType}, {Name: "b", Type: types.BigIntType}}
+	outTypes := []types.T{types.BigIntType, types.BigIntType, types.BigIntType}
+	fc := newFakeCommitted(t, outTypes, 2)
+	build := func() *fixture {
+		f := newFixtureOpts(t, cols, []int{0, 1}, starSpecs(), false, Options{WatermarkGroupCol: -1, Committed: fc}, 3)
+		f.h.out = fc
+		return f
+	}
+	f := build()
+	vals := []types.Datum{bi(0), null(types.BigIntType), bi(5)}
+	var keys [][]types.Datum
+	for _, a := range vals {
+		for _, b := range vals {
+			keys = append(keys, row(a, b))
+		}
+	}
+	want := map[string]int64{}
+	r := rand.New(rand.NewPCG(3, 4))
+	feed := func(op operators.Op, times func(k int) int) {
+		t.Helper()
+		var rows [][]types.Datum
+		for k, key := range keys {
+			for range times(k) {
+				rows = append(rows, key)
+			}
+		}
+		r.Shuffle(len(rows), func(i, j int) { rows[i], rows[j] = rows[j], rows[i] })
+		var ops []operators.Op
+		sign := int64(1)
+		if op != operators.Insert {
+			ops, sign = make([]operators.Op, len(rows)), -1
+			for i := range ops {
+				ops[i] = op
+			}
+		}
+		for _, row := range rows {
+			want[optest.FormatRow(row)] += sign
+		}
+		if err := f.Feed(rows, ops, 3); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for ep := uint64(1); ep <= 4; ep++ {
+		feed(operators.Insert, func(k int) int { return k + 1 })
+		if ep%2 == 0 {
+			if f.h.inl.n != len(keys) {
+				t.Fatalf("epoch %d: %d groups in the inline table, want %d", ep, f.h.inl.n, len(keys))
+			}
+			feed(operators.Delete, func(k int) int { return k % 2 })
+			if f.h.inl.n != 0 || f.h.numGroups != len(keys) {
+				t.Fatalf("epoch %d: after a retracting chunk, %d groups inline, %d ordinary", ep, f.h.inl.n, f.h.numGroups)
+			}
+			feed(operators.Insert, func(k int) int { return k % 3 })
+		}
+		if err := f.h.Push(operators.Barrier{Epoch: ep}); err != nil {
+			t.Fatal(err)
+		}
+		if len(fc.rows) != len(keys) {
+			t.Fatalf("epoch %d: %d committed rows, want %d", ep, len(fc.rows), len(keys))
+		}
+		for k, n := range want {
+			if got := fc.rows[k]; got == nil || got[2].I != n {
+				t.Fatalf("epoch %d: row of %s is %v, want count %d", ep, k, got, n)
+			}
+		}
+		g := build()
+		if _, err := optest.RoundTrip(f.h, g.h); err != nil {
+			t.Fatal(err)
+		}
+		f = g
+	}
+}
+
+// TestCommittedInlineCountGuard checks the inline table takes no chunk
+// that could carry a count into its NULL mask bits: past the bound, the
+// epoch goes on the general path, with the counts kept.
+func TestCommittedInlineCountGuard(t *testing.T) {
+	cols := []types.Column{{Name: "a", Type: types.BigIntType}, {Name: "b", Type: types.BigIntType}}
+	outTypes := []types.T{types.BigIntType, types.BigIntType, types.BigIntType}
+	fc := newFakeCommitted(t, outTypes, 2)
+	f := newFixtureOpts(t, cols, []int{0, 1}, starSpecs(), true, Options{WatermarkGroupCol: -1, Committed: fc}, 8)
+	f.h.out = fc
+	rows := [][]types.Datum{row(bi(1), bi(2)), row(bi(1), bi(2)), row(bi(3), null(types.BigIntType))}
+	if err := f.Feed(rows, nil, 8); err != nil {
+		t.Fatal(err)
+	}
+	if f.h.inlOff || f.h.inl.n != 2 {
+		t.Fatalf("a first small chunk: inline off %v, %d groups inline", f.h.inlOff, f.h.inl.n)
+	}
+	f.h.inl.rows = inlineMaxRows - 2 // as if the epoch had counted that many rows
+	if err := f.Feed(rows, nil, 8); err != nil {
+		t.Fatal(err)
+	}
+	if !f.h.inlOff || f.h.inl.n != 0 || f.h.numGroups != 2 {
+		t.Fatalf("a chunk past the bound: inline off %v, %d groups inline, %d ordinary", f.h.inlOff, f.h.inl.n, f.h.numGroups)
+	}
+	if err := f.h.Push(operators.Barrier{Epoch: 1}); err != nil {
+		t.Fatal(err)
+	}
+	for k, n := range map[string]int64{"1,2": 4, "3,NULL": 2} {
+		if got := fc.rows[k]; got == nil || got[2].I != n {
+			t.Fatalf("row of %s is %v, want count %d (rows %v)", k, got, n, fc.rows)
+		}
 	}
 }

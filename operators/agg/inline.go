@@ -1,0 +1,249 @@
+package agg
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/apache/arrow-go/v18/arrow"
+)
+
+// The inline-count path of a committed-backed COUNT(*) aggregate over two
+// integer-like keys (the co-occurrence view's aggregate).
+//
+// Such an aggregate needs, per group of the epoch, only its key and its
+// row count, and when every row of a chunk adds, no group id: nothing
+// else is kept per group. So an epoch's all-adding chunks are counted in
+// an inlineTable whose entries hold the key and the count together, one
+// random access per row instead of three (the pair table's entry, the
+// group's key, its row count). At the barrier the table becomes the
+// ordinary per-group state (materialize: group ids in table order), which
+// hydrate, flush and emit read as usual, and is dropped. The first chunk
+// of an epoch that needs group ids (one that retracts) materializes the
+// table with the pair table's index, and the epoch goes on the general
+// path.
+
+// inlineEntry is one group of an inlineTable: its key (a NULL column's
+// value is 0) and a word holding its NULL mask in the top two bits and
+// its row count below (0: an empty entry).
+type inlineEntry struct {
+	a, b int64
+	w    uint64
+}
+
+const (
+	inlineMaskShift = 62
+	// inlineMaxRows bounds the rows an inline table counts in an epoch,
+	// so that no count reaches its mask bits.
+	inlineMaxRows = 1<<inlineMaskShift - 1
+	// inlineKeep is the largest table kept for the next epoch; a larger
+	// one is dropped at the barrier, so it holds no memory between epochs.
+	inlineKeep = 1 << 12
+)
+
+// inlineMinLog is the log2 size of the smallest inline table. Tests
+// make it tiny, so that epochs of a few groups grow their tables.
+var inlineMinLog uint = 10
+
+// inlineLog is the log2 size of an inline table for n groups (3/4 load).
+func inlineLog(n int) uint {
+	log := inlineMinLog
+	for (1<<log)/4*3 < n {
+		log++
+	}
+	return log
+}
+
+// inlineTable counts rows per pair key: open addressing with linear
+// probing over a power-of-two array, homes from pairHash's high bits,
+// grown by rehashing past 3/4 load.
+type inlineTable struct {
+	e     []inlineEntry
+	mask  uint64
+	shift uint
+	n     int    // groups
+	limit int    // groups past which the table grows
+	rows  uint64 // rows counted since the table was emptied
+}
+
+func (t *inlineTable) init(logSize uint) {
+	size := 1 << logSize
+	t.e = make([]inlineEntry, size)
+	t.mask = uint64(size - 1)
+	t.shift = 64 - logSize
+	t.n = 0
+	t.limit = size / 4 * 3
+	t.rows = 0
+}
+
+// grow doubles the table.
+func (t *inlineTable) grow() {
+	old, n, rows := t.e, t.n, t.rows
+	t.init(uint(64-t.shift) + 1)
+	for _, e := range old {
+		if e.w == 0 {
+			continue
+		}
+		j := pairHash(e.a, e.b, uint8(e.w>>inlineMaskShift)) >> t.shift
+		for t.e[j].w != 0 {
+			j = (j + 1) & t.mask
+		}
+		t.e[j] = e
+	}
+	t.n, t.rows = n, rows
+}
+
+// inlineCounts reports whether the aggregate can count its all-adding
+// chunks in an inline table: committed-backed, two integer-like keys,
+// and only COUNT(*) (no counter of non-NULL values; no window closing,
+// which a committed-backed aggregate never has).
+func (h *HashAgg) inlineCounts() bool {
+	if !h.committed || h.mode != modeInt2 || len(h.counters) > 0 || h.wmCol >= 0 {
+		return false
+	}
+	for _, s := range h.specs {
+		if s.Kind != CountStar {
+			return false
+		}
+	}
+	return true
+}
+
+// addInline counts the rows of an all-adding chunk in the inline table.
+func (h *HashAgg) addInline(c0, c1 arrow.Array, n int) error {
+	v0, err := readInts(c0, &h.enc.ints)
+	if err != nil {
+		return fmt.Errorf("agg: group key: %w", err)
+	}
+	v1, err := readInts(c1, &h.ints2)
+	if err != nil {
+		return fmt.Errorf("agg: group key: %w", err)
+	}
+	v0, v1 = v0[:n], v1[:n]
+	b0, o0 := validity(c0)
+	b1, o1 := validity(c1)
+	t := &h.inl
+	if t.e == nil {
+		// Sized for the previous epoch's groups and a quarter more, so
+		// that an epoch rarely rehashes.
+		t.init(inlineLog(h.inlLast + h.inlLast/4))
+	}
+	t.rows += uint64(n)
+	hashes := growSlice(&h.hashes, n)
+	words := growSlice(&h.inlWords, n)
+	for i := range hashes {
+		a, b := v0[i], v1[i]
+		var m uint8
+		if b0 != nil && !isValid(b0, o0+i) {
+			a, m = 0, m|1
+		}
+		if b1 != nil && !isValid(b1, o1+i) {
+			b, m = 0, m|2
+		}
+		hashes[i] = pairHash(a, b, m)
+		words[i] = uint64(m) << inlineMaskShift
+	}
+	// Probe in blocks: first touch each row's home entry (independent
+	// loads, whose misses overlap), then resolve the rows from cache.
+	var sink uint64
+	for lo := 0; lo < n; lo += pairProbeBlock {
+		hi := min(lo+pairProbeBlock, n)
+		es, shift := t.e, t.shift
+		for _, hash := range hashes[lo:hi] {
+			sink += es[hash>>shift].w
+		}
+		for i := lo; i < hi; i++ {
+			a, b, m := v0[i], v1[i], words[i]
+			if m != 0 {
+				// NULL columns: their values are 0 (v0 and v1 may be the
+				// columns' own buffers, which are not changed).
+				if m&(1<<inlineMaskShift) != 0 {
+					a = 0
+				}
+				if m&(2<<inlineMaskShift) != 0 {
+					b = 0
+				}
+			}
+			j := hashes[i] >> t.shift
+			for {
+				e := &t.e[j]
+				if e.w == 0 {
+					e.a, e.b, e.w = a, b, m|1
+					if t.n++; t.n > t.limit {
+						t.grow()
+					}
+					break
+				}
+				if e.a == a && e.b == b && e.w&^(1<<inlineMaskShift-1) == m {
+					e.w++
+					break
+				}
+				j = (j + 1) & t.mask
+			}
+		}
+	}
+	h.probeSink += sink
+	return nil
+}
+
+// materialize turns the inline table's groups into the aggregate's
+// groups, in table order, and empties the table. With index, it also
+// enters them in the pair table, so that later lookups find them. It
+// runs before any group of the epoch exists.
+func (h *HashAgg) materialize(index bool) error {
+	t := &h.inl
+	if t.n == 0 {
+		return nil
+	}
+	if h.numGroups != 0 {
+		return internalErr("agg: %d groups besides an inline table", h.numGroups)
+	}
+	n := t.n
+	h.numGroups = n
+	h.rowCount = slices.Grow(h.rowCount[:0], n)[:n]
+	h.pkeys.kv = slices.Grow(h.pkeys.kv[:0], n)[:n]
+	h.pkeys.nulls = slices.Grow(h.pkeys.nulls[:0], n)[:n]
+	rc, kv, nulls := h.rowCount, h.pkeys.kv, h.pkeys.nulls
+	g := 0
+	for _, e := range t.e {
+		if e.w == 0 {
+			continue
+		}
+		kv[g] = pairKV{e.a, e.b}
+		nulls[g] = uint8(e.w >> inlineMaskShift)
+		rc[g] = int64(e.w & (1<<inlineMaskShift - 1))
+		g++
+	}
+	h.resetInline()
+	if !index {
+		return nil
+	}
+	pt := &h.ptable
+	if log := tableLog(n); len(pt.slots) < 1<<log {
+		pt.init(log)
+	}
+	if err := pt.widen(uint32(n), &h.pkeys); err != nil {
+		return err
+	}
+	for g := range n {
+		p, m := kv[g], nulls[g]
+		hash := pairHash(p.a, p.b, m)
+		j := pt.home(hash)
+		for pt.slots[j] != 0 {
+			j = (j + 1) & pt.mask
+		}
+		pt.slots[j] = pt.tag(hash, m) | uint32(g+1)
+	}
+	pt.n = n
+	return nil
+}
+
+// resetInline empties the inline table, dropping it unless it is small.
+func (h *HashAgg) resetInline() {
+	t := &h.inl
+	if len(t.e) > inlineKeep {
+		*t = inlineTable{}
+		return
+	}
+	clear(t.e)
+	t.n, t.rows = 0, 0
+}
