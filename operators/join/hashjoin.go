@@ -225,6 +225,9 @@ type HashJoin struct {
 	// skipSelfPairs: the append-only walk leaves out each row's pair with
 	// itself (Options.SkipSelfPairs).
 	skipSelfPairs bool
+	// walkSink keeps the walk's look-ahead loads from being optimized
+	// away.
+	walkSink int64
 	hL, hR        int64
 	rowSlot       []uint32
 	fresh         []uint64

@@ -83,6 +83,9 @@ func (j *HashJoin) walk(in int, mode walkMode) error {
 	}
 	pendA, pendB := &j.pend[a], &j.pend[1-a]
 	dual := mode == walkBoth // loop-invariant: stage B may take rows
+	// An append-only side keeps each key's rows in pages (see insert).
+	paged := other.appendOnly
+	var sink int64
 	n := len(ops)
 	for next := 0; next < n; {
 		// Start up to nWalkers walks on the next rows that have a chain
@@ -121,6 +124,13 @@ func (j *HashJoin) walk(in int, mode walkMode) error {
 					continue
 				}
 				l := &link[x]
+				if paged {
+					// The page's first link, in x's cache line, names the
+					// chain's next page: load it now, a round ahead.
+					if p := link[x&^(chainPage-1)].next; p != end {
+						sink += link[p].ts
+					}
+				}
 				if w.fresh[q] && !j.isFresh(x) {
 					// Past the chunk's own rows: the rows stored before.
 					w.fresh[q] = false
@@ -159,6 +169,7 @@ func (j *HashJoin) walk(in int, mode walkMode) error {
 			}
 		}
 	}
+	j.walkSink += sink
 	return nil
 }
 
