@@ -228,9 +228,9 @@ type HashJoin struct {
 	// walkSink keeps the walk's look-ahead loads from being optimized
 	// away.
 	walkSink int64
-	hL, hR        int64
-	rowSlot       []uint32
-	fresh         []uint64
+	hL, hR   int64
+	rowSlot  []uint32
+	fresh    []uint64
 }
 
 // New returns a HashJoin without options; see NewWithOptions.
