@@ -50,6 +50,19 @@ func (t *heads) swap(k int64, h uint32) uint32 {
 	return old
 }
 
+// touch loads the home entry of each key of ks (a cache-warming pass
+// before their lookups) and returns a value that depends on the loads.
+func (t *heads) touch(ks []int64) int64 {
+	if len(t.tab) == 0 {
+		return 0
+	}
+	var sink int64
+	for _, k := range ks {
+		sink += t.tab[t.home(k)].key
+	}
+	return sink
+}
+
 // upsert returns key k's entry, adding one whose head is end when k has
 // none. The caller sets the head (not end) before any other call: an
 // entry whose head is end reads as empty.

@@ -127,6 +127,11 @@ func (j *HashJoin) selfChunk(c *operators.Chunk) error {
 // row's chain once for both orientations.
 func (j *HashJoin) selfAppend(n int) error {
 	s := j.sides[0]
+	if j.intKey {
+		// The rows' chain heads, loaded ahead so that their cache misses
+		// overlap instead of stalling each insert in turn.
+		j.walkSink += s.ihead.touch(s.ikeys[:n])
+	}
 	for i := 0; i < n; i++ {
 		j.rowOps[i], j.rowSlot[i] = noWalk, end
 		if !s.valid[i] {
