@@ -183,6 +183,7 @@ type HashAgg struct {
 	inlOff   bool
 	inlLast  int
 	inlWords []uint64 // addInline: per row of the chunk, its NULL mask word
+	inlKeys  []uint64 // addInline (narrow): per row of the chunk, its packed key
 
 	cur      batch // the chunk being folded (a field, so it is not heap-allocated per Push)
 	gids     []uint32
@@ -1054,7 +1055,7 @@ func (h *HashAgg) Close() error {
 	h.rowCount, h.intKeys, h.byteKeys, h.byteMap = nil, nil, nil, nil
 	h.table = intTable{}
 	h.ptable, h.pkeys, h.hashes = pairTable{}, pairKeys{}, nil
-	h.inl, h.inlWords = inlineTable{}, nil
+	h.inl, h.inlWords, h.inlKeys = inlineTable{}, nil, nil
 	h.counters, h.accs = nil, nil
 	h.dirty, h.dirtyBits, h.oldRowCount, h.free = nil, nil, nil, nil
 	h.gen, h.closeHeap, h.closing, h.evictBits = nil, nil, nil, nil

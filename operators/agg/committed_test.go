@@ -3,6 +3,7 @@ package agg
 import (
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -203,18 +204,29 @@ func withAddsFirst(r *rand.Rand, script []optest.Step) []optest.Step {
 type inlineCoverage struct {
 	counted   int // chunks counted in the inline table
 	fallbacks int // chunks that materialized a non-empty table mid-epoch
+	wideFalls int // those of them that materialized a wide table
 	grown     int // steps that grew the table
 	nullKeys  int // steps after which the table held a key with a NULL
 	empty     int // barriers with nothing pending
+	narrow    int // barriers that found a narrow table with groups
+	wide      int // barriers that found a wide table with groups
+	switches  int // chunks that switched a table with groups to wide
 }
 
 // observe records what step s, before which the inline table held n
-// groups in entries entries and the last epoch had last groups, did to h.
-func (c *inlineCoverage) observe(h *HashAgg, s optest.Step, n, entries, last int) {
+// groups in entries entries (narrow ones if narrow) and the last epoch
+// had last groups, did to h.
+func (c *inlineCoverage) observe(h *HashAgg, s optest.Step, n, entries, last int, narrow bool) {
 	switch {
 	case s.IsBarrier():
 		if n == 0 && h.numGroups == 0 {
 			c.empty++
+		}
+		switch {
+		case n > 0 && narrow:
+			c.narrow++
+		case n > 0:
+			c.wide++
 		}
 		return
 	case len(s.Rows) == 0:
@@ -223,14 +235,26 @@ func (c *inlineCoverage) observe(h *HashAgg, s optest.Step, n, entries, last int
 	if h.inl.n > n {
 		c.counted++
 	}
+	if n > 0 && narrow && h.inl.e != nil {
+		c.switches++
+	}
 	if n > 0 && h.inlOff && h.numGroups >= n {
 		c.fallbacks++
+		if !narrow {
+			c.wideFalls++
+		}
 	}
 	if entries == 0 {
-		entries = 1 << inlineLog(last+last/4) // the epoch's first table
+		entries = 1 << inlineFirstLog(last) // the epoch's first table
 	}
-	if h.inl.n > 0 && len(h.inl.e) > entries {
+	if h.inl.n > 0 && h.inl.size() > entries {
 		c.grown++
+	}
+	for _, e := range h.inl.s {
+		if e.w>>inlineMaskShift != 0 {
+			c.nullKeys++
+			break
+		}
 	}
 	for _, e := range h.inl.e {
 		if e.w>>inlineMaskShift != 0 {
@@ -238,6 +262,42 @@ func (c *inlineCoverage) observe(h *HashAgg, s optest.Step, n, entries, last int
 			break
 		}
 	}
+}
+
+// withWideKeys returns script with column col's values (i*1_000_003
+// for i < 1000, or NULL) mapped one to one: a few to values just inside
+// and just outside 32 bits (and ±2^32 and 2^32-1, whose low halves are
+// those of 32-bit values), a third to negatives. So that epochs of an
+// inline table over col count in narrow tables, and some switch to wide
+// ones mid-way.
+func withWideKeys(script []optest.Step, col int) []optest.Step {
+	special := map[int64]int64{
+		3: math.MaxInt32, 5: math.MaxInt32 + 1, 7: math.MinInt32, 11: math.MinInt32 - 1, 13: -1,
+		19: 1 << 32, 23: -1 << 32, 29: 1<<32 - 1, 31: math.MaxInt64, 37: math.MinInt64,
+		41: math.MaxInt32 + 2, 43: math.MinInt32 - 2, 47: 1 << 40, 53: -1 << 40,
+	}
+	out := make([]optest.Step, len(script))
+	for i, s := range script {
+		if len(s.Rows) > 0 {
+			rows := make([][]types.Datum, len(s.Rows))
+			for j, r := range s.Rows {
+				r = slices.Clone(r)
+				if d := &r[col]; !d.Null {
+					k := d.I / 1_000_003
+					switch v, ok := special[k]; {
+					case ok:
+						d.I = v
+					case k%3 == 0:
+						d.I = -d.I
+					}
+				}
+				rows[j] = r
+			}
+			s.Rows = rows
+		}
+		out[i] = s
+	}
+	return out
 }
 
 // mixedEpochs counts the epochs of script that hold both a chunk whose
@@ -275,7 +335,9 @@ func mixedEpochs(script []optest.Step) int {
 // close empty epochs. A COUNT(*) aggregate over two integer keys counts
 // all-adding chunks in an inline table (tiny here, so that it grows);
 // the run must go through that path, its growth, NULL keys in it, and
-// fallbacks from it to the general path mid-epoch.
+// fallbacks from it to the general path mid-epoch. Its timestamp keys
+// are remapped (withWideKeys) so that the run also goes through narrow
+// tables, switches to wide ones mid-epoch, and fallbacks from wide ones.
 func TestCommittedDifferential(t *testing.T) {
 	defer func(l uint) { inlineMinLog = l }(inlineMinLog)
 	inlineMinLog = 2
@@ -289,6 +351,9 @@ func TestCommittedDifferential(t *testing.T) {
 				r := rand.New(rand.NewPCG(uint64(ci)*100+seed, 23))
 				cfg.opts = Options{WatermarkGroupCol: -1}
 				script := withAddsFirst(r, withEmptyEpochs(r, genScript(r, cfg.ckptConfig, 6000)))
+				if cfg.specs != nil {
+					script = withWideKeys(script, 6)
+				}
 				var cov inlineCoverage
 				outTypes := outTypes(optest.ColumnTypes(diffCols), cfg.groupCols, specs())
 				ref := &optest.Recorder{T: t, Types: outTypes}
@@ -297,10 +362,10 @@ func TestCommittedDifferential(t *testing.T) {
 				b := newCountAgg(t, cfg.groupCols, specs(), cfg.appendOnly, fc, fc)
 				cuts, deletes, maxSnap, refused := 0, 0, 0, 0
 				for i, s := range script {
-					n, entries, last := b.h.inl.n, len(b.h.inl.e), b.h.inlLast
+					n, entries, last, narrow := b.h.inl.n, b.h.inl.size(), b.h.inlLast, b.h.inl.s != nil
 					a.Run(s)
 					b.Run(s)
-					cov.observe(b.h, s, n, entries, last)
+					cov.observe(b.h, s, n, entries, last, narrow)
 					if !s.IsBarrier() {
 						if len(s.Rows) > 0 && r.IntN(8) == 0 {
 							if err := b.h.Snapshot(io.Discard); err == nil || !strings.Contains(err.Error(), "changes pending") {
@@ -349,7 +414,8 @@ func TestCommittedDifferential(t *testing.T) {
 				if b.h.inlOK != (cfg.specs != nil) {
 					t.Fatalf("seed %d: inline counting %v", seed, b.h.inlOK)
 				}
-				if b.h.inlOK && (cov.counted < 50 || cov.grown < 10 || cov.nullKeys < 10 || (!cfg.appendOnly && cov.fallbacks < 10)) {
+				if b.h.inlOK && (cov.counted < 50 || cov.grown < 10 || cov.nullKeys < 10 || (!cfg.appendOnly && (cov.fallbacks < 10 || cov.wideFalls < 3)) ||
+					(cfg.appendOnly && (cov.narrow < 10 || cov.wide < 5 || cov.switches < 5))) {
 					t.Fatalf("seed %d: a weak run of the inline path: %+v", seed, cov)
 				}
 				empty := newCountAgg(t, cfg.groupCols, specs(), cfg.appendOnly, fc, fc)
@@ -495,14 +561,14 @@ func TestCommittedKeepsCapacity(t *testing.T) {
 		if err := f.h.Push(operators.Barrier{Epoch: ep}); err != nil {
 			t.Fatal(err)
 		}
-		if len(f.h.inl.e) > inlineKeep || f.h.inl.n != 0 || len(f.h.ptable.slots) > 1024 {
-			t.Fatalf("after barrier %d: inline table of %d entries (%d groups), pair table of %d slots", ep, len(f.h.inl.e), f.h.inl.n, len(f.h.ptable.slots))
+		if f.h.inl.size() > inlineKeep || f.h.inl.n != 0 || len(f.h.ptable.slots) > 1024 {
+			t.Fatalf("after barrier %d: inline table of %d entries (%d groups), pair table of %d slots", ep, f.h.inl.size(), f.h.inl.n, len(f.h.ptable.slots))
 		}
 	}
 	feed(50_000)
 	barrier(1)
 	feed(40_000)
-	if got, want := len(f.h.inl.e), 1<<inlineLog(50_000+50_000/4); got != want {
+	if got, want := f.h.inl.size(), 1<<inlineFirstLog(50_000); got != want {
 		t.Fatalf("inline table of %d entries after an epoch of 50000 groups, want %d", got, want)
 	}
 	barrier(2)
@@ -688,5 +754,121 @@ func TestCommittedInlineCountGuard(t *testing.T) {
 		if got := fc.rows[k]; got == nil || got[2].I != n {
 			t.Fatalf("row of %s is %v, want count %d (rows %v)", k, got, n, fc.rows)
 		}
+	}
+}
+
+// TestCommittedInlineNarrowSwitch checks the inline table's two forms:
+// epochs whose key values all fit in 32 bits (among them both bounds, -1
+// and other negatives, and NULLs next to zeros) are counted in a narrow
+// table; the first chunk with a value just outside (2^31, -2^31-1, ±2^32,
+// whose low halves are those of 32-bit values) switches the epoch's
+// table to the wide form keeping its counts, and the next epoch starts
+// narrow again. Epochs fall back to the general path before the switch,
+// after it or not at all; the committed counts must be the rows'.
+func TestCommittedInlineNarrowSwitch(t *testing.T) {
+	defer func(l uint) { inlineMinLog = l }(inlineMinLog)
+	inlineMinLog = 2
+	cols := []types.Column{{Name: "a", Type: types.BigIntType}, {Name: "b", Type: types.BigIntType}}
+	outTypes := []types.T{types.BigIntType, types.BigIntType, types.BigIntType}
+	fc := newFakeCommitted(t, outTypes, 2)
+	build := func() *fixture {
+		f := newFixtureOpts(t, cols, []int{0, 1}, starSpecs(), false, Options{WatermarkGroupCol: -1, Committed: fc}, 5)
+		f.h.out = fc
+		return f
+	}
+	f := build()
+	combos := func(vals []types.Datum) [][]types.Datum {
+		var keys [][]types.Datum
+		for _, a := range vals {
+			for _, b := range vals {
+				keys = append(keys, row(a, b))
+			}
+		}
+		return keys
+	}
+	narrow := combos([]types.Datum{bi(0), null(types.BigIntType), bi(-1), bi(7), bi(math.MinInt32), bi(math.MaxInt32), bi(-123456)})
+	var wide [][]types.Datum // each with a value that does not fit, next to narrow ones
+	for _, w := range []int64{math.MaxInt32 + 1, math.MinInt32 - 1, 1 << 32, -1 << 32, 1<<32 - 1, math.MaxInt64, math.MinInt64} {
+		for _, v := range []types.Datum{bi(0), null(types.BigIntType), bi(-1), bi(math.MinInt32)} {
+			wide = append(wide, row(bi(w), v), row(v, bi(w)))
+		}
+		wide = append(wide, row(bi(w), bi(w)))
+	}
+	want := map[string]int64{}
+	r := rand.New(rand.NewPCG(5, 6))
+	feed := func(keys [][]types.Datum, op operators.Op, times func(k int) int) {
+		t.Helper()
+		var rows [][]types.Datum
+		for k, key := range keys {
+			for range times(k) {
+				rows = append(rows, key)
+			}
+		}
+		r.Shuffle(len(rows), func(i, j int) { rows[i], rows[j] = rows[j], rows[i] })
+		var ops []operators.Op
+		sign := int64(1)
+		if op != operators.Insert {
+			ops, sign = make([]operators.Op, len(rows)), -1
+			for i := range ops {
+				ops[i] = op
+			}
+		}
+		for _, row := range rows {
+			want[optest.FormatRow(row)] += sign
+		}
+		if err := f.Feed(rows, ops, 5); err != nil {
+			t.Fatal(err)
+		}
+	}
+	form := func(ep uint64, what string, wantWide bool, groups int) {
+		t.Helper()
+		if (f.h.inl.e != nil) != wantWide || (f.h.inl.s != nil) == wantWide || f.h.inl.n != groups {
+			t.Fatalf("epoch %d, %s: wide %d entries, narrow %d, %d groups; want wide %v, %d groups", ep, what, len(f.h.inl.e), len(f.h.inl.s), f.h.inl.n, wantWide, groups)
+		}
+	}
+	all := func(int) int { return 1 }
+	for ep := uint64(1); ep <= 6; ep++ {
+		feed(narrow, operators.Insert, func(k int) int { return k%3 + 1 })
+		form(ep, "narrow keys", false, len(narrow))
+		retract := func() {
+			feed(narrow, operators.Delete, func(k int) int { return k % 2 })
+			if f.h.inl.n != 0 || !f.h.inlOff {
+				t.Fatalf("epoch %d: after a retracting chunk, %d groups inline", ep, f.h.inl.n)
+			}
+		}
+		switch ep % 3 {
+		case 1: // the switch by values just outside, more narrow keys, no fallback
+			edge := [][]types.Datum{row(bi(math.MaxInt32+1), bi(0)), row(bi(-1), bi(math.MinInt32-1))}
+			feed(edge, operators.Insert, all) // one chunk
+			form(ep, "values just outside", true, len(narrow)+len(edge))
+			feed(wide, operators.Insert, func(k int) int { return k%2 + 1 })
+			form(ep, "a wide key", true, len(narrow)+len(wide))
+			feed(narrow, operators.Insert, all)
+			form(ep, "narrow keys after the switch", true, len(narrow)+len(wide))
+		case 2: // the switch, then a fallback from the wide form
+			feed(wide, operators.Insert, all)
+			form(ep, "a wide key", true, len(narrow)+len(wide))
+			retract()
+			feed(wide, operators.Insert, all)
+		case 0: // a fallback from the narrow form, then wide keys
+			retract()
+			feed(wide, operators.Insert, all)
+		}
+		if err := f.h.Push(operators.Barrier{Epoch: ep}); err != nil {
+			t.Fatal(err)
+		}
+		if len(fc.rows) != len(want) {
+			t.Fatalf("epoch %d: %d committed rows, want %d", ep, len(fc.rows), len(want))
+		}
+		for k, n := range want {
+			if got := fc.rows[k]; got == nil || got[2].I != n {
+				t.Fatalf("epoch %d: row of %s is %v, want count %d", ep, k, got, n)
+			}
+		}
+		g := build()
+		if _, err := optest.RoundTrip(f.h, g.h); err != nil {
+			t.Fatal(err)
+		}
+		f = g
 	}
 }

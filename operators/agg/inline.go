@@ -21,14 +21,44 @@ import (
 // of an epoch that needs group ids (one that retracts) materializes the
 // table with the pair table's index, and the epoch goes on the general
 // path.
+//
+// The table has two forms. While every key value of the epoch fits in 32
+// bits (typical ids), its entries are narrow: both values packed in one
+// word, 16 bytes an entry, four to a cache line. The first chunk of the
+// epoch with a value that does not fit (checked per chunk from the
+// values' range) rehashes the table into wide entries (24 bytes: both
+// values whole) for the rest of the epoch.
 
-// inlineEntry is one group of an inlineTable: its key (a NULL column's
-// value is 0) and a word holding its NULL mask in the top two bits and
-// its row count below (0: an empty entry).
+// inlineEntry is one group of a wide inline table: its key (a NULL
+// column's value is 0) and a word holding its NULL mask in the top two
+// bits and its row count below (0: an empty entry).
 type inlineEntry struct {
 	a, b int64
 	w    uint64
 }
+
+// narrowEntry is one group of a narrow inline table: its key packed by
+// narrowKey, and the word of an inlineEntry.
+type narrowEntry struct {
+	k, w uint64
+}
+
+// narrowKey packs two values that fit in 32 bits: a in the high half,
+// b in the low one.
+func narrowKey(a, b int64) uint64 { return uint64(a)<<32 | uint64(uint32(b)) }
+
+// narrowVals unpacks a narrowKey, sign-extending both values.
+func narrowVals(k uint64) (a, b int64) { return int64(int32(k >> 32)), int64(int32(uint32(k))) }
+
+// narrowHash hashes a narrowKey and its NULL mask; its high bits give
+// the entry's home.
+func narrowHash(k uint64, m uint8) uint64 {
+	return (k ^ uint64(m)<<31) * 0x9E3779B97F4A7C15
+}
+
+// fitsNarrow is the bits of v+2^31 above the low 32: zero exactly when v
+// fits in 32 bits (ORed over values, zero when they all do).
+func fitsNarrow(v int64) uint64 { return uint64(v+1<<31) >> 32 }
 
 const (
 	inlineMaskShift = 62
@@ -53,11 +83,18 @@ func inlineLog(n int) uint {
 	return log
 }
 
+// inlineFirstLog is the log2 size of an epoch's first inline table
+// after an epoch of last groups: sized for them and a quarter more, so
+// that an epoch rarely rehashes.
+func inlineFirstLog(last int) uint { return inlineLog(last + last/4) }
+
 // inlineTable counts rows per pair key: open addressing with linear
-// probing over a power-of-two array, homes from pairHash's high bits,
-// grown by rehashing past 3/4 load.
+// probing over a power-of-two array of narrow or wide entries (one of
+// s and e is set), homes from the hash's high bits, grown by rehashing
+// past 3/4 load.
 type inlineTable struct {
-	e     []inlineEntry
+	s     []narrowEntry // the narrow form
+	e     []inlineEntry // the wide form
 	mask  uint64
 	shift uint
 	n     int    // groups
@@ -65,9 +102,18 @@ type inlineTable struct {
 	rows  uint64 // rows counted since the table was emptied
 }
 
-func (t *inlineTable) init(logSize uint) {
+// size is the table's number of entries.
+func (t *inlineTable) size() int { return len(t.s) + len(t.e) }
+
+// init makes an empty table of 2^logSize entries, wide or narrow.
+func (t *inlineTable) init(logSize uint, wide bool) {
 	size := 1 << logSize
-	t.e = make([]inlineEntry, size)
+	t.s, t.e = nil, nil
+	if wide {
+		t.e = make([]inlineEntry, size)
+	} else {
+		t.s = make([]narrowEntry, size)
+	}
 	t.mask = uint64(size - 1)
 	t.shift = 64 - logSize
 	t.n = 0
@@ -75,22 +121,44 @@ func (t *inlineTable) init(logSize uint) {
 	t.rows = 0
 }
 
-// grow doubles the table.
-func (t *inlineTable) grow() {
-	old, n, rows := t.e, t.n, t.rows
-	t.init(uint(64-t.shift) + 1)
-	for _, e := range old {
-		if e.w == 0 {
-			continue
+// rehash remakes the table with 2^logSize entries, wide or narrow (a
+// narrow table's keys fit), keeping its groups.
+func (t *inlineTable) rehash(logSize uint, wide bool) {
+	olds, olde, n, rows := t.s, t.e, t.n, t.rows
+	t.init(logSize, wide)
+	put := func(a, b int64, w uint64) {
+		m := uint8(w >> inlineMaskShift)
+		if wide {
+			j := pairHash(a, b, m) >> t.shift
+			for t.e[j].w != 0 {
+				j = (j + 1) & t.mask
+			}
+			t.e[j] = inlineEntry{a, b, w}
+			return
 		}
-		j := pairHash(e.a, e.b, uint8(e.w>>inlineMaskShift)) >> t.shift
-		for t.e[j].w != 0 {
+		k := narrowKey(a, b)
+		j := narrowHash(k, m) >> t.shift
+		for t.s[j].w != 0 {
 			j = (j + 1) & t.mask
 		}
-		t.e[j] = e
+		t.s[j] = narrowEntry{k, w}
+	}
+	for _, e := range olds {
+		if e.w != 0 {
+			a, b := narrowVals(e.k)
+			put(a, b, e.w)
+		}
+	}
+	for _, e := range olde {
+		if e.w != 0 {
+			put(e.a, e.b, e.w)
+		}
 	}
 	t.n, t.rows = n, rows
 }
+
+// grow doubles the table.
+func (t *inlineTable) grow() { t.rehash(uint(64-t.shift)+1, t.e != nil) }
 
 // inlineCounts reports whether the aggregate can count its all-adding
 // chunks in an inline table: committed-backed, two integer-like keys,
@@ -119,15 +187,88 @@ func (h *HashAgg) addInline(c0, c1 arrow.Array, n int) error {
 		return fmt.Errorf("agg: group key: %w", err)
 	}
 	v0, v1 = v0[:n], v1[:n]
-	b0, o0 := validity(c0)
-	b1, o1 := validity(c1)
+	// Whether the chunk's values all fit in 32 bits (a NULL's value,
+	// which may be anything, counts too: it only makes the table wide).
+	var out uint64
+	for i := range v0 {
+		out |= fitsNarrow(v0[i]) | fitsNarrow(v1[i])
+	}
+	wide := out != 0
 	t := &h.inl
-	if t.e == nil {
-		// Sized for the previous epoch's groups and a quarter more, so
-		// that an epoch rarely rehashes.
-		t.init(inlineLog(h.inlLast + h.inlLast/4))
+	switch {
+	case t.size() == 0:
+		t.init(inlineFirstLog(h.inlLast), wide)
+	case wide && t.e == nil:
+		t.rehash(uint(64-t.shift), true)
 	}
 	t.rows += uint64(n)
+	b0, o0 := validity(c0)
+	b1, o1 := validity(c1)
+	if t.e != nil {
+		h.addWide(v0, v1, b0, o0, b1, o1)
+	} else {
+		h.addNarrow(v0, v1, b0, o0, b1, o1)
+	}
+	return nil
+}
+
+// addNarrow counts rows whose values fit in 32 bits in a narrow table.
+func (h *HashAgg) addNarrow(v0, v1 []int64, b0 []byte, o0 int, b1 []byte, o1 int) {
+	t := &h.inl
+	n := len(v0)
+	hashes := growSlice(&h.hashes, n)
+	keys := growSlice(&h.inlKeys, n)
+	words := growSlice(&h.inlWords, n)
+	for i := range hashes {
+		a, b := v0[i], v1[i]
+		var m uint8
+		if b0 != nil && !isValid(b0, o0+i) {
+			a, m = 0, m|1
+		}
+		if b1 != nil && !isValid(b1, o1+i) {
+			b, m = 0, m|2
+		}
+		k := narrowKey(a, b)
+		keys[i] = k
+		hashes[i] = narrowHash(k, m)
+		words[i] = uint64(m) << inlineMaskShift
+	}
+	// Probe in blocks: first touch each row's home entry (independent
+	// loads, whose misses overlap), then resolve the rows from cache.
+	var sink uint64
+	for lo := 0; lo < n; lo += pairProbeBlock {
+		hi := min(lo+pairProbeBlock, n)
+		es, shift := t.s, t.shift
+		for _, hash := range hashes[lo:hi] {
+			sink += es[hash>>shift].w
+		}
+		for i := lo; i < hi; i++ {
+			k, m := keys[i], words[i]
+			j := hashes[i] >> t.shift
+			for {
+				e := &t.s[j]
+				if e.w == 0 {
+					e.k, e.w = k, m|1
+					if t.n++; t.n > t.limit {
+						t.grow()
+					}
+					break
+				}
+				if e.k == k && e.w&^(1<<inlineMaskShift-1) == m {
+					e.w++
+					break
+				}
+				j = (j + 1) & t.mask
+			}
+		}
+	}
+	h.probeSink += sink
+}
+
+// addWide counts rows in a wide table.
+func (h *HashAgg) addWide(v0, v1 []int64, b0 []byte, o0 int, b1 []byte, o1 int) {
+	t := &h.inl
+	n := len(v0)
 	hashes := growSlice(&h.hashes, n)
 	words := growSlice(&h.inlWords, n)
 	for i := range hashes {
@@ -142,8 +283,7 @@ func (h *HashAgg) addInline(c0, c1 arrow.Array, n int) error {
 		hashes[i] = pairHash(a, b, m)
 		words[i] = uint64(m) << inlineMaskShift
 	}
-	// Probe in blocks: first touch each row's home entry (independent
-	// loads, whose misses overlap), then resolve the rows from cache.
+	// Probe in blocks, as addNarrow does.
 	var sink uint64
 	for lo := 0; lo < n; lo += pairProbeBlock {
 		hi := min(lo+pairProbeBlock, n)
@@ -182,7 +322,6 @@ func (h *HashAgg) addInline(c0, c1 arrow.Array, n int) error {
 		}
 	}
 	h.probeSink += sink
-	return nil
 }
 
 // materialize turns the inline table's groups into the aggregate's
@@ -204,6 +343,16 @@ func (h *HashAgg) materialize(index bool) error {
 	h.pkeys.nulls = slices.Grow(h.pkeys.nulls[:0], n)[:n]
 	rc, kv, nulls := h.rowCount, h.pkeys.kv, h.pkeys.nulls
 	g := 0
+	for _, e := range t.s {
+		if e.w == 0 {
+			continue
+		}
+		a, b := narrowVals(e.k)
+		kv[g] = pairKV{a, b}
+		nulls[g] = uint8(e.w >> inlineMaskShift)
+		rc[g] = int64(e.w & (1<<inlineMaskShift - 1))
+		g++
+	}
 	for _, e := range t.e {
 		if e.w == 0 {
 			continue
@@ -212,6 +361,9 @@ func (h *HashAgg) materialize(index bool) error {
 		nulls[g] = uint8(e.w >> inlineMaskShift)
 		rc[g] = int64(e.w & (1<<inlineMaskShift - 1))
 		g++
+	}
+	if g != n {
+		return internalErr("agg: %d groups in an inline table holding %d", g, n)
 	}
 	h.resetInline()
 	if !index {
@@ -237,13 +389,14 @@ func (h *HashAgg) materialize(index bool) error {
 	return nil
 }
 
-// resetInline empties the inline table, dropping it unless it is small.
+// resetInline empties the inline table, dropping it unless it is small
+// and narrow (so the next epoch starts narrow).
 func (h *HashAgg) resetInline() {
 	t := &h.inl
-	if len(t.e) > inlineKeep {
+	if t.size() > inlineKeep || t.e != nil {
 		*t = inlineTable{}
 		return
 	}
-	clear(t.e)
+	clear(t.s)
 	t.n, t.rows = 0, 0
 }
