@@ -38,8 +38,31 @@ func (b *block) key(i int) []byte {
 }
 
 // compareKeys is bytes.Compare, faster on short keys: it compares 8-byte
-// big-endian words first.
+// big-endian words first. Keys of one length compare their tail as the
+// word that ends them (its bytes before the tail are equal by then).
 func compareKeys(a, b []byte) int {
+	if n := len(a); n == len(b) && n >= 8 {
+		for o := 0; o+8 <= n; o += 8 {
+			x, y := binary.BigEndian.Uint64(a[o:]), binary.BigEndian.Uint64(b[o:])
+			if x != y {
+				if x < y {
+					return -1
+				}
+				return 1
+			}
+		}
+		if n%8 == 0 {
+			return 0
+		}
+		x, y := binary.BigEndian.Uint64(a[n-8:]), binary.BigEndian.Uint64(b[n-8:])
+		switch {
+		case x < y:
+			return -1
+		case x > y:
+			return 1
+		}
+		return 0
+	}
 	for len(a) >= 8 && len(b) >= 8 {
 		x, y := binary.BigEndian.Uint64(a), binary.BigEndian.Uint64(b)
 		if x != y {
@@ -265,27 +288,178 @@ func (t *tree) move(old, nw []byte) bool {
 	}
 	b := t.blocks[0]
 	i, ok := b.search(old)
-	if !ok || b.cnt[i] != 1 {
+	ones := t.rows == int64(t.ent) // every count is 1
+	if !ok || (!ones && b.cnt[i] != 1) {
 		return false
 	}
 	j, found := b.near(i, nw)
 	if found {
 		return false
 	}
-	w := t.w
+	j = b.shift(i, j, ones)
+	copy(b.data[j*t.w:(j+1)*t.w], nw)
+	return true
+}
+
+// moveWords is move for keys of BIGINT fields given as their encoded
+// words (see cmpWords): old and nw are compared with the block's keys
+// without being encoded, and nw is written in place. The tree's keys must
+// be of len(old) fields.
+func (t *tree) moveWords(old, nw []uint64) bool {
+	if len(t.blocks) != 1 || t.w != 9*len(old) {
+		return false
+	}
+	b := t.blocks[0]
+	i, ok := b.scanWords(old)
+	ones := t.rows == int64(t.ent) // every count is 1: cnt is not read
+	if !ok || (!ones && b.cnt[i] != 1) {
+		return false
+	}
+	j, found := b.nearWords(i, nw)
+	if found {
+		return false
+	}
+	j = b.shift(i, j, ones)
+	putWords(b.data[j*t.w:(j+1)*t.w], nw)
+	return true
+}
+
+// shift moves entry i, held once, of a block of fixed-width keys to where
+// entry j is (before it when j > i), sliding the entries between them
+// over, and returns its new index; the caller writes the new key there.
+// With ones (every count in the block is 1) the counts stay as they are.
+func (b *block) shift(i, j int, ones bool) int {
+	w := b.w
 	if j <= i {
-		// nw goes before entry j: entries j..i-1 move up over old.
+		// Entries j..i-1 move up over entry i.
 		copy(b.data[(j+1)*w:(i+1)*w], b.data[j*w:i*w])
-		copy(b.cnt[j+1:i+1], b.cnt[j:i])
+		if !ones {
+			copy(b.cnt[j+1:i+1], b.cnt[j:i])
+		}
 	} else {
-		// nw goes before entry j, after old: entries i+1..j-1 move down.
+		// Entries i+1..j-1 move down over entry i.
 		j--
 		copy(b.data[i*w:j*w], b.data[(i+1)*w:(j+1)*w])
-		copy(b.cnt[i:j], b.cnt[i+1:j+1])
+		if !ones {
+			copy(b.cnt[i:j], b.cnt[i+1:j+1])
+		}
 	}
-	copy(b.data[j*w:(j+1)*w], nw)
-	b.cnt[j] = 1
-	return true
+	if !ones {
+		b.cnt[j] = 1
+	}
+	return j
+}
+
+// cmpWords compares key e, of BIGINT fields, with the key whose fields
+// are all values (not NULL) with the encoded words ws (value ^ the
+// field's sign and direction mask, as appendField writes it): -1 when e
+// orders first, 0 when they are equal, 1 when e orders after.
+func cmpWords(e []byte, ws []uint64) int {
+	for k, w := range ws {
+		o := 9 * k
+		if f := e[o]; f != flagValue {
+			if f < flagValue {
+				return -1 // a NULL first
+			}
+			return 1
+		}
+		if x := binary.BigEndian.Uint64(e[o+1 : o+9]); x != w {
+			if x < w {
+				return -1
+			}
+			return 1
+		}
+	}
+	return 0
+}
+
+// putWords writes the key of BIGINT values with encoded words ws into e.
+func putWords(e []byte, ws []uint64) {
+	for k, w := range ws {
+		e[9*k] = flagValue
+		binary.BigEndian.PutUint64(e[9*k+1:9*k+9], w)
+	}
+}
+
+// appendWords appends the key of BIGINT values with encoded words ws.
+func appendWords(kb []byte, ws []uint64) []byte {
+	for _, w := range ws {
+		kb = append(kb, flagValue)
+		kb = binary.BigEndian.AppendUint64(kb, w)
+	}
+	return kb
+}
+
+// searchWords is search for the key of encoded words ws (see cmpWords)
+// in a block of keys of len(ws) BIGINT fields.
+func (b *block) searchWords(ws []uint64) (int, bool) {
+	w := 9 * len(ws)
+	lo, hi := 0, b.len()
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		c := cmpWords(b.data[m*w:(m+1)*w], ws)
+		if c == 0 {
+			return m, true
+		}
+		if c < 0 {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo, false
+}
+
+// scanWords is searchWords by a scan from the first key in a block of
+// at most scanMax keys: the keys updated most often are the best ones, at
+// the front, and a scan reads the block in order (a binary search waits
+// for each probe's cache line in turn).
+func (b *block) scanWords(ws []uint64) (int, bool) {
+	const scanMax = 32
+	if b.len() > scanMax {
+		return b.searchWords(ws)
+	}
+	w := 9 * len(ws)
+	for j := range b.len() {
+		if c := cmpWords(b.data[j*w:(j+1)*w], ws); c >= 0 {
+			return j, c == 0
+		}
+	}
+	return b.len(), false
+}
+
+// nearWords is near for the key of encoded words ws (see searchWords).
+func (b *block) nearWords(i int, ws []uint64) (int, bool) {
+	const scan = 8
+	w := 9 * len(ws)
+	key := func(j int) []byte { return b.data[j*w : (j+1)*w] }
+	c := cmpWords(key(i), ws)
+	switch {
+	case c == 0:
+		return i, true
+	case c > 0:
+		for j := i; j > max(0, i-scan); j-- {
+			switch c := cmpWords(key(j-1), ws); {
+			case c == 0:
+				return j - 1, true
+			case c < 0:
+				return j, false
+			}
+		}
+		if i <= scan {
+			return 0, false // every key from 0 to i is after ws
+		}
+	default:
+		for j := i + 1; j < min(b.len(), i+1+scan); j++ {
+			if c := cmpWords(key(j), ws); c >= 0 {
+				return j, c == 0
+			}
+		}
+		if i+1+scan >= b.len() {
+			return b.len(), false
+		}
+	}
+	return b.searchWords(ws)
 }
 
 // near is search for k starting from entry i: an update moves a key a

@@ -2,6 +2,7 @@ package topn
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/sluicedb/sluice/internal/optest"
+	"github.com/sluicedb/sluice/operators"
 	"github.com/sluicedb/sluice/types"
 )
 
@@ -31,7 +33,7 @@ func TestTopNMonotoneIntKeys(t *testing.T) {
 							name := fmt.Sprintf("desc=%v/part=%v/n%d/off%d/rank=%v/batch%d", desc, partitioned, n, offset, emit, batch)
 							seed := uint64(len(name)*1000 + int(n)*10 + int(offset) + bx)
 							t.Run(name, func(t *testing.T) {
-								m, c := runMonotoneInt(t, spec, batch, seed)
+								m, c := runMonotoneInt(t, spec, batch, seed, false)
 								moves, cmps = moves+m, cmps+c
 							})
 						}
@@ -45,12 +47,38 @@ func TestTopNMonotoneIntKeys(t *testing.T) {
 	}
 }
 
+// TestTopNMonotoneIntKeysDups is TestTopNMonotoneIntKeys over an input
+// that repeats rows: a head then holds keys past the emitted top's bound
+// (its keys are counted, its top's rows with multiplicity), so that a
+// move within the head may or may not touch the top.
+func TestTopNMonotoneIntKeysDups(t *testing.T) {
+	var moves int64
+	for _, desc := range []bool{true, false} {
+		for _, n := range []int64{1, 3, 20} {
+			for _, offset := range []int64{0, 2} {
+				for bx, batch := range []int{5, 64} {
+					spec := monoSpec(true, desc, n, offset, bx == 0)
+					name := fmt.Sprintf("desc=%v/n%d/off%d/batch%d", desc, n, offset, batch)
+					seed := uint64(len(name)*1000+int(n)*10+int(offset)+bx) + 7
+					t.Run(name, func(t *testing.T) {
+						m, _ := runMonotoneInt(t, spec, batch, seed, true)
+						moves += m
+					})
+				}
+			}
+		}
+	}
+	if moves < 10 {
+		t.Errorf("fast paths not taken: %d moves", moves)
+	}
+}
+
 // runMonotoneInt runs one case of TestTopNMonotoneIntKeys; it returns the
 // Top-N's moves and compares of values.
-func runMonotoneInt(t *testing.T, spec Spec, batch int, seed uint64) (moves, cmps int64) {
+func runMonotoneInt(t *testing.T, spec Spec, batch int, seed uint64, dups bool) (moves, cmps int64) {
 	r := rand.New(rand.NewPCG(seed, 78))
 	g := newMonoGen(r, spec.Order[0].Desc, "")
-	g.noX = true
+	g.noX, g.dups = true, dups
 	g.parts[1].p, g.parts[2].p = bi(-1), bi(1<<40)
 	f := newFixture(t, monoIntCols, spec, batch)
 	if !f.op.intSort {
@@ -63,7 +91,7 @@ func runMonotoneInt(t *testing.T, spec Spec, batch int, seed uint64) (moves, cmp
 		if err := f.Feed(rows, ops, batch); err != nil {
 			t.Fatalf("epoch %d: %v", e, err)
 		}
-		if endMonoEpoch(t, f, folded, spec, g.cur, false, e) {
+		if endMonoEpoch(t, f, folded, spec, g.cur, dups, e) {
 			dropped = true
 		}
 	}
@@ -290,5 +318,158 @@ func TestIntPartitionIndex(t *testing.T) {
 	}
 	if !migrated || len(op.dense) == 0 || len(op.intParts) == 0 {
 		t.Errorf("vacuous: migrated %v, %d slots, %d in the map", migrated, len(op.dense), len(op.intParts))
+	}
+}
+
+// TestTreeMoveWords checks tree.moveWords, which compares keys of BIGINT
+// fields as their encoded words, against tree.move over the encoded keys:
+// the same decision and the same tree after it, for keys of 1 to 3
+// fields, blocks holding NULLs (first and last) and keys held twice, olds
+// held or not and new keys held or not, moving up, down and in place.
+func TestTreeMoveWords(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 5))
+	vals := []uint64{0, 1, 2, 3, 1 << 63, math.MaxUint64}
+	words := func(n int) []uint64 {
+		ws := make([]uint64, n)
+		for k := range ws {
+			ws[k] = vals[r.IntN(len(vals))]
+		}
+		return ws
+	}
+	dump := func(tr *tree) string {
+		var b bytes.Buffer
+		fmt.Fprintf(&b, "rows %d ent %d:", tr.rows, tr.ent)
+		for _, bl := range tr.blocks {
+			for i := range bl.len() {
+				fmt.Fprintf(&b, " %x*%d", bl.key(i), bl.cnt[i])
+			}
+		}
+		return b.String()
+	}
+	var moved, declined int
+	for c := range 4000 {
+		n := 1 + c%3
+		a, b := &tree{w: 9 * n}, &tree{w: 9 * n}
+		for range 1 + r.IntN(24) {
+			k := appendWords(nil, words(n))
+			if r.IntN(5) == 0 {
+				f := 9 * r.IntN(n) // a NULL field
+				k[f] = []byte{flagNullFirst, flagNullLast}[r.IntN(2)]
+				clear(k[f+1 : f+9])
+			}
+			for range 1 + r.IntN(2)*r.IntN(2) { // held twice at times
+				a.add(k)
+				b.add(k)
+			}
+		}
+		old, nw := words(n), words(n)
+		if r.IntN(3) != 0 {
+			// An old key held (when it holds no NULL).
+			bl := a.blocks[0]
+			k := bl.key(r.IntN(bl.len()))
+			for f := range n {
+				if k[9*f] == flagValue {
+					old[f] = binary.BigEndian.Uint64(k[9*f+1:])
+				}
+			}
+		}
+		before := dump(a)
+		got := a.moveWords(old, nw)
+		want := b.move(appendWords(nil, old), appendWords(nil, nw))
+		if got != want {
+			t.Fatalf("case %d: move %x to %x in %s: moveWords %v, move %v", c, old, nw, before, got, want)
+		}
+		if ga, gb := dump(a), dump(b); ga != gb {
+			t.Fatalf("case %d: move %x to %x in %s:\n got %s\nwant %s", c, old, nw, before, ga, gb)
+		}
+		if got {
+			moved++
+		} else {
+			declined++
+		}
+	}
+	if moved < 1000 || declined < 1000 {
+		t.Errorf("%d moves, %d declined: too few", moved, declined)
+	}
+	// Keys of another width: declined.
+	a := &tree{w: 18}
+	a.add(appendWords(nil, []uint64{1, 2}))
+	if a.moveWords([]uint64{1, 2, 3}, []uint64{0, 0, 0}) {
+		t.Error("moveWords moved in a tree of keys of 2 fields with words of 3")
+	}
+}
+
+// TestCompareKeys checks compareKeys against bytes.Compare on keys of
+// equal and unequal lengths, sharing long prefixes.
+func TestCompareKeys(t *testing.T) {
+	r := rand.New(rand.NewPCG(6, 6))
+	key := func(n int) []byte {
+		k := make([]byte, n)
+		for i := range k {
+			k[i] = byte(r.IntN(3)) // few values: long common prefixes
+		}
+		return k
+	}
+	seen := map[int]int{}
+	for c := range 200000 {
+		n := r.IntN(40)
+		a, b := key(n), key(n)
+		if c%3 == 0 {
+			b = key(r.IntN(40))
+		}
+		if c%4 == 0 && len(b) >= len(a) {
+			copy(b, a) // a prefix of b, or equal
+		}
+		got, want := compareKeys(a, b), bytes.Compare(a, b)
+		if got != want {
+			t.Fatalf("compareKeys(%x, %x) = %d, want %d", a, b, got, want)
+		}
+		if len(a) == len(b) && len(a)%8 != 0 && len(a) > 8 {
+			seen[want]++
+		}
+	}
+	if len(seen) != 3 {
+		t.Errorf("keys of one length with a tail: outcomes %v, want all three", seen)
+	}
+}
+
+// TestTopNMonotoneMovePastBound checks a move within a head whose keys
+// reach past the emitted top (a row held twice fills the top with fewer
+// keys): an update of the key past the top's bound to one before it, the
+// first change of the epoch to the partition, must touch the top (its
+// new key does; its old key does not).
+func TestTopNMonotoneMovePastBound(t *testing.T) {
+	for _, desc := range []bool{true, false} {
+		for _, emit := range []bool{false, true} {
+			t.Run(fmt.Sprintf("desc=%v/rank=%v", desc, emit), func(t *testing.T) {
+				spec := monoSpec(true, desc, 3, 0, emit)
+				f := newFixture(t, monoIntCols, spec, 64)
+				n := func(v int64) types.Datum {
+					if !desc {
+						v = -v
+					}
+					return bi(v)
+				}
+				a, b, c := row(bi(0), bi(1), n(10)), row(bi(0), bi(2), n(9)), row(bi(0), bi(3), n(8))
+				// In this order the head keeps c: it is in the top when
+				// it comes, and a's second copy adds no key.
+				cur := [][]types.Datum{b, c, a, a}
+				folded := optest.Fold{}
+				if err := f.Feed(cur, nil, 64); err != nil {
+					t.Fatal(err)
+				}
+				endMonoEpoch(t, f, folded, spec, cur, true, 0)
+				c2 := row(bi(0), bi(3), n(11))
+				cur[1] = c2
+				moves := f.op.moves
+				if err := f.Feed([][]types.Datum{c, c2}, []operators.Op{operators.UpdateBefore, operators.UpdateAfter}, 64); err != nil {
+					t.Fatal(err)
+				}
+				if f.op.moves != moves+1 {
+					t.Fatalf("the update was not a move (%d moves)", f.op.moves-moves)
+				}
+				endMonoEpoch(t, f, folded, spec, cur, true, 1)
+			})
+		}
 	}
 }

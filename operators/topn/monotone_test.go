@@ -54,6 +54,7 @@ type monoGen struct {
 	desc  bool
 	extra string
 	noX   bool // rows have no x (monoIntCols)
+	dups  bool // some inserts repeat a current row (held twice)
 	parts []*monoPart
 	cur   [][]types.Datum
 	epoch int
@@ -114,6 +115,12 @@ func (g *monoGen) next(inserts, updates int) (rows [][]types.Datum, ops []operat
 			if p.keys < p.max {
 				room = append(room, p)
 			}
+		}
+		if g.dups && len(g.cur) > 0 && r.IntN(inserts+updates) < inserts && r.IntN(3) == 0 {
+			x := g.cur[r.IntN(len(g.cur))] // again: rows are never changed in place
+			rows, ops = append(rows, x), append(ops, operators.Insert)
+			g.cur = append(g.cur, x)
+			continue
 		}
 		if len(room) > 0 && (len(g.cur) == 0 || r.IntN(inserts+updates) < inserts) {
 			p := room[r.IntN(len(room))]

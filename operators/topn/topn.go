@@ -28,7 +28,9 @@
 // a change behind the head costs one key comparison: when every sort key
 // is a BIGINT, of the row's values with the head's last key, without
 // encoding the row. An update (an UpdateBefore and its UpdateAfter next to
-// it) within a head of one block moves its key there in one shift.
+// it) within a head of one block moves its key there in one shift (with
+// BIGINT sort keys, the old row is found and the new one written from
+// their values, without encoding either).
 //
 // Checkpoints: TopN implements operators.Checkpointer; the format is in
 // checkpoint.go.
@@ -115,31 +117,37 @@ type Spec struct {
 // MaxChunkRows bounds the rows of a Chunk the Top-N emits.
 const MaxChunkRows = 4096
 
+// maxIntFields bounds the sort fields of keys compared as BIGINT values
+// (TopN.intSort): as many as fit a partition's lastBuf.
+const maxIntFields = len(partition{}.lastBuf) / 9
+
 // maxHead bounds Offset+N for which partitions split into a sorted head
 // and a rest; past it every row stays in the sorted part.
 const maxHead = 1 << 24
 
 // partition is one partition's rows and what was last emitted for it.
-// Every key of rest is ordered after every key of rows.
+// Every key of rest is ordered after every key of rows. The fields every
+// row of a chunk reads (the flags, the copy of the head's last key, the
+// head) come first, so that they share the partition's first cache lines.
 type partition struct {
-	key     string // encoded partition values
-	id      int32
-	keep    int32    // keys rows keeps when it gives rows back to rest
-	rows    tree     // the sorted head: the best rows
-	rest    *restSet // the other rows; nil when there are none
-	snap    snapshot
 	touched bool
 	// dropped says rows were dropped from the head (Spec.Monotone).
 	dropped bool
-	// inInt says the partition is in TopN.intParts under ival.
-	inInt bool
-	ival  int64
 	// While rest is not nil and lastOK, the head's greatest key is
 	// lastBuf[:lastN]: a copy next to the partition, so that telling the
 	// head from the rest costs no walk to the head's last block.
 	lastOK  bool
 	lastN   uint8
+	keep    int32 // keys rows keeps when it gives rows back to rest
 	lastBuf [32]byte
+	rows    tree     // the sorted head: the best rows
+	rest    *restSet // the other rows; nil when there are none
+	id      int32
+	// inInt says the partition is in TopN.intParts under ival.
+	inInt bool
+	ival  int64
+	key   string // encoded partition values
+	snap  snapshot
 }
 
 // syncLast refreshes the copy of the head's greatest key.
@@ -185,12 +193,12 @@ func (p *partition) afterLast(k []byte) bool {
 // nil; with it each (key, rank) appears once. bound is the key that
 // decides whether a change can affect the top (see touches).
 type snapshot struct {
+	full  bool
 	data  []byte
 	ends  []uint32
 	mult  []uint32
 	rank  []int64
 	bound []byte
-	full  bool
 }
 
 func (s *snapshot) len() int { return len(s.ends) }
@@ -400,7 +408,7 @@ func New(mem memory.Allocator, in *arrow.Schema, inTypes []types.T, spec Spec, o
 		}
 		t.keyWidth += 1 + f.kind.width()
 	}
-	t.intSort = len(t.sortFields) > 0 && t.keyWidth <= len(partition{}.lastBuf)
+	t.intSort = len(t.sortFields) > 0 && len(t.sortFields) <= maxIntFields && t.keyWidth <= len(partition{}.lastBuf)
 	for _, f := range t.sortFields {
 		x := uint64(1 << 63)
 		if f.desc {
@@ -695,10 +703,28 @@ func (t *TopN) moveRow(p *partition, i int) (bool, error) {
 	if len(p.rows.blocks) != 1 || p.rows.w == 0 || t.behindTopRow(p, i) {
 		return false, nil
 	}
-	t.kbuf2 = t.appendRowKey(t.kbuf2[:0], i)
-	ko, kn := t.kbuf2, t.rowKey(i+1)
-	if !p.rows.move(ko, kn) {
-		return false, nil
+	var ko, kn []byte
+	if n := len(t.isort); n > 0 {
+		// Keys of BIGINT values: compared and written as their words.
+		var ow, nw [maxIntFields]uint64
+		for k, col := range t.isort {
+			ow[k] = uint64(col[i]) ^ t.ixor[k]
+			nw[k] = uint64(col[i+1]) ^ t.ixor[k]
+		}
+		if !p.rows.moveWords(ow[:n], nw[:n]) {
+			return false, nil
+		}
+		if !p.touched {
+			t.kbuf2 = appendWords(t.kbuf2[:0], ow[:n])
+			t.kbuf = appendWords(t.kbuf[:0], nw[:n])
+			ko, kn = t.kbuf2, t.kbuf
+		}
+	} else {
+		t.kbuf2 = t.appendRowKey(t.kbuf2[:0], i)
+		ko, kn = t.kbuf2, t.rowKey(i+1)
+		if !p.rows.move(ko, kn) {
+			return false, nil
+		}
 	}
 	t.moves++
 	p.syncLast()
