@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluicedb/sluice/operators/join"
 )
 
 // explainHas reports whether EXPLAIN of sql mentions want.
@@ -154,5 +156,55 @@ func TestSelfJoinViewsInterval(t *testing.T) {
 	}
 	if len(queryRows(t, e, "SELECT * FROM later")) == 0 {
 		t.Fatal("view later is empty at the end")
+	}
+}
+
+// TestSelfJoinSkipsSelfPairs checks the executor builds a self-join that
+// leaves out each row paired with itself exactly when the residual
+// rejects such pairs (planner.Join.RejectsSelfPairs), and that the view's
+// rows are those of the same query run as a batch.
+func TestSelfJoinSkipsSelfPairs(t *testing.T) {
+	e, err := Open(Options{BarrierInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	mustExec(t, e, "CREATE TABLE ev (u BIGINT, item BIGINT, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL 5 SECOND) APPEND ONLY")
+	cases := []struct {
+		name, on string
+		skips    bool
+	}{
+		{"ne", "a.item <> b.item", true},
+		{"lt", "a.item < b.item", true},
+		{"eq", "a.item = b.item", false},
+		{"le", "a.item <= b.item", false},
+		{"none", "a.ts <= b.ts", false},
+	}
+	for _, c := range cases {
+		mustExec(t, e, "CREATE MATERIALIZED VIEW "+c.name+" AS SELECT a.item, b.item AS other, COUNT(*) AS n FROM ev a JOIN ev b ON a.u = b.u AND "+c.on+" GROUP BY a.item, b.item")
+	}
+	mustExec(t, e, "INSERT INTO ev VALUES (1, 10, '2026-01-01 00:00:00'), (1, 11, '2026-01-01 00:00:01'), (1, 10, '2026-01-01 00:00:02'), (2, 10, '2026-01-01 00:00:03'), (2, 12, '2026-01-01 00:00:03')")
+	mustExec(t, e, "FLUSH")
+	for _, c := range cases {
+		o, ok := e.cat.get(c.name)
+		if !ok || o.frag == nil {
+			t.Fatalf("no view %q", c.name)
+		}
+		found := false
+		for _, op := range o.frag.ops {
+			if j, ok := op.(*join.HashJoin); ok {
+				found = true
+				if got := j.SkipsSelfPairs(); got != c.skips {
+					t.Errorf("%s (%s): SkipsSelfPairs() = %v, want %v", c.name, c.on, got, c.skips)
+				}
+			}
+		}
+		if !found {
+			t.Fatalf("view %s has no hash join", c.name)
+		}
+		q := "SELECT a.item, b.item AS other, COUNT(*) AS n FROM ev a JOIN ev b ON a.u = b.u AND " + c.on + " GROUP BY a.item, b.item"
+		if err := sameRows(queryRows(t, e, "SELECT * FROM "+c.name), queryRows(t, e, q)); err != nil {
+			t.Fatalf("view %s differs from its batch query: %v", c.name, err)
+		}
 	}
 }

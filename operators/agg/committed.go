@@ -169,8 +169,9 @@ func (h *HashAgg) hydrate() error {
 
 // touchAll lists every group of a committed-backed aggregate as touched
 // this epoch, in id order. pushChunk does not mark them: each was created
-// this epoch, at its first touch, in that order, with zero counts, so the
-// dirty list a full aggregate would keep is exactly this one. Their old
+// this epoch with zero counts, so the groups a full aggregate would list
+// as touched are exactly these (in first-touch order, where these are in
+// id order: the inline table numbers its groups in table order). Their old
 // results (oldRowCount, the COUNT(x) snapshots) are sized here and set by
 // addCommitted.
 func (h *HashAgg) touchAll() {

@@ -841,7 +841,8 @@ func (j *HashJoin) buildPairs(in int, rows []int32, slots []uint32, otherTs []in
 			a, err = sd.rows.GatherRowsColumn(j.mem, dt, c, rows)
 		case c == sd.tcol && otherTs != nil:
 			// Also the only source of an omitted time column (see
-			// omitTime): a timed join always records the times.
+			// omitTime): the pending pairs record the times whenever an
+			// output column shows one (pendTimes).
 			a = state.Int64Array(j.mem, dt, otherTs)
 		case j.keyFrom[oc.side][c] >= 0:
 			a, err = j.sides[in].rows.GatherRowsColumn(j.mem, dt, j.keyFrom[oc.side][c], rows)

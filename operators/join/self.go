@@ -67,6 +67,10 @@ func (j *HashJoin) setSelf(lt, rt []types.T, lk, rk []int, opts Options) {
 	j.hL, j.hR = roleNone, roleNone
 }
 
+// SkipsSelfPairs reports whether the join is a self-join that leaves out
+// pairs of a row with itself (Options.SkipSelfPairs).
+func (j *HashJoin) SkipsSelfPairs() bool { return j.self && j.skipSelfPairs }
+
 // Self is the port of a self-join's one input (see Options.Self).
 func (j *HashJoin) Self() operators.Output { return port{j, 0} }
 

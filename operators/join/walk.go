@@ -125,8 +125,10 @@ func (j *HashJoin) walk(in int, mode walkMode) error {
 				}
 				l := &link[x]
 				if paged {
-					// The page's first link, in x's cache line, names the
-					// chain's next page: load it now, a round ahead.
+					// The page's first link, in x's cache line, usually
+					// names the chain's next page (a page may hold the
+					// first rows of several keys): load it now, a round
+					// ahead. Only a prefetch: nothing depends on it.
 					if p := link[x&^(chainPage-1)].next; p != end {
 						sink += link[p].ts
 					}

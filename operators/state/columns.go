@@ -34,7 +34,7 @@ type Columns struct {
 
 	// With pages: page is the slots per page (a power of two, else 0),
 	// used a bit per slot holding a row, live the rows held, and loose
-	// the slot Add filled last (NoSlot: none).
+	// the slot last filled for a row without a neighbour (see AddAfter).
 	page  uint32
 	used  []uint64
 	live  int
@@ -114,26 +114,46 @@ func (c *Columns) Paginate(n int) error {
 }
 
 // AddAfter copies row i of the bound record into the slot right after
-// prev when that slot is on prev's page and free, else into the first
-// slot of a free page, and returns the slot. Without pages it is Add.
-// prev may be NoSlot, or any slot: a slot holding no row is ignored.
+// prev when that slot is on prev's page and free, and returns the slot.
+// Otherwise a row beside a live prev (a chain whose page is full) starts
+// a free page of its own, and a row with no live neighbour (prev NoSlot,
+// or a slot holding no row) is packed beside the last such row, so that
+// rows without neighbours do not strand a page each. Without pages it is
+// Add.
 func (c *Columns) AddAfter(i int, prev uint32) uint32 {
 	if c.page == 0 {
 		return c.Add(i)
 	}
-	slot := NoSlot
-	if prev != NoSlot && int(prev) < c.slots && c.isUsed(prev) {
-		if nx := prev + 1; nx&(c.page-1) != 0 && !c.isUsed(nx) {
-			slot = nx
-		}
-	}
-	if slot == NoSlot {
+	var slot uint32
+	switch {
+	case c.follows(prev):
+		slot = prev + 1
+	case c.holds(prev):
 		slot = c.newPage()
+	default:
+		if c.follows(c.loose) {
+			slot = c.loose + 1
+		} else {
+			slot = c.newPage()
+		}
+		c.loose = slot
 	}
 	c.used[slot>>6] |= 1 << (slot & 63)
 	c.live++
 	c.setRow(slot, i)
 	return slot
+}
+
+// holds reports whether slot (any value) holds a row (with pages).
+func (c *Columns) holds(slot uint32) bool {
+	return slot != NoSlot && int(slot) < c.slots && c.isUsed(slot)
+}
+
+// follows reports whether the slot after slot is free and on its page,
+// slot holding a row (with pages).
+func (c *Columns) follows(slot uint32) bool {
+	nx := slot + 1
+	return c.holds(slot) && nx&(c.page-1) != 0 && !c.isUsed(nx)
 }
 
 // isUsed reports whether slot (below c.slots) holds a row (with pages).
@@ -170,12 +190,10 @@ func (c *Columns) setRow(slot uint32, i int) {
 }
 
 // Add copies row i of the bound record into a free slot and returns it.
-// With pages (see Paginate) it fills the page of the slot Add filled
-// last before it takes a new one.
+// With pages (see Paginate) it is AddAfter with no neighbour.
 func (c *Columns) Add(i int) uint32 {
 	if c.page != 0 {
-		c.loose = c.AddAfter(i, c.loose)
-		return c.loose
+		return c.AddAfter(i, NoSlot)
 	}
 	var slot uint32
 	if n := len(c.free); n > 0 {

@@ -15,8 +15,8 @@ import (
 // slot.
 type pagedModel map[uint32][]types.Datum
 
-// checkPaged checks c holds exactly the rows of m, and that its slots
-// stay within the pages its rows need plus those a page can strand.
+// checkPaged checks c holds exactly the rows of m, and that every page
+// either holds a row or is free (listed once).
 func checkPaged(t *testing.T, c *Columns, m pagedModel) {
 	t.Helper()
 	if c.Len() != len(m) {
@@ -42,6 +42,58 @@ func checkPaged(t *testing.T, c *Columns, m pagedModel) {
 	if c.Slots()%int(c.page) != 0 {
 		t.Fatalf("%d slots: not whole pages of %d", c.Slots(), c.page)
 	}
+	held := map[uint32]bool{}
+	for s := range m {
+		held[s&^(c.page-1)] = true
+	}
+	free := map[uint32]bool{}
+	for _, f := range c.free {
+		if f%c.page != 0 || held[f] || free[f] {
+			t.Fatalf("free page %d: not a page's first slot, holds a row, or listed twice", f)
+		}
+		free[f] = true
+	}
+	if got, want := len(held)+len(free), c.Slots()/int(c.page); got != want {
+		t.Fatalf("%d pages hold rows and %d are free, of %d", len(held), len(free), want)
+	}
+}
+
+// TestColumnsPagesPackLoneRows checks rows without a neighbour (keys with
+// one row) share pages: n of them take n slots rounded up to pages, and a
+// chain's row whose page is full starts a page of its own.
+func TestColumnsPagesPackLoneRows(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	schema := types.Schema{{Name: "a", Type: types.BigIntType}}
+	ch := mkChunk(t, mem, schema, [][]types.Datum{{types.NewBigInt(7)}}, nil)
+	defer ch.Rec.Release()
+	c, _ := NewColumns([]types.T{types.BigIntType})
+	if err := c.Paginate(4); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Bind(ch.Rec); err != nil {
+		t.Fatal(err)
+	}
+	var lone []uint32
+	for range 1001 {
+		lone = append(lone, c.AddAfter(0, NoSlot))
+	}
+	if got, want := c.Slots(), 1004; got != want {
+		t.Fatalf("1001 lone rows take %d slots, want %d", got, want)
+	}
+	// lone[1000] is alone on its page: the chain goes on beside it.
+	if got := c.AddAfter(0, lone[1000]); got != lone[1000]+1 {
+		t.Fatalf("beside %d: slot %d, want %d", lone[1000], got, lone[1000]+1)
+	}
+	// lone[3] ends a full page: a page of its own, not the loose one's.
+	got := c.AddAfter(0, lone[3])
+	if got != 1004 {
+		t.Fatalf("beside %d (page full): slot %d, want a new page at 1004", lone[3], got)
+	}
+	if next := c.AddAfter(0, NoSlot); next == got+1 {
+		t.Fatalf("a lone row went onto a chain's new page (slot %d)", next)
+	}
+	c.Unbind()
 }
 
 // TestColumnsPagesRandomized drives a paged Columns with random adds

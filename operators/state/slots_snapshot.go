@@ -323,8 +323,10 @@ func (c *Columns) restorePages(m *slotImage) {
 	slices.Reverse(c.free) // the lowest pages are taken first
 }
 
-// Slots is the number of slots allocated: live ones and free ones. Add
-// returns a new slot, equal to Slots, only when no slot is free.
+// Slots is the number of slots allocated: live ones and free ones.
+// Without pages, Add returns a new slot, equal to Slots, only when no
+// slot is free; with pages, a new page is allocated when no page is
+// wholly free and the row cannot go beside its neighbour.
 func (c *Columns) Slots() int { return c.slots }
 
 // ForEachLive calls fn with every live slot (holding a row), in
