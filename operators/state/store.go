@@ -74,6 +74,7 @@ type Store struct {
 	hs        []uint64 // hash of each row's key (kidx), set for the rows a SlotHint does not place
 	hs2       []uint64 // those hashes, in the order of unh
 	unh       []int32  // the rows a SlotHint does not place
+	tkeys     []int64  // touchInt: the keys of the rows touched
 	vcols     []int    // the non-key columns, once valueCols made it
 	undo      []undoEntry
 	pending   []uint32 // slots freed by the Apply in progress
@@ -357,69 +358,52 @@ func (s *Store) findRow(i int) (pos int, slot uint32, ok bool) {
 	return s.iidx.findPos(k)
 }
 
-// touchInt is keyIndex.touch for the int index: it reads the entries at
-// the homes of the n rows' keys and the live bits and columns of the slots
-// they name.
+// touchInt is keyIndex.touch for the int index, over the keys of the
+// first n rows.
 func (s *Store) touchInt(n int) uint64 {
-	x := &s.iidx
-	if x.n == 0 {
-		return 0
-	}
 	r := &s.rd[s.key[0]]
-	var acc uint64
 	if r.i64 != nil {
-		for _, k := range r.i64[:min(n, len(r.i64))] {
-			acc += uint64(x.tab[x.home(k)])
-		}
-		for _, k := range r.i64[:min(n, len(r.i64))] {
-			if e := x.tab[x.home(k)]; e != 0 {
-				acc += s.live[(e-1)>>6]
-				for c := range s.cols {
-					acc += touchSlot(&s.cols[c], int(e-1))
-				}
-			}
-		}
-		return acc
+		return s.touchIntKeys(r.i64[:min(n, len(r.i64))])
 	}
+	keys := s.tkeys[:0]
 	for _, k := range r.i32[:min(n, len(r.i32))] {
-		acc += uint64(x.tab[x.home(int64(k))])
+		keys = append(keys, int64(k))
 	}
-	for _, k := range r.i32[:min(n, len(r.i32))] {
-		if e := x.tab[x.home(int64(k))]; e != 0 {
-			acc += s.live[(e-1)>>6]
-			for c := range s.cols {
-				acc += touchSlot(&s.cols[c], int(e-1))
-			}
-		}
-	}
-	return acc
+	s.tkeys = keys
+	return s.touchIntKeys(keys)
 }
 
 // touchIntRows is touchInt for the rows of rows alone (those a SlotHint
 // does not place).
 func (s *Store) touchIntRows(rows []int32) uint64 {
+	r := &s.rd[s.key[0]]
+	keys := s.tkeys[:0]
+	for _, i := range rows {
+		switch {
+		case int(i) < len(r.i64):
+			keys = append(keys, r.i64[i])
+		case int(i) < len(r.i32):
+			keys = append(keys, int64(r.i32[i]))
+		} // else NULL, in an all-NULL array without values
+	}
+	s.tkeys = keys
+	return s.touchIntKeys(keys)
+}
+
+// touchIntKeys reads the int index's entries at the homes of keys, then
+// the live bits and columns of the slots they name: independent loads
+// whose cache misses overlap, ahead of the lookups.
+func (s *Store) touchIntKeys(keys []int64) uint64 {
 	x := &s.iidx
 	if x.n == 0 {
 		return 0
 	}
-	r := &s.rd[s.key[0]]
 	var acc uint64
-	for pass := range 2 {
-		for _, i := range rows {
-			var k int64
-			switch {
-			case int(i) < len(r.i64):
-				k = r.i64[i]
-			case int(i) < len(r.i32):
-				k = int64(r.i32[i])
-			default: // NULL, in an all-NULL array without values
-				continue
-			}
-			e := x.tab[x.home(k)]
-			if pass == 0 || e == 0 {
-				acc += uint64(e)
-				continue
-			}
+	for _, k := range keys {
+		acc += uint64(x.tab[x.home(k)])
+	}
+	for _, k := range keys {
+		if e := x.tab[x.home(k)]; e != 0 {
 			acc += s.live[(e-1)>>6]
 			for c := range s.cols {
 				acc += touchSlot(&s.cols[c], int(e-1))
