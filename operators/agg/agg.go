@@ -183,7 +183,10 @@ type HashAgg struct {
 	inlOff   bool
 	inlLast  int
 	inlWords []uint64 // addInline: per row of the chunk, its NULL mask word
-	inlKeys  []uint64 // addInline (narrow): per row of the chunk, its packed key
+	// readPair's copies of key values with NULLs zeroed, and the masks.
+	pairVals  [2][]int64
+	pairNulls []uint8
+	inlKeys   []uint64 // addInline (narrow): per row of the chunk, its packed key
 
 	cur      batch // the chunk being folded (a field, so it is not heap-allocated per Push)
 	gids     []uint32
@@ -740,29 +743,14 @@ func (h *HashAgg) lookupInt(col arrow.Array, gids []uint32) error {
 // lookupInt2 resolves two integer-like key columns to group ids. With
 // count, it also adds each row to its group's row count.
 func (h *HashAgg) lookupInt2(c0, c1 arrow.Array, gids []uint32, count bool) error {
-	v0, err := readInts(c0, &h.enc.ints)
+	p, err := h.readPair(c0, c1, len(gids))
 	if err != nil {
-		return fmt.Errorf("agg: group key: %w", err)
+		return err
 	}
-	v1, err := readInts(c1, &h.ints2)
-	if err != nil {
-		return fmt.Errorf("agg: group key: %w", err)
-	}
-	v0, v1 = v0[:len(gids)], v1[:len(gids)]
-	b0, o0 := validity(c0)
-	b1, o1 := validity(c1)
 	t := &h.ptable
 	hashes := growSlice(&h.hashes, len(gids))
 	for i := range gids {
-		a, b := v0[i], v1[i]
-		var m uint8
-		if b0 != nil && !isValid(b0, o0+i) {
-			a, m = 0, m|1
-		}
-		if b1 != nil && !isValid(b1, o1+i) {
-			b, m = 0, m|2
-		}
-		hashes[i] = pairHash(a, b, m)
+		hashes[i] = pairHash(p.at(i))
 	}
 	// Probe in blocks: first touch each row's home entry, then, in a
 	// second wave, the key and row count of the group the entry names
@@ -785,14 +773,8 @@ func (h *HashAgg) lookupInt2(c0, c1 arrow.Array, gids []uint32, count bool) erro
 			}
 		}
 		for i := lo; i < hi; i++ {
-			a, b, hash := v0[i], v1[i], hashes[i]
-			var m uint8
-			if b0 != nil && !isValid(b0, o0+i) {
-				a, m = 0, m|1
-			}
-			if b1 != nil && !isValid(b1, o1+i) {
-				b, m = 0, m|2
-			}
+			a, b, m := p.at(i)
+			hash := hashes[i]
 			tag := t.tag(hash, m)
 			j := t.home(hash)
 			for {
@@ -833,6 +815,58 @@ func (h *HashAgg) lookupInt2(c0, c1 arrow.Array, gids []uint32, count bool) erro
 	}
 	h.probeSink += sink
 	return nil
+}
+
+// pairCols is a chunk's two integer-like key columns, read for the
+// pair-key paths (lookupInt2, the inline table): their values, a NULL's
+// as 0, and with NULLs each row's mask m (bit 1: the first column is
+// NULL, bit 2: the second), else m nil.
+type pairCols struct {
+	v0, v1 []int64
+	m      []uint8
+}
+
+// readPair reads the first n rows of key columns c0 and c1.
+func (h *HashAgg) readPair(c0, c1 arrow.Array, n int) (pairCols, error) {
+	v0, err := readInts(c0, &h.enc.ints)
+	if err != nil {
+		return pairCols{}, fmt.Errorf("agg: group key: %w", err)
+	}
+	v1, err := readInts(c1, &h.ints2)
+	if err != nil {
+		return pairCols{}, fmt.Errorf("agg: group key: %w", err)
+	}
+	p := pairCols{v0: v0[:n], v1: v1[:n]}
+	b0, o0 := validity(c0)
+	b1, o1 := validity(c1)
+	if b0 == nil && b1 == nil {
+		return p, nil
+	}
+	// The values may be the columns' own buffers: NULLs are zeroed in
+	// copies.
+	p.v0 = append(h.pairVals[0][:0], p.v0...)
+	p.v1 = append(h.pairVals[1][:0], p.v1...)
+	p.m = growSlice(&h.pairNulls, n)
+	for i := range p.m {
+		var m uint8
+		if b0 != nil && !isValid(b0, o0+i) {
+			p.v0[i], m = 0, 1
+		}
+		if b1 != nil && !isValid(b1, o1+i) {
+			p.v1[i], m = 0, m|2
+		}
+		p.m[i] = m
+	}
+	h.pairVals = [2][]int64{p.v0, p.v1}
+	return p, nil
+}
+
+// at is row i's key and NULL mask.
+func (p *pairCols) at(i int) (a, b int64, m uint8) {
+	if p.m != nil {
+		m = p.m[i]
+	}
+	return p.v0[i], p.v1[i], m
 }
 
 // pairProbeBlock is how many rows lookupInt2 touches ahead of resolving.
@@ -1056,6 +1090,7 @@ func (h *HashAgg) Close() error {
 	h.table = intTable{}
 	h.ptable, h.pkeys, h.hashes = pairTable{}, pairKeys{}, nil
 	h.inl, h.inlWords, h.inlKeys = inlineTable{}, nil, nil
+	h.pairVals, h.pairNulls = [2][]int64{}, nil
 	h.counters, h.accs = nil, nil
 	h.dirty, h.dirtyBits, h.oldRowCount, h.free = nil, nil, nil, nil
 	h.gen, h.closeHeap, h.closing, h.evictBits = nil, nil, nil, nil

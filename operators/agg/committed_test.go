@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/sluicedb/sluice/internal/optest"
@@ -870,5 +871,54 @@ func TestCommittedInlineNarrowSwitch(t *testing.T) {
 			t.Fatal(err)
 		}
 		f = g
+	}
+}
+
+// TestPairKeysGarbageUnderNull feeds two-BIGINT-key chunks whose NULL
+// slots hold arbitrary values (Arrow leaves them undefined) to a full
+// aggregate (the pair table) and to a committed-backed one (the inline
+// table): (NULL, 5) under different garbage is one group, and so is
+// (5, NULL), apart from (0, 5) and (5, 0).
+func TestPairKeysGarbageUnderNull(t *testing.T) {
+	cols := []types.Column{{Name: "a", Type: types.BigIntType}, {Name: "b", Type: types.BigIntType}}
+	outTypes := []types.T{types.BigIntType, types.BigIntType, types.BigIntType}
+	// column values and validity of the rows fed
+	a := []int64{99, 7, 0, 5, 5, 5}
+	av := []bool{false, false, true, true, true, true}
+	b := []int64{5, 5, 5, -3, 123, 0}
+	bv := []bool{true, true, true, false, false, true}
+	arr := func(vals []int64, valid []bool) arrow.Array {
+		bm := make([]byte, 1)
+		for i, v := range valid {
+			if v {
+				bm[0] |= 1 << i
+			}
+		}
+		data := array.NewData(arrow.PrimitiveTypes.Int64, len(vals), []*memory.Buffer{
+			memory.NewBufferBytes(bm), memory.NewBufferBytes(arrow.Int64Traits.CastToBytes(vals))}, nil, array.UnknownNullCount, 0)
+		defer data.Release()
+		return array.MakeFromData(data)
+	}
+	ca, cb := arr(a, av), arr(b, bv)
+	rec := array.NewRecordBatch(types.Schema(cols).Arrow(), []arrow.Array{ca, cb}, int64(len(a)))
+	ca.Release()
+	cb.Release()
+	defer rec.Release()
+	const groups = 4 // (NULL, 5), (0, 5), (5, NULL), (5, 0)
+	full := newFixture(t, cols, []int{0, 1}, starSpecs(), true, 3)
+	if err := full.h.Push(&operators.Chunk{Rec: rec}); err != nil {
+		t.Fatal(err)
+	}
+	if full.h.numGroups != groups {
+		t.Errorf("pair table: %d groups, want %d", full.h.numGroups, groups)
+	}
+	fc := newFakeCommitted(t, outTypes, 2)
+	inl := newFixtureOpts(t, cols, []int{0, 1}, starSpecs(), false, Options{WatermarkGroupCol: -1, Committed: fc}, 3)
+	inl.h.out = fc
+	if err := inl.h.Push(&operators.Chunk{Rec: rec}); err != nil {
+		t.Fatal(err)
+	}
+	if inl.h.inl.n != groups {
+		t.Errorf("inline table: %d groups, want %d", inl.h.inl.n, groups)
 	}
 }

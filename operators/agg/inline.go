@@ -1,7 +1,6 @@
 package agg
 
 import (
-	"fmt"
 	"slices"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -178,20 +177,15 @@ func (h *HashAgg) inlineCounts() bool {
 
 // addInline counts the rows of an all-adding chunk in the inline table.
 func (h *HashAgg) addInline(c0, c1 arrow.Array, n int) error {
-	v0, err := readInts(c0, &h.enc.ints)
+	p, err := h.readPair(c0, c1, n)
 	if err != nil {
-		return fmt.Errorf("agg: group key: %w", err)
+		return err
 	}
-	v1, err := readInts(c1, &h.ints2)
-	if err != nil {
-		return fmt.Errorf("agg: group key: %w", err)
-	}
-	v0, v1 = v0[:n], v1[:n]
 	// Whether the chunk's values all fit in 32 bits (a NULL's value,
 	// which may be anything, counts too: it only makes the table wide).
 	var out uint64
-	for i := range v0 {
-		out |= fitsNarrow(v0[i]) | fitsNarrow(v1[i])
+	for i := range p.v0 {
+		out |= fitsNarrow(p.v0[i]) | fitsNarrow(p.v1[i])
 	}
 	wide := out != 0
 	t := &h.inl
@@ -202,32 +196,23 @@ func (h *HashAgg) addInline(c0, c1 arrow.Array, n int) error {
 		t.rehash(uint(64-t.shift), true)
 	}
 	t.rows += uint64(n)
-	b0, o0 := validity(c0)
-	b1, o1 := validity(c1)
 	if t.e != nil {
-		h.addWide(v0, v1, b0, o0, b1, o1)
+		h.addWide(&p)
 	} else {
-		h.addNarrow(v0, v1, b0, o0, b1, o1)
+		h.addNarrow(&p)
 	}
 	return nil
 }
 
 // addNarrow counts rows whose values fit in 32 bits in a narrow table.
-func (h *HashAgg) addNarrow(v0, v1 []int64, b0 []byte, o0 int, b1 []byte, o1 int) {
+func (h *HashAgg) addNarrow(p *pairCols) {
 	t := &h.inl
-	n := len(v0)
+	n := len(p.v0)
 	hashes := growSlice(&h.hashes, n)
 	keys := growSlice(&h.inlKeys, n)
 	words := growSlice(&h.inlWords, n)
 	for i := range hashes {
-		a, b := v0[i], v1[i]
-		var m uint8
-		if b0 != nil && !isValid(b0, o0+i) {
-			a, m = 0, m|1
-		}
-		if b1 != nil && !isValid(b1, o1+i) {
-			b, m = 0, m|2
-		}
+		a, b, m := p.at(i)
 		k := narrowKey(a, b)
 		keys[i] = k
 		hashes[i] = narrowHash(k, m)
@@ -266,22 +251,12 @@ func (h *HashAgg) addNarrow(v0, v1 []int64, b0 []byte, o0 int, b1 []byte, o1 int
 }
 
 // addWide counts rows in a wide table.
-func (h *HashAgg) addWide(v0, v1 []int64, b0 []byte, o0 int, b1 []byte, o1 int) {
+func (h *HashAgg) addWide(p *pairCols) {
 	t := &h.inl
-	n := len(v0)
+	n := len(p.v0)
 	hashes := growSlice(&h.hashes, n)
-	words := growSlice(&h.inlWords, n)
 	for i := range hashes {
-		a, b := v0[i], v1[i]
-		var m uint8
-		if b0 != nil && !isValid(b0, o0+i) {
-			a, m = 0, m|1
-		}
-		if b1 != nil && !isValid(b1, o1+i) {
-			b, m = 0, m|2
-		}
-		hashes[i] = pairHash(a, b, m)
-		words[i] = uint64(m) << inlineMaskShift
+		hashes[i] = pairHash(p.at(i))
 	}
 	// Probe in blocks, as addNarrow does.
 	var sink uint64
@@ -292,17 +267,8 @@ func (h *HashAgg) addWide(v0, v1 []int64, b0 []byte, o0 int, b1 []byte, o1 int) 
 			sink += es[hash>>shift].w
 		}
 		for i := lo; i < hi; i++ {
-			a, b, m := v0[i], v1[i], words[i]
-			if m != 0 {
-				// NULL columns: their values are 0 (v0 and v1 may be the
-				// columns' own buffers, which are not changed).
-				if m&(1<<inlineMaskShift) != 0 {
-					a = 0
-				}
-				if m&(2<<inlineMaskShift) != 0 {
-					b = 0
-				}
-			}
+			a, b, mb := p.at(i)
+			m := uint64(mb) << inlineMaskShift
 			j := hashes[i] >> t.shift
 			for {
 				e := &t.e[j]
