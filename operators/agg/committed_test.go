@@ -652,88 +652,117 @@ func TestCommittedPushDoesNotAllocate(t *testing.T) {
 func TestCommittedInlineNullKeys(t *testing.T) {
 	defer func(l uint) { inlineMinLog = l }(inlineMinLog)
 	inlineMinLog = 2
-	cols := []types.Column{{Name: "a", Type: types.BigIntType}, {Name: "b", Type: types.BigIntType}}
-	outTypes := []types.T{types.BigIntType, types.BigIntType, types.BigIntType}
-	fc := newFakeCommitted(t, outTypes, 2)
-	build := func() *fixture {
-		f := newFixtureOpts(t, cols, []int{0, 1}, starSpecs(), false, Options{WatermarkGroupCol: -1, Committed: fc}, 3)
-		f.h.out = fc
-		return f
+	p := newPairCountRun(t, false, 3, 3)
+	keys := pairCombos([]types.Datum{bi(0), null(types.BigIntType), bi(5)})
+	for ep := uint64(1); ep <= 4; ep++ {
+		p.feed(keys, operators.Insert, func(k int) int { return k + 1 })
+		if ep%2 == 0 {
+			if p.f.h.inl.n != len(keys) {
+				t.Fatalf("epoch %d: %d groups in the inline table, want %d", ep, p.f.h.inl.n, len(keys))
+			}
+			p.feed(keys, operators.Delete, func(k int) int { return k % 2 })
+			if p.f.h.inl.n != 0 || p.f.h.numGroups != len(keys) {
+				t.Fatalf("epoch %d: after a retracting chunk, %d groups inline, %d ordinary", ep, p.f.h.inl.n, p.f.h.numGroups)
+			}
+			p.feed(keys, operators.Insert, func(k int) int { return k % 3 })
+		}
+		p.endEpoch(ep)
 	}
-	f := build()
-	vals := []types.Datum{bi(0), null(types.BigIntType), bi(5)}
+}
+
+// pairCountRun drives a committed-backed COUNT(*) GROUP BY two BIGINT
+// columns (the inline table's shape) into a fake committed store,
+// keeping the count each key should have.
+type pairCountRun struct {
+	t     *testing.T
+	fc    *fakeCommitted
+	f     *fixture
+	r     *rand.Rand
+	want  map[string]int64
+	batch int
+}
+
+func newPairCountRun(t *testing.T, appendOnly bool, batch int, seed uint64) *pairCountRun {
+	outTypes := []types.T{types.BigIntType, types.BigIntType, types.BigIntType}
+	p := &pairCountRun{t: t, fc: newFakeCommitted(t, outTypes, 2), r: rand.New(rand.NewPCG(seed, seed+1)),
+		want: map[string]int64{}, batch: batch}
+	p.f = p.build(appendOnly)
+	return p
+}
+
+// build returns a new aggregate writing to the run's store.
+func (p *pairCountRun) build(appendOnly bool) *fixture {
+	cols := []types.Column{{Name: "a", Type: types.BigIntType}, {Name: "b", Type: types.BigIntType}}
+	f := newFixtureOpts(p.t, cols, []int{0, 1}, starSpecs(), appendOnly, Options{WatermarkGroupCol: -1, Committed: p.fc}, p.batch)
+	f.h.out = p.fc
+	return f
+}
+
+// feed feeds times(k) rows of each key k, shuffled, with op.
+func (p *pairCountRun) feed(keys [][]types.Datum, op operators.Op, times func(k int) int) {
+	p.t.Helper()
+	var rows [][]types.Datum
+	for k, key := range keys {
+		for range times(k) {
+			rows = append(rows, key)
+		}
+	}
+	p.r.Shuffle(len(rows), func(i, j int) { rows[i], rows[j] = rows[j], rows[i] })
+	var ops []operators.Op
+	sign := int64(1)
+	if op != operators.Insert {
+		ops, sign = make([]operators.Op, len(rows)), -1
+		for i := range ops {
+			ops[i] = op
+		}
+	}
+	for _, row := range rows {
+		p.want[optest.FormatRow(row)] += sign
+	}
+	if err := p.f.Feed(rows, ops, p.batch); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// endEpoch ends epoch ep, checks every committed count, and goes on with
+// a new aggregate restored from a checkpoint of the old one.
+func (p *pairCountRun) endEpoch(ep uint64) {
+	p.t.Helper()
+	if err := p.f.h.Push(operators.Barrier{Epoch: ep}); err != nil {
+		p.t.Fatal(err)
+	}
+	if len(p.fc.rows) != len(p.want) {
+		p.t.Fatalf("epoch %d: %d committed rows, want %d", ep, len(p.fc.rows), len(p.want))
+	}
+	for k, n := range p.want {
+		if got := p.fc.rows[k]; got == nil || got[2].I != n {
+			p.t.Fatalf("epoch %d: row of %s is %v, want count %d", ep, k, got, n)
+		}
+	}
+	g := p.build(false)
+	if _, err := optest.RoundTrip(p.f.h, g.h); err != nil {
+		p.t.Fatal(err)
+	}
+	p.f = g
+}
+
+// pairCombos is every pair of vals.
+func pairCombos(vals []types.Datum) [][]types.Datum {
 	var keys [][]types.Datum
 	for _, a := range vals {
 		for _, b := range vals {
 			keys = append(keys, row(a, b))
 		}
 	}
-	want := map[string]int64{}
-	r := rand.New(rand.NewPCG(3, 4))
-	feed := func(op operators.Op, times func(k int) int) {
-		t.Helper()
-		var rows [][]types.Datum
-		for k, key := range keys {
-			for range times(k) {
-				rows = append(rows, key)
-			}
-		}
-		r.Shuffle(len(rows), func(i, j int) { rows[i], rows[j] = rows[j], rows[i] })
-		var ops []operators.Op
-		sign := int64(1)
-		if op != operators.Insert {
-			ops, sign = make([]operators.Op, len(rows)), -1
-			for i := range ops {
-				ops[i] = op
-			}
-		}
-		for _, row := range rows {
-			want[optest.FormatRow(row)] += sign
-		}
-		if err := f.Feed(rows, ops, 3); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for ep := uint64(1); ep <= 4; ep++ {
-		feed(operators.Insert, func(k int) int { return k + 1 })
-		if ep%2 == 0 {
-			if f.h.inl.n != len(keys) {
-				t.Fatalf("epoch %d: %d groups in the inline table, want %d", ep, f.h.inl.n, len(keys))
-			}
-			feed(operators.Delete, func(k int) int { return k % 2 })
-			if f.h.inl.n != 0 || f.h.numGroups != len(keys) {
-				t.Fatalf("epoch %d: after a retracting chunk, %d groups inline, %d ordinary", ep, f.h.inl.n, f.h.numGroups)
-			}
-			feed(operators.Insert, func(k int) int { return k % 3 })
-		}
-		if err := f.h.Push(operators.Barrier{Epoch: ep}); err != nil {
-			t.Fatal(err)
-		}
-		if len(fc.rows) != len(keys) {
-			t.Fatalf("epoch %d: %d committed rows, want %d", ep, len(fc.rows), len(keys))
-		}
-		for k, n := range want {
-			if got := fc.rows[k]; got == nil || got[2].I != n {
-				t.Fatalf("epoch %d: row of %s is %v, want count %d", ep, k, got, n)
-			}
-		}
-		g := build()
-		if _, err := optest.RoundTrip(f.h, g.h); err != nil {
-			t.Fatal(err)
-		}
-		f = g
-	}
+	return keys
 }
 
 // TestCommittedInlineCountGuard checks the inline table takes no chunk
 // that could carry a count into its NULL mask bits: past the bound, the
 // epoch goes on the general path, with the counts kept.
 func TestCommittedInlineCountGuard(t *testing.T) {
-	cols := []types.Column{{Name: "a", Type: types.BigIntType}, {Name: "b", Type: types.BigIntType}}
-	outTypes := []types.T{types.BigIntType, types.BigIntType, types.BigIntType}
-	fc := newFakeCommitted(t, outTypes, 2)
-	f := newFixtureOpts(t, cols, []int{0, 1}, starSpecs(), true, Options{WatermarkGroupCol: -1, Committed: fc}, 8)
-	f.h.out = fc
+	p := newPairCountRun(t, true, 8, 1)
+	f, fc := p.f, p.fc
 	rows := [][]types.Datum{row(bi(1), bi(2)), row(bi(1), bi(2)), row(bi(3), null(types.BigIntType))}
 	if err := f.Feed(rows, nil, 8); err != nil {
 		t.Fatal(err)
@@ -769,25 +798,8 @@ func TestCommittedInlineCountGuard(t *testing.T) {
 func TestCommittedInlineNarrowSwitch(t *testing.T) {
 	defer func(l uint) { inlineMinLog = l }(inlineMinLog)
 	inlineMinLog = 2
-	cols := []types.Column{{Name: "a", Type: types.BigIntType}, {Name: "b", Type: types.BigIntType}}
-	outTypes := []types.T{types.BigIntType, types.BigIntType, types.BigIntType}
-	fc := newFakeCommitted(t, outTypes, 2)
-	build := func() *fixture {
-		f := newFixtureOpts(t, cols, []int{0, 1}, starSpecs(), false, Options{WatermarkGroupCol: -1, Committed: fc}, 5)
-		f.h.out = fc
-		return f
-	}
-	f := build()
-	combos := func(vals []types.Datum) [][]types.Datum {
-		var keys [][]types.Datum
-		for _, a := range vals {
-			for _, b := range vals {
-				keys = append(keys, row(a, b))
-			}
-		}
-		return keys
-	}
-	narrow := combos([]types.Datum{bi(0), null(types.BigIntType), bi(-1), bi(7), bi(math.MinInt32), bi(math.MaxInt32), bi(-123456)})
+	p := newPairCountRun(t, false, 5, 5)
+	narrow := pairCombos([]types.Datum{bi(0), null(types.BigIntType), bi(-1), bi(7), bi(math.MinInt32), bi(math.MaxInt32), bi(-123456)})
 	var wide [][]types.Datum // each with a value that does not fit, next to narrow ones
 	for _, w := range []int64{math.MaxInt32 + 1, math.MinInt32 - 1, 1 << 32, -1 << 32, 1<<32 - 1, math.MaxInt64, math.MinInt64} {
 		for _, v := range []types.Datum{bi(0), null(types.BigIntType), bi(-1), bi(math.MinInt32)} {
@@ -795,36 +807,12 @@ func TestCommittedInlineNarrowSwitch(t *testing.T) {
 		}
 		wide = append(wide, row(bi(w), bi(w)))
 	}
-	want := map[string]int64{}
-	r := rand.New(rand.NewPCG(5, 6))
-	feed := func(keys [][]types.Datum, op operators.Op, times func(k int) int) {
-		t.Helper()
-		var rows [][]types.Datum
-		for k, key := range keys {
-			for range times(k) {
-				rows = append(rows, key)
-			}
-		}
-		r.Shuffle(len(rows), func(i, j int) { rows[i], rows[j] = rows[j], rows[i] })
-		var ops []operators.Op
-		sign := int64(1)
-		if op != operators.Insert {
-			ops, sign = make([]operators.Op, len(rows)), -1
-			for i := range ops {
-				ops[i] = op
-			}
-		}
-		for _, row := range rows {
-			want[optest.FormatRow(row)] += sign
-		}
-		if err := f.Feed(rows, ops, 5); err != nil {
-			t.Fatal(err)
-		}
-	}
+	feed := p.feed
 	form := func(ep uint64, what string, wantWide bool, groups int) {
 		t.Helper()
-		if (f.h.inl.e != nil) != wantWide || (f.h.inl.s != nil) == wantWide || f.h.inl.n != groups {
-			t.Fatalf("epoch %d, %s: wide %d entries, narrow %d, %d groups; want wide %v, %d groups", ep, what, len(f.h.inl.e), len(f.h.inl.s), f.h.inl.n, wantWide, groups)
+		inl := &p.f.h.inl
+		if (inl.e != nil) != wantWide || (inl.s != nil) == wantWide || inl.n != groups {
+			t.Fatalf("epoch %d, %s: wide %d entries, narrow %d, %d groups; want wide %v, %d groups", ep, what, len(inl.e), len(inl.s), inl.n, wantWide, groups)
 		}
 	}
 	all := func(int) int { return 1 }
@@ -833,8 +821,8 @@ func TestCommittedInlineNarrowSwitch(t *testing.T) {
 		form(ep, "narrow keys", false, len(narrow))
 		retract := func() {
 			feed(narrow, operators.Delete, func(k int) int { return k % 2 })
-			if f.h.inl.n != 0 || !f.h.inlOff {
-				t.Fatalf("epoch %d: after a retracting chunk, %d groups inline", ep, f.h.inl.n)
+			if p.f.h.inl.n != 0 || !p.f.h.inlOff {
+				t.Fatalf("epoch %d: after a retracting chunk, %d groups inline", ep, p.f.h.inl.n)
 			}
 		}
 		switch ep % 3 {
@@ -855,22 +843,7 @@ func TestCommittedInlineNarrowSwitch(t *testing.T) {
 			retract()
 			feed(wide, operators.Insert, all)
 		}
-		if err := f.h.Push(operators.Barrier{Epoch: ep}); err != nil {
-			t.Fatal(err)
-		}
-		if len(fc.rows) != len(want) {
-			t.Fatalf("epoch %d: %d committed rows, want %d", ep, len(fc.rows), len(want))
-		}
-		for k, n := range want {
-			if got := fc.rows[k]; got == nil || got[2].I != n {
-				t.Fatalf("epoch %d: row of %s is %v, want count %d", ep, k, got, n)
-			}
-		}
-		g := build()
-		if _, err := optest.RoundTrip(f.h, g.h); err != nil {
-			t.Fatal(err)
-		}
-		f = g
+		p.endEpoch(ep)
 	}
 }
 
@@ -881,7 +854,6 @@ func TestCommittedInlineNarrowSwitch(t *testing.T) {
 // (5, NULL), apart from (0, 5) and (5, 0).
 func TestPairKeysGarbageUnderNull(t *testing.T) {
 	cols := []types.Column{{Name: "a", Type: types.BigIntType}, {Name: "b", Type: types.BigIntType}}
-	outTypes := []types.T{types.BigIntType, types.BigIntType, types.BigIntType}
 	// column values and validity of the rows fed
 	a := []int64{99, 7, 0, 5, 5, 5}
 	av := []bool{false, false, true, true, true, true}
@@ -912,9 +884,7 @@ func TestPairKeysGarbageUnderNull(t *testing.T) {
 	if full.h.numGroups != groups {
 		t.Errorf("pair table: %d groups, want %d", full.h.numGroups, groups)
 	}
-	fc := newFakeCommitted(t, outTypes, 2)
-	inl := newFixtureOpts(t, cols, []int{0, 1}, starSpecs(), false, Options{WatermarkGroupCol: -1, Committed: fc}, 3)
-	inl.h.out = fc
+	inl := newPairCountRun(t, false, 3, 1).f
 	if err := inl.h.Push(&operators.Chunk{Rec: rec}); err != nil {
 		t.Fatal(err)
 	}
