@@ -3,7 +3,6 @@ package planner
 import (
 	"testing"
 
-	"github.com/sluicedb/sluice/parser"
 	"github.com/sluicedb/sluice/types"
 )
 
@@ -32,15 +31,7 @@ func TestSelfJoin(t *testing.T) {
 	}
 	for _, c := range cases {
 		sql := "CREATE MATERIALIZED VIEW v AS SELECT a.user_id, a.item_id, a.ts, b.user_id AS u2, b.item_id AS i2, b.ts AS t2 FROM " + c.from
-		stmt, err := parser.ParseOne(sql)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := Build(cat, stmt)
-		if err != nil {
-			t.Fatalf("%s: %v", c.from, err)
-		}
-		j := findJoin(p.(*CreateViewPlan).Query)
+		j := viewJoin(t, cat, sql)
 		if j == nil {
 			t.Fatalf("%s: no join", c.from)
 		}
@@ -96,15 +87,7 @@ func TestRejectsSelfPairs(t *testing.T) {
 	}
 	for _, c := range cases {
 		sql := "CREATE MATERIALIZED VIEW v AS SELECT a.user_id, b.user_id AS u2 FROM " + c.from
-		stmt, err := parser.ParseOne(sql)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := Build(cat, stmt)
-		if err != nil {
-			t.Fatalf("%s: %v", c.from, err)
-		}
-		j := findJoin(p.(*CreateViewPlan).Query)
+		j := viewJoin(t, cat, sql)
 		if j == nil {
 			t.Fatalf("%s: no join", c.from)
 		}

@@ -8,6 +8,21 @@ import (
 )
 
 // findJoin returns the first Join of a plan tree.
+// viewJoin plans view DDL sql against cat and returns its first join
+// (nil when it has none).
+func viewJoin(t *testing.T, cat testCatalog, sql string) *Join {
+	t.Helper()
+	stmt, err := parser.ParseOne(sql)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Build(cat, stmt)
+	if err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return findJoin(p.(*CreateViewPlan).Query)
+}
+
 func findJoin(n Node) *Join {
 	if j, ok := n.(*Join); ok {
 		return j
@@ -37,15 +52,7 @@ func TestResidualBeyondTime(t *testing.T) {
 	}
 	for _, c := range cases {
 		sql := "CREATE MATERIALIZED VIEW v AS SELECT a.item_id, b.item_id AS other FROM ev a JOIN ev b ON a.user_id = b.user_id AND " + c.cond
-		stmt, err := parser.ParseOne(sql)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := Build(cat, stmt)
-		if err != nil {
-			t.Fatalf("%s: %v", c.cond, err)
-		}
-		j := findJoin(p.(*CreateViewPlan).Query)
+		j := viewJoin(t, cat, sql)
 		if j == nil || j.Time == nil {
 			t.Fatalf("%s: no time-bounded join in the plan", c.cond)
 		}
