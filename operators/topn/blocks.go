@@ -430,50 +430,31 @@ func (b *block) scanWords(ws []uint64) (int, bool) {
 
 // nearWords is near for the key of encoded words ws (see searchWords).
 func (b *block) nearWords(i int, ws []uint64) (int, bool) {
-	const scan = 8
 	w := 9 * len(ws)
-	key := func(j int) []byte { return b.data[j*w : (j+1)*w] }
-	c := cmpWords(key(i), ws)
-	switch {
-	case c == 0:
-		return i, true
-	case c > 0:
-		for j := i; j > max(0, i-scan); j-- {
-			switch c := cmpWords(key(j-1), ws); {
-			case c == 0:
-				return j - 1, true
-			case c < 0:
-				return j, false
-			}
-		}
-		if i <= scan {
-			return 0, false // every key from 0 to i is after ws
-		}
-	default:
-		for j := i + 1; j < min(b.len(), i+1+scan); j++ {
-			if c := cmpWords(key(j), ws); c >= 0 {
-				return j, c == 0
-			}
-		}
-		if i+1+scan >= b.len() {
-			return b.len(), false
-		}
-	}
-	return b.searchWords(ws)
+	return b.nearBy(i,
+		func(j int) int { return cmpWords(b.data[j*w:(j+1)*w], ws) },
+		func() (int, bool) { return b.searchWords(ws) })
 }
 
 // near is search for k starting from entry i: an update moves a key a
 // few places, so it scans a few entries from i before it falls back to a
 // binary search.
 func (b *block) near(i int, k []byte) (int, bool) {
+	return b.nearBy(i,
+		func(j int) int { return compareKeys(b.key(j), k) },
+		func() (int, bool) { return b.search(k) })
+}
+
+// nearBy is near and nearWords: cmp(j) compares entry j with the key
+// sought, and search finds it by a binary search.
+func (b *block) nearBy(i int, cmp func(j int) int, search func() (int, bool)) (int, bool) {
 	const scan = 8
-	c := compareKeys(k, b.key(i))
-	switch {
+	switch c := cmp(i); {
 	case c == 0:
 		return i, true
-	case c < 0:
+	case c > 0:
 		for j := i; j > max(0, i-scan); j-- {
-			switch c := compareKeys(b.key(j-1), k); {
+			switch c := cmp(j - 1); {
 			case c == 0:
 				return j - 1, true
 			case c < 0:
@@ -481,11 +462,11 @@ func (b *block) near(i int, k []byte) (int, bool) {
 			}
 		}
 		if i <= scan {
-			return 0, false // every key from 0 to i is after k
+			return 0, false // every key from 0 to i is after the one sought
 		}
 	default:
 		for j := i + 1; j < min(b.len(), i+1+scan); j++ {
-			if c := compareKeys(b.key(j), k); c >= 0 {
+			if c := cmp(j); c >= 0 {
 				return j, c == 0
 			}
 		}
@@ -493,7 +474,7 @@ func (b *block) near(i int, k []byte) (int, bool) {
 			return b.len(), false
 		}
 	}
-	return b.search(k)
+	return search()
 }
 
 // remove deletes one copy of k; it reports false when k is absent.
