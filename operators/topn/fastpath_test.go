@@ -84,20 +84,7 @@ func runMonotoneInt(t *testing.T, spec Spec, batch int, seed uint64, dups bool) 
 	if !f.op.intSort {
 		t.Fatal("all-BIGINT keys, but intSort is off")
 	}
-	folded := optest.Fold{}
-	dropped := false
-	for e := range 24 {
-		rows, ops := g.next(epochSize(r, e))
-		if err := f.Feed(rows, ops, batch); err != nil {
-			t.Fatalf("epoch %d: %v", e, err)
-		}
-		if endMonoEpoch(t, f, folded, spec, g.cur, dups, e) {
-			dropped = true
-		}
-	}
-	if !dropped {
-		t.Error("no partition dropped rows: the test is vacuous")
-	}
+	feedMonoEpochs(t, f, g, r, spec, batch, dups)
 	return f.op.moves, f.op.intCmps
 }
 
@@ -190,6 +177,19 @@ func TestBehindTopRow(t *testing.T) {
 	}
 }
 
+// dumpTree renders a tree's counts and keys, block by block.
+func dumpTree(tr *tree) string {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "rows %d ent %d:", tr.rows, tr.ent)
+	for _, bl := range tr.blocks {
+		for i := range bl.len() {
+			fmt.Fprintf(&b, " %x*%d", bl.key(i), bl.cnt[i])
+		}
+		b.WriteString(" |")
+	}
+	return b.String()
+}
+
 // TestTreeMove checks tree.move against a remove and an add on trees of
 // one block of fixed-width keys, for moves up, down and in place, and that
 // it changes nothing when it declines (old absent or held twice, the new
@@ -198,17 +198,6 @@ func TestTreeMove(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 3))
 	const w = 2
 	key := func(v int) []byte { return []byte{byte(v >> 8), byte(v)} }
-	dump := func(tr *tree) string {
-		var b bytes.Buffer
-		fmt.Fprintf(&b, "rows %d ent %d:", tr.rows, tr.ent)
-		for _, bl := range tr.blocks {
-			for i := range bl.len() {
-				fmt.Fprintf(&b, " %x*%d", bl.key(i), bl.cnt[i])
-			}
-			b.WriteString(" |")
-		}
-		return b.String()
-	}
 	var moved, declined int
 	for c := range 2000 {
 		a, b := &tree{w: w}, &tree{w: w}
@@ -232,19 +221,19 @@ func TestTreeMove(t *testing.T) {
 		if bl := a.blocks[r.IntN(len(a.blocks))]; r.IntN(4) != 0 {
 			old = slices.Clone(bl.key(r.IntN(bl.len()))) // held
 		}
-		before := dump(a)
+		before := dumpTree(a)
 		if a.move(old, nw) {
 			moved++
 			if !b.remove(old) || !b.add(nw) {
 				t.Fatalf("case %d: moved %x to %x in %s, but a remove or add failed", c, old, nw, before)
 			}
-			if got, want := dump(a), dump(b); got != want {
+			if got, want := dumpTree(a), dumpTree(b); got != want {
 				t.Fatalf("case %d: move %x to %x in %s:\n got %s\nwant %s", c, old, nw, before, got, want)
 			}
 			continue
 		}
 		declined++
-		if got := dump(a); got != before {
+		if got := dumpTree(a); got != before {
 			t.Fatalf("case %d: declined move %x to %x changed %s to %s", c, old, nw, before, got)
 		}
 		// It declines only what it must.
@@ -336,16 +325,6 @@ func TestTreeMoveWords(t *testing.T) {
 		}
 		return ws
 	}
-	dump := func(tr *tree) string {
-		var b bytes.Buffer
-		fmt.Fprintf(&b, "rows %d ent %d:", tr.rows, tr.ent)
-		for _, bl := range tr.blocks {
-			for i := range bl.len() {
-				fmt.Fprintf(&b, " %x*%d", bl.key(i), bl.cnt[i])
-			}
-		}
-		return b.String()
-	}
 	var moved, declined int
 	for c := range 4000 {
 		n := 1 + c%3
@@ -373,13 +352,13 @@ func TestTreeMoveWords(t *testing.T) {
 				}
 			}
 		}
-		before := dump(a)
+		before := dumpTree(a)
 		got := a.moveWords(old, nw)
 		want := b.move(appendWords(nil, old), appendWords(nil, nw))
 		if got != want {
 			t.Fatalf("case %d: move %x to %x in %s: moveWords %v, move %v", c, old, nw, before, got, want)
 		}
-		if ga, gb := dump(a), dump(b); ga != gb {
+		if ga, gb := dumpTree(a), dumpTree(b); ga != gb {
 			t.Fatalf("case %d: move %x to %x in %s:\n got %s\nwant %s", c, old, nw, before, ga, gb)
 		}
 		if got {
