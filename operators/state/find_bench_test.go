@@ -30,23 +30,8 @@ var hydrateStore struct {
 func bigPairStore(b *testing.B) (*Store, int) {
 	hydrateStore.once.Do(func() {
 		const n = 5 << 20
-		mem := memory.NewGoAllocator()
 		s := NewStore(pairSchema, []int{0, 1}, true)
-		bld := array.NewRecordBuilder(mem, pairSchema.Arrow())
-		defer bld.Release()
-		for lo := 0; lo < n; lo += 4096 {
-			for i := lo; i < min(lo+4096, n); i++ {
-				bld.Field(0).(*array.Int64Builder).Append(int64(i%4099) * 17)
-				bld.Field(1).(*array.Int64Builder).Append(int64(i/4099)*31 + 5)
-				bld.Field(2).(*array.Int64Builder).Append(1)
-			}
-			rec := bld.NewRecordBatch()
-			err := s.Apply(&operators.Chunk{Rec: rec})
-			rec.Release()
-			if err != nil {
-				b.Fatal(err)
-			}
-		}
+		fillStore(b, s, n, pairKey)
 		hydrateStore.s, hydrateStore.n = s, n
 	})
 	if hydrateStore.s == nil {
@@ -62,24 +47,8 @@ func bigPairStore(b *testing.B) (*Store, int) {
 func BenchmarkStoreFindHydrate(b *testing.B) {
 	s, n := bigPairStore(b)
 	const batch = 16384
-	mem := memory.NewGoAllocator()
-	r := rand.New(rand.NewPCG(3, 4))
-	var recs []arrow.RecordBatch
-	bld := array.NewRecordBuilder(mem, arrow.NewSchema(pairSchema.Arrow().Fields()[:2], nil))
-	defer bld.Release()
-	for range 16 {
-		for range batch {
-			j := r.IntN(n * 4 / 3)
-			bld.Field(0).(*array.Int64Builder).Append(int64(j%4099) * 17)
-			bld.Field(1).(*array.Int64Builder).Append(int64(j/4099)*31 + 5)
-		}
-		recs = append(recs, bld.NewRecordBatch())
-	}
-	defer func() {
-		for _, rec := range recs {
-			rec.Release()
-		}
-	}()
+	recs := keyBatches(memory.NewGoAllocator(), rand.New(rand.NewPCG(3, 4)), n, 2, batch, 16, pairKey)
+	defer releaseRecords(recs)
 	var p KeyProbe
 	slots := make([]uint32, batch)
 	vals := make([]int64, batch)
@@ -133,8 +102,7 @@ func BenchmarkStoreApplyCommit(b *testing.B) {
 			kb.Field(1).(*array.Int64Builder).Append(o)
 		}
 		for range pairs {
-			j := r.IntN(n)
-			a, o := int64(j%4099)*17, int64(j/4099)*31+5
+			a, o := pairKey(r.IntN(n))
 			app(a, o, 1)
 			app(a, o, 1)
 		}
@@ -199,42 +167,17 @@ func BenchmarkStoreFindCached(b *testing.B) {
 	mem := memory.NewGoAllocator()
 	r := rand.New(rand.NewPCG(3, 4))
 	for _, key := range [][]int{{0, 1}, {0}} {
-		one := len(key) == 1
-		// With one key column, item and other are folded into it.
-		kv := func(j int) (int64, int64) {
-			a, o := int64(j%4099)*17, int64(j/4099)*31+5
-			if one {
+		kv := pairKey
+		if len(key) == 1 {
+			// item and other folded into the one key column
+			kv = func(j int) (int64, int64) {
+				a, o := pairKey(j)
 				return a*1_000_003 + o, 0
 			}
-			return a, o
 		}
 		s := NewStore(pairSchema, key, true)
-		bld := array.NewRecordBuilder(mem, pairSchema.Arrow())
-		for lo := 0; lo < n; lo += 4096 {
-			for i := lo; i < lo+4096; i++ {
-				a, o := kv(i)
-				bld.Field(0).(*array.Int64Builder).Append(a)
-				bld.Field(1).(*array.Int64Builder).Append(o)
-				bld.Field(2).(*array.Int64Builder).Append(1)
-			}
-			rec := bld.NewRecordBatch()
-			err := s.Apply(&operators.Chunk{Rec: rec})
-			rec.Release()
-			if err != nil {
-				b.Fatal(err)
-			}
-		}
-		bld.Release()
-		kb := array.NewRecordBuilder(mem, arrow.NewSchema(pairSchema.Arrow().Fields()[:len(key)], nil))
-		for range 4096 {
-			a, o := kv(r.IntN(n * 4 / 3))
-			kb.Field(0).(*array.Int64Builder).Append(a)
-			if !one {
-				kb.Field(1).(*array.Int64Builder).Append(o)
-			}
-		}
-		keys := kb.NewRecordBatch()
-		kb.Release()
+		fillStore(b, s, n, kv)
+		keys := keyBatches(mem, r, n, len(key), 4096, 1, kv)[0]
 		b.Run(fmt.Sprintf("%dkey", len(key)), func(b *testing.B) {
 			var p KeyProbe
 			slots := make([]uint32, keys.NumRows())

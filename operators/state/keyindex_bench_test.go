@@ -22,21 +22,72 @@ var pairSchema = types.Schema{
 	{Name: "n", Type: types.BigIntType},
 }
 
-// pairChunks builds n distinct (item, other, 1) rows in chunks of 1024,
-// item and other drawn so that pairs spread like item ids do.
+// pairKey is the key of the i-th distinct co-occurrence row of the
+// benchmarks: item and other drawn so that pairs spread like item ids do.
+func pairKey(i int) (item, other int64) { return int64(i%4099) * 17, int64(i/4099)*31 + 5 }
+
+// pairChunks builds n distinct (item, other, 1) rows (pairKey) in chunks
+// of 1024.
 func pairChunks(mem memory.Allocator, n int) []*operators.Chunk {
+	return kvChunks(mem, n, 1024, pairKey)
+}
+
+// kvChunks builds rows (kv(i), 1) for i < n in chunks of size rows.
+func kvChunks(mem memory.Allocator, n, size int, kv func(i int) (int64, int64)) []*operators.Chunk {
 	b := array.NewRecordBuilder(mem, pairSchema.Arrow())
 	defer b.Release()
 	var out []*operators.Chunk
-	for lo := 0; lo < n; lo += 1024 {
-		for i := lo; i < min(lo+1024, n); i++ {
-			b.Field(0).(*array.Int64Builder).Append(int64(i%4099) * 17)
-			b.Field(1).(*array.Int64Builder).Append(int64(i/4099)*31 + 5)
+	for lo := 0; lo < n; lo += size {
+		for i := lo; i < min(lo+size, n); i++ {
+			a, o := kv(i)
+			b.Field(0).(*array.Int64Builder).Append(a)
+			b.Field(1).(*array.Int64Builder).Append(o)
 			b.Field(2).(*array.Int64Builder).Append(1)
 		}
 		out = append(out, &operators.Chunk{Rec: b.NewRecordBatch()})
 	}
 	return out
+}
+
+// fillStore applies rows (kv(i), 1) for i < n to s, 4096 at a time.
+func fillStore(b *testing.B, s *Store, n int, kv func(i int) (int64, int64)) {
+	mem := memory.NewGoAllocator()
+	for lo := 0; lo < n; lo += 1 << 16 {
+		chunks := kvChunks(mem, min(1<<16, n-lo), 4096, func(i int) (int64, int64) { return kv(lo + i) })
+		for _, c := range chunks {
+			if err := s.Apply(c); err != nil {
+				b.Fatal(err)
+			}
+		}
+		releaseChunks(chunks)
+	}
+}
+
+// keyBatches builds count records of size keys kv(j) (of key columns
+// keyCols of pairSchema: 1 or 2) for random j < n*4/3: three quarters
+// of them present in a store filled with kv(i), i < n.
+func keyBatches(mem memory.Allocator, r *rand.Rand, n, keyCols, size, count int, kv func(i int) (int64, int64)) []arrow.RecordBatch {
+	kb := array.NewRecordBuilder(mem, arrow.NewSchema(pairSchema.Arrow().Fields()[:keyCols], nil))
+	defer kb.Release()
+	var recs []arrow.RecordBatch
+	for range count {
+		for range size {
+			a, o := kv(r.IntN(n * 4 / 3))
+			kb.Field(0).(*array.Int64Builder).Append(a)
+			if keyCols > 1 {
+				kb.Field(1).(*array.Int64Builder).Append(o)
+			}
+		}
+		recs = append(recs, kb.NewRecordBatch())
+	}
+	return recs
+}
+
+// releaseRecords releases every record of recs.
+func releaseRecords(recs []arrow.RecordBatch) {
+	for _, r := range recs {
+		r.Release()
+	}
 }
 
 func releaseChunks(cs []*operators.Chunk) {
@@ -194,10 +245,9 @@ func benchApply(b *testing.B, tc applyCase) {
 // recommendation workload. "2key-hinted" carries the slots as a
 // committed-backed aggregate's SlotHint does (found by Find beforehand).
 func BenchmarkStoreApplyLarge(b *testing.B) {
-	pair := func(i int) (int64, int64) { return int64(i%4099) * 17, int64(i/4099)*31 + 5 }
 	single := func(i int) (int64, int64) { return int64(i) * 7919, 5 }
-	b.Run("2key", func(b *testing.B) { benchApplyLarge(b, []int{0, 1}, pair, false) })
-	b.Run("2key-hinted", func(b *testing.B) { benchApplyLarge(b, []int{0, 1}, pair, true) })
+	b.Run("2key", func(b *testing.B) { benchApplyLarge(b, []int{0, 1}, pairKey, false) })
+	b.Run("2key-hinted", func(b *testing.B) { benchApplyLarge(b, []int{0, 1}, pairKey, true) })
 	b.Run("1key", func(b *testing.B) { benchApplyLarge(b, []int{0}, single, false) })
 }
 
@@ -205,22 +255,9 @@ func benchApplyLarge(b *testing.B, key []int, kv func(i int) (int64, int64), hin
 	mem := memory.NewGoAllocator()
 	const n = 1 << 20
 	s := NewStore(pairSchema, key, true)
+	fillStore(b, s, n, kv)
 	bld := array.NewRecordBuilder(mem, pairSchema.Arrow())
 	defer bld.Release()
-	for lo := 0; lo < n; lo += 1024 {
-		for i := lo; i < lo+1024; i++ {
-			item, other := kv(i)
-			bld.Field(0).(*array.Int64Builder).Append(item)
-			bld.Field(1).(*array.Int64Builder).Append(other)
-			bld.Field(2).(*array.Int64Builder).Append(1)
-		}
-		rec := bld.NewRecordBatch()
-		err := s.Apply(&operators.Chunk{Rec: rec})
-		rec.Release()
-		if err != nil {
-			b.Fatal(err)
-		}
-	}
 	// 64 chunks of 512 update pairs over a random permutation's keys,
 	// then 64 that undo them.
 	r := rand.New(rand.NewPCG(5, 6))

@@ -192,23 +192,8 @@ func BenchmarkStoreFind2Key(b *testing.B) {
 		}
 	}
 	const batch = 4096
-	r := rand.New(rand.NewPCG(1, 2))
-	var recs []arrow.RecordBatch
-	bld := array.NewRecordBuilder(mem, arrow.NewSchema(pairSchema.Arrow().Fields()[:2], nil))
-	defer bld.Release()
-	for range 16 {
-		for range batch {
-			j := r.IntN(n * 4 / 3)
-			bld.Field(0).(*array.Int64Builder).Append(int64(j%4099) * 17)
-			bld.Field(1).(*array.Int64Builder).Append(int64(j/4099)*31 + 5)
-		}
-		recs = append(recs, bld.NewRecordBatch())
-	}
-	defer func() {
-		for _, rec := range recs {
-			rec.Release()
-		}
-	}()
+	recs := keyBatches(mem, rand.New(rand.NewPCG(1, 2)), n, 2, batch, 16, pairKey)
+	defer releaseRecords(recs)
 	var p KeyProbe
 	slots := make([]uint32, batch)
 	vals := make([]int64, batch)
