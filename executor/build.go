@@ -144,6 +144,10 @@ func (b *builder) build(n planner.Node, out operators.Output) error {
 		return b.build(x.Input, op)
 	case *planner.Join:
 		return b.buildJoin(x, out)
+	case *planner.Mirror:
+		op := operators.NewMirror(x.Input.Schema().Arrow(), x.A, x.B, out)
+		b.ops = append(b.ops, op)
+		return b.build(x.Input, op)
 	}
 	if ok, err := b.buildStream(n, out); ok {
 		return err
@@ -156,7 +160,7 @@ func (b *builder) build(n planner.Node, out operators.Output) error {
 // deltas and read its groups' results back from the view's committed
 // store (agg.Options.Committed), and the view's column of each of the
 // aggregate's output columns; nil when there is none. The root must be
-// the aggregate or a Project over it that shows every output column of
+// the aggregate or a Project over it (either possibly through a Mirror) that shows every output column of
 // the aggregate as a plain column reference (other, computed columns may
 // follow or precede them); the view must be keyed by exactly the group
 // columns, in order, and not windowed; and each aggregate must be
@@ -168,12 +172,12 @@ func viewBackedAgg(root planner.Node, o *object) (*planner.Aggregate, []int) {
 	}
 	var a *planner.Aggregate
 	var cols []int
-	switch x := root.(type) {
+	switch x := underMirror(root).(type) {
 	case *planner.Aggregate:
 		a = x
 		cols = allColumns(len(x.GroupBy) + len(x.Aggs))
 	case *planner.Project:
-		in, ok := x.Input.(*planner.Aggregate)
+		in, ok := underMirror(x.Input).(*planner.Aggregate)
 		if !ok {
 			return nil, nil
 		}
@@ -217,6 +221,17 @@ func viewBackedAgg(root planner.Node, o *object) (*planner.Aggregate, []int) {
 		}
 	}
 	return a, cols
+}
+
+// underMirror is n's input when n is a Mirror, else n. The view of an
+// aggregate under a Mirror holds the aggregate's rows (and their
+// mirrors, which the aggregate never reads back), so the aggregate can
+// be committed-backed through it.
+func underMirror(n planner.Node) planner.Node {
+	if m, ok := n.(*planner.Mirror); ok {
+		return m.Input
+	}
+	return n
 }
 
 // viewRows gives a committed-backed aggregate (agg.Committed) the

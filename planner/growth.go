@@ -86,6 +86,18 @@ func RowGrowth(n Node) ([]Growth, bool) {
 			}
 		}
 		return g, true
+	case *Mirror:
+		// A mirrored row's A is the input row's B: alike only when both
+		// change alike.
+		in, ok := RowGrowth(x.Input)
+		if !ok {
+			return nil, false
+		}
+		g := append([]Growth{}, in...)
+		if g[x.A] != g[x.B] {
+			g[x.A], g[x.B] = GrowthUnknown, GrowthUnknown
+		}
+		return g, true
 	case *Aggregate:
 		// Over inserts only, groups are never deleted and their
 		// counts only grow (EMIT ON WINDOW CLOSE, inserts only, is

@@ -2,6 +2,7 @@ package planner
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/pingcap/tidb/pkg/parser/ast"
@@ -255,6 +256,7 @@ func (b *binder) planCreateView(s *parser.CreateMaterializedView) (Plan, error) 
 	if err != nil {
 		return nil, err
 	}
+	root, _ = bottomUp(symmetricPairs)(root, continuousQuery)
 	seen := map[string]bool{}
 	for _, c := range root.Schema() {
 		k := strings.ToLower(c.Name)
@@ -320,6 +322,15 @@ func DeriveKey(n Node) ([]int, bool) {
 		return seq(len(x.GroupBy)), true
 	case *TemporalFilter:
 		return DeriveKey(x.Input)
+	case *Mirror:
+		// The mirrored rows are other rows than the input's (A and B
+		// never equal), and a key holding both A and B identifies them
+		// as it does the input's.
+		k, ok := DeriveKey(x.Input)
+		if !ok || !slices.Contains(k, x.A) || !slices.Contains(k, x.B) {
+			return nil, false
+		}
+		return k, true
 	case *TopN:
 		// The rows are a subset of the input's: the input key still
 		// identifies them (the rank does not: it moves).
@@ -395,7 +406,7 @@ func IsAppendOnly(n Node) bool {
 	switch x := n.(type) {
 	case *Scan:
 		return x.Rel.AppendOnly || x.Rel.Kind == SourceRelation
-	case *Filter, *Project:
+	case *Filter, *Project, *Mirror:
 		return IsAppendOnly(n.Children()[0])
 	case *Join:
 		return x.Kind == InnerJoin && IsAppendOnly(x.Left) && IsAppendOnly(x.Right)

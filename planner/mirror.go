@@ -1,0 +1,243 @@
+package planner
+
+import (
+	"fmt"
+
+	"github.com/sluicedb/sluice/expr"
+	"github.com/sluicedb/sluice/types"
+)
+
+// Mirror emits each row of its input and, after it, the same row with
+// columns A and B swapped. It is how a symmetric pair count is kept once
+// per unordered pair and shown for both orders (see symmetricPairs): its
+// input's rows must never have equal values in A and B, so that the
+// mirrored rows are other rows than the input's.
+type Mirror struct {
+	Input Node
+	A, B  int
+}
+
+// Schema implements Node: the input's, with A and B each nullable when
+// either is.
+func (m *Mirror) Schema() types.Schema {
+	s := append(types.Schema{}, m.Input.Schema()...)
+	null := s[m.A].Nullable || s[m.B].Nullable
+	s[m.A].Nullable, s[m.B].Nullable = null, null
+	return s
+}
+
+// Children implements Node.
+func (m *Mirror) Children() []Node { return []Node{m.Input} }
+
+// WithChildren implements Node.
+func (m *Mirror) WithChildren(c []Node) Node { return &Mirror{Input: c[0], A: m.A, B: m.B} }
+
+// Explain implements Node.
+func (m *Mirror) Explain() string {
+	in := m.Input.Schema()
+	return fmt.Sprintf("Mirror rows and their swap of (%s, %s)", in[m.A].Name, in[m.B].Name)
+}
+
+// symmetricPairs counts each unordered pair once in a symmetric pair
+// count, the shape of co-occurrence:
+//
+//	SELECT a.x, b.x, COUNT(*) FROM t a JOIN t b
+//	  ON a.k = b.k AND a.x <> b.x [AND b.ts BETWEEN a.ts - d AND a.ts + d]
+//	GROUP BY a.x, b.x
+//
+// The join's condition holds for a pair of rows (p, q) exactly when it
+// holds for (q, p), so the count of (x, y) equals that of (y, x). The
+// rule turns a.x <> b.x into a.x < b.x, which keeps one order of each
+// pair, and puts a Mirror over the aggregate to show each count under
+// both orders: the join's filter passes, and the aggregate counts and
+// reads back, half as many rows.
+//
+// It applies to an Aggregate of COUNT(*) only, grouped by exactly the
+// same column of the two roles of an inner self-join (Join.SelfJoin),
+// possibly through a Project, whose residual has a conjunct a.x <> b.x
+// on that column and is symmetric: each conjunct, with the roles
+// swapped, is a conjunct of it (up to the order of a comparison's
+// operands), except the two that make the time bound, when the bound is
+// exactly |b.ts - a.ts| <= d. The column's type must order every two
+// unequal values (not DOUBLE, whose NaN is unequal to itself yet not
+// ordered). Only continuous plans are rewritten: a query recomputes the
+// answer the plain way, which is what the differential tests compare
+// views against.
+func symmetricPairs(n Node, mode queryMode) (Node, bool) {
+	a, ok := n.(*Aggregate)
+	if !ok || mode != continuousQuery || len(a.GroupBy) != 2 || a.WindowCol >= 0 || a.EmitOnClose || len(a.Aggs) == 0 {
+		return n, false
+	}
+	for _, c := range a.Aggs {
+		if c.Func != AggCountStar {
+			return n, false
+		}
+	}
+	cols := []int{a.GroupBy[0], a.GroupBy[1]}
+	in := a.Input
+	proj, _ := in.(*Project)
+	if proj != nil {
+		for i, c := range cols {
+			ref, ok := proj.Exprs[c].(*expr.ColumnRef)
+			if !ok {
+				return n, false
+			}
+			cols[i] = ref.Index
+		}
+		in = proj.Input
+	}
+	j, ok := in.(*Join)
+	if !ok || j.Kind != InnerJoin || j.Residual == nil || !j.SelfJoin() {
+		return n, false
+	}
+	nl := len(j.Left.Schema())
+	x := min(cols[0], cols[1])
+	if x >= nl || max(cols[0], cols[1]) != x+nl {
+		return n, false
+	}
+	residual, ok := orderPairs(j, x)
+	if !ok {
+		return n, false
+	}
+	nj := *j
+	nj.Residual = residual
+	var input Node = &nj
+	if proj != nil {
+		input = proj.WithChildren([]Node{input})
+	}
+	na := *a
+	na.Input = input
+	return &Mirror{Input: &na, A: 0, B: 1}, true
+}
+
+// orderPairs returns the residual of self-join j with its conjunct
+// left.x <> right.x (x a column of the left role) turned into
+// left.x < right.x, when the residual is symmetric in the two roles (see
+// symmetricPairs); false when it is not, or has no such conjunct.
+func orderPairs(j *Join, x int) (expr.Expr, bool) {
+	nl := len(j.Left.Schema())
+	conj := splitConjuncts(j.Residual)
+	// The time bound's conjuncts: symmetric together when the bound is
+	// exactly -d <= right.ts - left.ts <= d on one column (SelfJoin).
+	timed := make([]bool, len(conj))
+	if t := j.Time; t != nil && len(t.Exact) > 0 {
+		if len(t.Exact) != 2 || t.Lo != -t.Hi {
+			return nil, false
+		}
+		for i, c := range conj {
+			for _, e := range t.Exact {
+				timed[i] = timed[i] || expr.Equal(c, e)
+			}
+		}
+	}
+	var rest []expr.Expr
+	for i, c := range conj {
+		if !timed[i] {
+			rest = append(rest, canonicalCompare(c))
+		}
+	}
+	pair := -1
+	for i, c := range conj {
+		if timed[i] {
+			continue
+		}
+		if pair < 0 && isPairNe(c, x, nl) {
+			pair = i
+		}
+		swapped := canonicalCompare(swapRoles(c, nl))
+		found := false
+		for _, r := range rest {
+			found = found || expr.Equal(swapped, r)
+		}
+		if !found {
+			return nil, false
+		}
+	}
+	if pair < 0 {
+		return nil, false
+	}
+	t := j.Left.Schema()[x].Type
+	out := append([]expr.Expr{}, conj...)
+	out[pair] = &expr.Call{Func: expr.Lt, T: types.BoolType, Args: []expr.Expr{
+		&expr.ColumnRef{Index: x, Name: j.Left.Schema()[x].Name, T: t},
+		&expr.ColumnRef{Index: x + nl, Name: j.Right.Schema()[x].Name, T: t},
+	}}
+	return conjoin(out), true
+}
+
+// isPairNe reports whether c is left.x <> right.x (either way round) over
+// a column whose type orders any two unequal values.
+func isPairNe(c expr.Expr, x, nl int) bool {
+	call, ok := c.(*expr.Call)
+	if !ok || call.Func != expr.Ne || len(call.Args) != 2 {
+		return false
+	}
+	l, okL := call.Args[0].(*expr.ColumnRef)
+	r, okR := call.Args[1].(*expr.ColumnRef)
+	if !okL || !okR {
+		return false
+	}
+	if l.Index > r.Index {
+		l, r = r, l
+	}
+	if l.Index != x || r.Index != x+nl {
+		return false
+	}
+	switch l.T.Kind {
+	case types.Boolean, types.Int, types.BigInt, types.Decimal, types.Varchar, types.Timestamp, types.Date:
+		return true
+	}
+	return false
+}
+
+// indexedText is e's text with its columns named by index, which tells
+// the two roles of a self-join apart.
+func indexedText(e expr.Expr) string {
+	return expr.Rewrite(e, func(x expr.Expr) expr.Expr {
+		if c, ok := x.(*expr.ColumnRef); ok {
+			return &expr.ColumnRef{Index: c.Index, T: c.T}
+		}
+		return x
+	}).String()
+}
+
+// swapRoles exchanges the two roles of a self-join in e: column i of the
+// left role (i < nl) becomes column i of the right one, and back.
+func swapRoles(e expr.Expr, nl int) expr.Expr {
+	return expr.Rewrite(e, func(x expr.Expr) expr.Expr {
+		c, ok := x.(*expr.ColumnRef)
+		if !ok {
+			return x
+		}
+		i := c.Index + nl
+		if c.Index >= nl {
+			i = c.Index - nl
+		}
+		return &expr.ColumnRef{Index: i, Name: c.Name, T: c.T}
+	})
+}
+
+// canonicalCompare writes the comparisons in e one way, so that two that
+// say the same with their operands swapped compare Equal: a > b as
+// b < a, a >= b as b <= a, and = and <> with their operands in the order
+// of their text (columns by index).
+func canonicalCompare(e expr.Expr) expr.Expr {
+	return expr.Rewrite(e, func(x expr.Expr) expr.Expr {
+		c, ok := x.(*expr.Call)
+		if !ok || len(c.Args) != 2 {
+			return x
+		}
+		l, r := c.Args[0], c.Args[1]
+		switch c.Func {
+		case expr.Gt:
+			return &expr.Call{Func: expr.Lt, Args: []expr.Expr{r, l}, T: c.T}
+		case expr.Ge:
+			return &expr.Call{Func: expr.Le, Args: []expr.Expr{r, l}, T: c.T}
+		case expr.Eq, expr.Ne:
+			if indexedText(r) < indexedText(l) {
+				return &expr.Call{Func: c.Func, Args: []expr.Expr{r, l}, T: c.T}
+			}
+		}
+		return x
+	})
+}
