@@ -67,6 +67,10 @@ type manObject struct {
 	Events     int64             `json:"events,omitempty"`
 	BadEvents  int64             `json:"bad_events,omitempty"`
 	RowChanges int64             `json:"row_changes"`
+	// Plan is a view's continuous plan as the build that took the
+	// checkpoint made it (viewPlanText): its operators' state is restored
+	// only into the same plan.
+	Plan string `json:"plan,omitempty"`
 }
 
 type manOffset struct {
@@ -161,6 +165,9 @@ func (e *Engine) captureCut(epoch uint64) *checkpointCut {
 				mo.Offsets = append(mo.Offsets, manOffset{Partition: p.Partition, Offset: p.Offset})
 			}
 			mo.Events, mo.BadEvents = o.source.events.Load(), o.source.bad.Load()
+		}
+		if o.frag != nil {
+			mo.Plan = o.frag.plan
 		}
 		c.m.Objects = append(c.m.Objects, mo)
 	}
@@ -493,7 +500,28 @@ func (rs *restoreState) restoreView(e *Engine, o *object) error {
 			return fmt.Errorf("checkpoint %s: operator %d of view %q has no snapshot: the view's plan changed: %w", rs.dir, i, o.rel.Name, operators.ErrStateMismatch)
 		}
 	}
+	// Operator state is matched by position and each operator's own
+	// configuration, which can look the same while the plan around it
+	// changed its meaning (an aggregate that now counts one orientation
+	// of each pair under a Mirror): state is used only by the same plan.
+	// This is checked after the operators, whose errors say more about
+	// what differs. A checkpoint without the plan (taken before plans
+	// were recorded) cannot vouch for it either.
+	if len(mo.Operators) > 0 && mo.Plan != o.frag.plan {
+		why := "the checkpoint does not record its plan"
+		if mo.Plan != "" {
+			why = fmt.Sprintf("checkpoint:\n%s\nthis build:\n%s", mo.Plan, o.frag.plan)
+		}
+		return fmt.Errorf("checkpoint %s: the plan of view %q changed (%s): %w", rs.dir, o.rel.Name, why, operators.ErrStateMismatch)
+	}
 	return nil
+}
+
+// viewPlanText is the EXPLAIN text of the continuous plan query of view
+// rel, as EXPLAIN CREATE MATERIALIZED VIEW shows it.
+func viewPlanText(rel *planner.Relation, query planner.Node) string {
+	p := &planner.CreateViewPlan{Name: rel.Name, Query: query, Keyed: rel.Keyed, Key: rel.Key}
+	return strings.Join(planner.Explain(p), "\n")
 }
 
 // restoreSource sets a source's counters and watermark from the cut.

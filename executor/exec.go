@@ -267,6 +267,7 @@ func (e *Engine) buildViewFragment(o *object, query planner.Node) (*fragment, []
 	frag.arrived = make([]bool, len(b.leaves))
 	frag.heldCount = make([]int, len(b.leaves))
 	frag.ops = append(b.ops, mat)
+	frag.plan = viewPlanText(o.rel, query)
 	deps := make([]*object, len(b.leaves))
 	for i, l := range b.leaves {
 		frag.entries[i] = l.entry

@@ -43,6 +43,10 @@ type fragment struct {
 	ops     []operators.Operator
 	report  func(epochReport)
 	done    chan struct{}
+	// plan is the EXPLAIN text of the plan the operators were built from
+	// (viewPlanText), recorded in checkpoints: operator state is restored
+	// by position only into the same plan.
+	plan string
 
 	// Alignment state: inputs that delivered the current barrier and the
 	// messages held back behind it.
