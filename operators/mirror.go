@@ -6,7 +6,8 @@ import (
 )
 
 // Mirror passes each chunk on, then the same rows with columns a and b
-// swapped, under the same ops. The swap shares the input's arrays: no
+// swapped, under the same ops; both under its schema, where a and b are
+// each nullable when either is. The swap shares the input's arrays: no
 // value is copied. Slot hints stay with the first chunk; the mirrored
 // rows are other rows of the view. A Watermark on a or b is dropped (the
 // mirrored rows hold the other column's values there); others, and
@@ -34,19 +35,31 @@ func (m *Mirror) Schema() *arrow.Schema { return m.schema }
 // Close implements Operator. A Mirror holds nothing between batches.
 func (m *Mirror) Close() error { return nil }
 
+// pushAs pushes c's rows under the Mirror's schema, with a and b swapped
+// when swap is set, and with slot hint slots. The input's own record
+// goes on unchanged when its schema is the Mirror's.
+func (m *Mirror) pushAs(c *Chunk, slots *SlotHint, swap bool) error {
+	if !swap && c.Rec.Schema().Equal(m.schema) {
+		return m.out.Push(c)
+	}
+	m.cols = append(m.cols[:0], c.Rec.Columns()...)
+	if swap {
+		m.cols[m.a], m.cols[m.b] = m.cols[m.b], m.cols[m.a]
+	}
+	rec := array.NewRecordBatch(m.schema, m.cols, c.Rec.NumRows())
+	clear(m.cols)
+	defer rec.Release()
+	return m.out.Push(&Chunk{Rec: rec, Ops: c.Ops, Slots: slots})
+}
+
 // Push implements Output.
 func (m *Mirror) Push(msg Message) error {
 	switch x := msg.(type) {
 	case *Chunk:
-		if err := m.out.Push(x); err != nil {
+		if err := m.pushAs(x, x.Slots, false); err != nil {
 			return err
 		}
-		m.cols = append(m.cols[:0], x.Rec.Columns()...)
-		m.cols[m.a], m.cols[m.b] = m.cols[m.b], m.cols[m.a]
-		rec := array.NewRecordBatch(m.schema, m.cols, x.Rec.NumRows())
-		clear(m.cols)
-		defer rec.Release()
-		return m.out.Push(&Chunk{Rec: rec, Ops: x.Ops})
+		return m.pushAs(x, nil, true)
 	case Watermark:
 		if x.Column == m.a || x.Column == m.b {
 			return nil

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/sluicedb/sluice/types"
 )
@@ -162,6 +163,31 @@ func TestMirrorNullability(t *testing.T) {
 	}
 	if fields[0].Nullable {
 		t.Error("NewMirror changed its argument's fields")
+	}
+	// Both chunks a Mirror emits carry its schema, also when the input's
+	// nullability differs from it.
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	in := arrow.NewSchema(fields, nil)
+	cols := make([]arrow.Array, len(fields))
+	for i := range cols {
+		b := array.NewInt64Builder(mem)
+		b.AppendValues([]int64{int64(i), int64(10 + i)}, nil)
+		cols[i] = b.NewArray()
+		defer cols[i].Release()
+	}
+	rec := array.NewRecordBatch(in, cols, 2)
+	defer rec.Release()
+	var got []*arrow.Schema
+	m = NewMirror(in, 0, 2, OutputFunc(func(msg Message) error {
+		got = append(got, msg.(*Chunk).Rec.Schema())
+		return nil
+	}))
+	if err := m.Push(&Chunk{Rec: rec}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || !got[0].Equal(m.Schema()) || !got[1].Equal(m.Schema()) {
+		t.Errorf("chunk schemas %v, want two of %v", got, m.Schema())
 	}
 }
 
