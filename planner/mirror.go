@@ -137,12 +137,15 @@ func orderPairs(j *Join, x int) (expr.Expr, bool) {
 		}
 	}
 	pair := -1
+	var lo, hi expr.Expr // the pair conjunct's operands, left role first
 	for i, c := range conj {
 		if timed[i] {
 			continue
 		}
-		if pair < 0 && isPairNe(c, x, nl) {
-			pair = i
+		if pair < 0 {
+			if l, r, ok := isPairNe(c, x, nl); ok {
+				pair, lo, hi = i, l, r
+			}
 		}
 		swapped := canonicalCompare(swapRoles(c, nl))
 		found := false
@@ -156,38 +159,50 @@ func orderPairs(j *Join, x int) (expr.Expr, bool) {
 	if pair < 0 {
 		return nil, false
 	}
-	t := j.Left.Schema()[x].Type
 	out := append([]expr.Expr{}, conj...)
-	out[pair] = &expr.Call{Func: expr.Lt, T: types.BoolType, Args: []expr.Expr{
-		&expr.ColumnRef{Index: x, Name: j.Left.Schema()[x].Name, T: t},
-		&expr.ColumnRef{Index: x + nl, Name: j.Right.Schema()[x].Name, T: t},
-	}}
+	out[pair] = &expr.Call{Func: expr.Lt, T: types.BoolType, Args: []expr.Expr{lo, hi}}
 	return conjoin(out), true
 }
 
 // isPairNe reports whether c is left.x <> right.x (either way round) over
-// a column whose type orders any two unequal values.
-func isPairNe(c expr.Expr, x, nl int) bool {
+// a column whose type orders any two unequal values, and returns its
+// operands, the left role's first. A VARCHAR(n) column may be cast to
+// TEXT on both sides, as comparisons of strings are planned.
+func isPairNe(c expr.Expr, x, nl int) (l, r expr.Expr, ok bool) {
 	call, ok := c.(*expr.Call)
 	if !ok || call.Func != expr.Ne || len(call.Args) != 2 {
-		return false
+		return nil, nil, false
 	}
-	l, okL := call.Args[0].(*expr.ColumnRef)
-	r, okR := call.Args[1].(*expr.ColumnRef)
+	l, r = call.Args[0], call.Args[1]
+	lc, okL := stringCastOf(l)
+	rc, okR := stringCastOf(r)
 	if !okL || !okR {
-		return false
+		return nil, nil, false
 	}
-	if l.Index > r.Index {
-		l, r = r, l
+	if lc.Index > rc.Index {
+		l, r, lc, rc = r, l, rc, lc
 	}
-	if l.Index != x || r.Index != x+nl {
-		return false
+	if lc.Index != x || rc.Index != x+nl {
+		return nil, nil, false
 	}
-	switch l.T.Kind {
+	switch lc.T.Kind {
 	case types.Boolean, types.Int, types.BigInt, types.Decimal, types.Varchar, types.Timestamp, types.Date:
-		return true
+		return l, r, true
 	}
-	return false
+	return nil, nil, false
+}
+
+// stringCastOf returns the column e reads: e itself, or a VARCHAR column
+// cast to VARCHAR (of another length, or TEXT), which keeps its value.
+func stringCastOf(e expr.Expr) (*expr.ColumnRef, bool) {
+	if c, ok := e.(*expr.Cast); ok && c.To.Kind == types.Varchar && c.To.Width == 0 {
+		e = c.Arg
+		if ref, ok := e.(*expr.ColumnRef); !ok || ref.T.Kind != types.Varchar {
+			return nil, false
+		}
+	}
+	ref, ok := e.(*expr.ColumnRef)
+	return ref, ok
 }
 
 // indexedText is e's text with its columns named by index, which tells
