@@ -461,7 +461,9 @@ func (rs *restoreState) restoreTable(e *Engine, o *object) error {
 }
 
 // restoreView loads a view's committed rows and its operators' state.
-func (rs *restoreState) restoreView(e *Engine, o *object) error {
+// rebuildable says whether the view could be rebuilt from its inputs
+// instead (none is a source).
+func (rs *restoreState) restoreView(e *Engine, o *object, rebuildable bool) error {
 	mo := rs.byName[o.rel.Name]
 	if mo == nil {
 		return nil
@@ -507,7 +509,15 @@ func (rs *restoreState) restoreView(e *Engine, o *object) error {
 	// This is checked after the operators, whose errors say more about
 	// what differs. A checkpoint without the plan (taken before plans
 	// were recorded) cannot vouch for it either.
+	//
+	// A view over a source cannot be rebuilt: one restored from a
+	// checkpoint without plans is trusted to its operators' checks, as
+	// before plans were recorded, rather than failing recovery.
 	if len(mo.Operators) > 0 && mo.Plan != o.frag.plan {
+		if mo.Plan == "" && !rebuildable {
+			slog.Warn("materialized view restored from a checkpoint that does not record its plan: its operators' state is trusted as it is", "view", o.rel.Name, "checkpoint", rs.dir)
+			return nil
+		}
 		why := "the checkpoint does not record its plan"
 		if mo.Plan != "" {
 			why = fmt.Sprintf("checkpoint:\n%s\nthis build:\n%s", mo.Plan, o.frag.plan)

@@ -212,7 +212,7 @@ func (e *Engine) createView(p *planner.CreateViewPlan) (*Result, error) {
 			}
 			backfill = true
 			e.restoring.noteRebuilt(o.rel.Name, why)
-		} else if err := e.restoring.restoreView(e, o); err != nil {
+		} else if err := e.restoring.restoreView(e, o, canBackfill(deps)); err != nil {
 			closeOps(frag.ops)
 			if !errors.Is(err, operators.ErrStateMismatch) {
 				return nil, err

@@ -8,7 +8,9 @@
 -- the watermark lets the join forget clicks older than 30 minutes, so its
 -- state stays proportional to the last half hour of traffic, not to all
 -- history. Pairs are ordered (both (i, j) and (j, i) are kept) so that
--- "similar to i" is a key lookup on item.
+-- "similar to i" is a key lookup on item. The condition is symmetric (the
+-- same for (a, b) as for (b, a)), so the planner counts each unordered pair
+-- once and shows it in both orders (EXPLAIN: Mirror).
 CREATE MATERIALIZED VIEW IF NOT EXISTS cooc AS
   SELECT a.item_id AS item, b.item_id AS other, COUNT(*) AS n
   FROM clicks a JOIN clicks b
