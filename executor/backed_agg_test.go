@@ -354,11 +354,7 @@ func TestBackedAggRecovery(t *testing.T) {
 	seed := backedSeed(t)
 	dir := t.TempDir()
 	open := func() *Engine {
-		e, err := Open(Options{BarrierInterval: -1, DataDir: dir, NoSync: true, CheckpointInterval: -1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return e
+		return openDurable(t, dir)
 	}
 	rng := rand.New(rand.NewPCG(seed, 5))
 	e := open()

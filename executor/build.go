@@ -48,6 +48,8 @@ type builder struct {
 	view       *object
 	backed     *planner.Aggregate
 	backedCols []int
+	// mirrored is the aggregate under the Mirror being built, if any.
+	mirrored planner.Node
 }
 
 // newViewBuilder returns a builder for the continuous plan root of view o.
@@ -123,6 +125,9 @@ func (b *builder) build(n planner.Node, out operators.Output) error {
 		if x == b.backed {
 			opts.Committed = &viewRows{o: b.view, cols: b.backedCols}
 		}
+		if planner.Node(x) == b.mirrored {
+			opts.Meaning = "each unordered pair counted once, shown in both orders by a Mirror"
+		}
 		op, err := agg.NewWithOptions(b.mem, in.Arrow(), schemaTypes(in), x.GroupBy, specs, appendOnly, opts, out)
 		if err != nil {
 			return err
@@ -147,6 +152,7 @@ func (b *builder) build(n planner.Node, out operators.Output) error {
 	case *planner.Mirror:
 		op := operators.NewMirror(x.Input.Schema().Arrow(), x.A, x.B, out)
 		b.ops = append(b.ops, op)
+		b.mirrored = x.Input
 		return b.build(x.Input, op)
 	}
 	if ok, err := b.buildStream(n, out); ok {
@@ -160,9 +166,10 @@ func (b *builder) build(n planner.Node, out operators.Output) error {
 // deltas and read its groups' results back from the view's committed
 // store (agg.Options.Committed), and the view's column of each of the
 // aggregate's output columns; nil when there is none. The root must be
-// the aggregate or a Project over it (either possibly through a Mirror) that shows every output column of
-// the aggregate as a plain column reference (other, computed columns may
-// follow or precede them); the view must be keyed by exactly the group
+// the aggregate or a Project over it, either possibly through a Mirror,
+// that shows every output column of the aggregate as a plain column
+// reference (other, computed columns may follow or precede them); the
+// view must be keyed by exactly the group
 // columns, in order, and not windowed; and each aggregate must be
 // recoverable from its row (COUNT(*), with any COUNT(x)).
 func viewBackedAgg(root planner.Node, o *object) (*planner.Aggregate, []int) {

@@ -510,12 +510,14 @@ func (rs *restoreState) restoreView(e *Engine, o *object, rebuildable bool) erro
 	// what differs. A checkpoint without the plan (taken before plans
 	// were recorded) cannot vouch for it either.
 	//
-	// A view over a source cannot be rebuilt: one restored from a
-	// checkpoint without plans is trusted to its operators' checks, as
-	// before plans were recorded, rather than failing recovery.
+	// A view over a source cannot be rebuilt (a source keeps no rows), so
+	// failing it would fail recovery: its state is trusted to its
+	// operators' own checks, as before plans were recorded, which refuse
+	// state whose meaning changed (an aggregate under a Mirror has its
+	// own fingerprint, agg.Options.Meaning), and a warning says so.
 	if len(mo.Operators) > 0 && mo.Plan != o.frag.plan {
-		if mo.Plan == "" && !rebuildable {
-			slog.Warn("materialized view restored from a checkpoint that does not record its plan: its operators' state is trusted as it is", "view", o.rel.Name, "checkpoint", rs.dir)
+		if !rebuildable {
+			slog.Warn("materialized view over a source restored into a plan other than the checkpoint's (or one it does not record): its operators accepted their state", "view", o.rel.Name, "checkpoint", rs.dir, "checkpoint_plan", mo.Plan, "plan", o.frag.plan)
 			return nil
 		}
 		why := "the checkpoint does not record its plan"

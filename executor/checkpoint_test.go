@@ -59,11 +59,7 @@ func TestCheckpointRecovery(t *testing.T) {
 
 	dir := t.TempDir()
 	open := func() *Engine {
-		e, err := Open(Options{BarrierInterval: -1, DataDir: dir, NoSync: true, CheckpointInterval: -1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return e
+		return openDurable(t, dir)
 	}
 	e := open()
 	for _, s := range checkpointWorkload {
@@ -121,4 +117,20 @@ func TestCheckpointRecovery(t *testing.T) {
 		t.Fatalf("open with no readable checkpoint: %v", err)
 	}
 	_ = context.Background
+}
+
+// durableOptions are the options of an engine on data directory dir
+// whose barriers and checkpoints the test drives, without fsync.
+func durableOptions(dir string) Options {
+	return Options{BarrierInterval: -1, DataDir: dir, NoSync: true, CheckpointInterval: -1}
+}
+
+// openDurable opens an engine with durableOptions(dir), failing t on error.
+func openDurable(t testing.TB, dir string) *Engine {
+	t.Helper()
+	e, err := Open(durableOptions(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
 }

@@ -1,9 +1,6 @@
 package executor
 
 import (
-	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -14,35 +11,7 @@ import (
 // no longer fit).
 func rewriteDDL(t *testing.T, dir, name, ddl string) {
 	t.Helper()
-	root := filepath.Join(dir, "checkpoints")
-	cps := listCheckpoints(root)
-	if len(cps) == 0 {
-		t.Fatal("no checkpoint")
-	}
-	path := filepath.Join(root, cps[len(cps)-1], manifestName)
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m manifest
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
-	found := false
-	for i := range m.Objects {
-		if m.Objects[i].Name == name {
-			m.Objects[i].DDL, found = ddl, true
-		}
-	}
-	if !found {
-		t.Fatalf("no object %q in the checkpoint", name)
-	}
-	if b, err = json.Marshal(&m); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	editCheckpoint(t, dir, func(m *manifest) { manObjectOf(t, m, name).DDL = ddl })
 }
 
 // TestRebuildViewOfAnotherPlan: when a view's checkpointed operator state
@@ -88,7 +57,7 @@ func TestRebuildViewOfAnotherPlan(t *testing.T) {
 
 	dir := t.TempDir()
 	open := func() (*Engine, error) {
-		return Open(Options{BarrierInterval: -1, DataDir: dir, NoSync: true, CheckpointInterval: -1})
+		return Open(durableOptions(dir))
 	}
 	e, err := open()
 	if err != nil {

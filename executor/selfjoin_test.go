@@ -117,11 +117,7 @@ func TestSelfJoinViewsInterval(t *testing.T) {
 	rng := rand.New(rand.NewPCG(8, 3))
 	dir := t.TempDir()
 	open := func() *Engine {
-		e, err := Open(Options{BarrierInterval: -1, DataDir: dir, NoSync: true, CheckpointInterval: -1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return e
+		return openDurable(t, dir)
 	}
 	e := open()
 	defer func() { e.Close() }()

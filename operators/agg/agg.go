@@ -227,6 +227,12 @@ type Options struct {
 	// It needs GROUP BY columns, no WatermarkGroupCol, and specs that
 	// are Recoverable.
 	Committed Committed
+	// Meaning, when not empty, says what the plan around the aggregate
+	// makes its groups stand for (e.g. each unordered pair counted once,
+	// under a Mirror). It changes nothing in how the aggregate computes,
+	// only its configuration fingerprint, so that a snapshot taken by a
+	// build that planned the query otherwise is refused on Restore.
+	Meaning string
 }
 
 // New builds a hash aggregate over input schema in (whose SQL types are

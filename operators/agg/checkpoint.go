@@ -111,6 +111,9 @@ func (h *HashAgg) config() string {
 		// snapshot cannot be restored into it, nor the reverse.
 		b.WriteString(" committed_backed=true")
 	}
+	if h.opts.Meaning != "" {
+		fmt.Fprintf(&b, " meaning=%q", h.opts.Meaning)
+	}
 	return b.String()
 }
 

@@ -215,7 +215,14 @@ func TestCheckpointMisuse(t *testing.T) {
 	cfg := ckptConfigs[3]
 	snap := snapshotOf(t, cfg, 1)
 	// A differently configured aggregate refuses it, naming both.
-	for _, other := range []ckptConfig{ckptConfigs[2], ckptConfigs[4], {name: "x", groupCols: []int{0, 1}, appendOnly: true, opts: Options{WatermarkGroupCol: -1}}} {
+	// So does one whose groups mean something else (Options.Meaning),
+	// and the reverse.
+	meant := cfg
+	meant.opts.Meaning = "each unordered pair counted once"
+	if err := newRecorded(t, cfg).h.Restore(bytes.NewReader(snapshotOf(t, meant, 1))); !errors.Is(err, operators.ErrStateMismatch) {
+		t.Fatalf("restore of a snapshot with another meaning: %v", err)
+	}
+	for _, other := range []ckptConfig{ckptConfigs[2], ckptConfigs[4], meant, {name: "x", groupCols: []int{0, 1}, appendOnly: true, opts: Options{WatermarkGroupCol: -1}}} {
 		err := newRecorded(t, other).h.Restore(bytes.NewReader(snap))
 		if err == nil || !strings.Contains(err.Error(), "differently configured") {
 			t.Fatalf("restore into %s: %v", other.name, err)

@@ -70,6 +70,10 @@ func Recoverable(specs []Spec) bool {
 // Options.Committed.
 func (h *HashAgg) CommittedBacked() bool { return h.committed }
 
+// Meaning is Options.Meaning: what the plan around the aggregate makes its
+// groups stand for ("" for plain groups).
+func (h *HashAgg) Meaning() string { return h.opts.Meaning }
+
 // hydrateBatch bounds the groups read from the committed rows at once.
 const hydrateBatch = 1 << 14
 
