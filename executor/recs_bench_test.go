@@ -244,6 +244,25 @@ func writeHeapProfile(b *testing.B, path string) {
 	}
 }
 
+// BenchmarkSessionAlsoViewed measures "also viewed in the same session"
+// (e_session_also_viewed.sql: the pair counts of a self-join of SESSION
+// windows, which retract as sessions grow) on the co-occurrence
+// workload's clicks: 64 batches fed first, then b.N timed.
+func BenchmarkSessionAlsoViewed(b *testing.B) {
+	e, err := Open(Options{BarrierInterval: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close()
+	execRecsFiles(b, e, "00_clicks.sql", "e_session_also_viewed.sql")
+	g := newBenchClicks(100_000, 10_000, 20, time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC), 11)
+	feedClicks(b, e, g, 64)
+	b.ResetTimer()
+	feedClicks(b, e, g, b.N)
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)*benchBatch/b.Elapsed().Seconds(), "events/s")
+}
+
 // BenchmarkHopCountPerItemEngine measures events/s through
 // HOP(1 minute, 10 minutes) COUNT(*) GROUP BY window_start, item_id in
 // the engine, on the click stream of BenchmarkCoocTopN; b.N batches of

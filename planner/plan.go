@@ -323,7 +323,7 @@ func (j *Join) RejectsSelfPairs(residual expr.Expr) bool {
 
 // SelfJoin reports whether j joins one input with itself: both inputs
 // are the same plan (the same relation and columns under the same
-// filters and projections, compared structurally), each key is the same
+// filters, projections and windows, compared structurally), each key is the same
 // column on both sides, and so is the time bound's, if any. An inner
 // self-join can keep each row once, for both roles, and read its input
 // once.
@@ -333,8 +333,8 @@ func (j *Join) SelfJoin() bool {
 }
 
 // samePlan reports whether plans a and b produce the same rows: both
-// scans of one relation's same columns, under equal filters and
-// projections. Other nodes are never the same, which is safe.
+// scans of one relation's same columns, under equal filters, projections
+// and windows. Other nodes are never the same, which is safe.
 func samePlan(a, b Node) bool {
 	switch x := a.(type) {
 	case *Scan:
@@ -346,6 +346,10 @@ func samePlan(a, b Node) bool {
 	case *Project:
 		y, ok := b.(*Project)
 		return ok && slices.EqualFunc(x.Exprs, y.Exprs, expr.Equal) && samePlan(x.Input, y.Input)
+	case *Window:
+		y, ok := b.(*Window)
+		return ok && x.Kind == y.Kind && x.TimeCol == y.TimeCol && x.Size == y.Size && x.Slide == y.Slide &&
+			x.Gap == y.Gap && slices.Equal(x.Keys, y.Keys) && x.EmitOnClose == y.EmitOnClose && samePlan(x.Input, y.Input)
 	}
 	return false
 }

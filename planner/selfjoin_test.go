@@ -28,6 +28,13 @@ func TestSelfJoin(t *testing.T) {
 		{"ev a JOIN clicks b ON a.user_id = b.user_id AND a.item_id = b.item_id AND a.ts = b.ts", false},
 		{"(SELECT user_id, item_id, ts FROM ev WHERE item_id > 3) a JOIN (SELECT user_id, item_id, ts FROM ev WHERE item_id > 3) b ON a.user_id = b.user_id AND a.item_id = b.item_id AND a.ts = b.ts", true},
 		{"(SELECT user_id, item_id, ts FROM ev WHERE item_id > 3) a JOIN (SELECT user_id, item_id, ts FROM ev WHERE item_id > 4) b ON a.user_id = b.user_id AND a.item_id = b.item_id AND a.ts = b.ts", false},
+		// Windows: the same window of the same input, or not.
+		{"TUMBLE(ev, ts, INTERVAL 1 MINUTE) a JOIN TUMBLE(ev, ts, INTERVAL 1 MINUTE) b ON a.user_id = b.user_id AND a.window_start = b.window_start", true},
+		{"TUMBLE(ev, ts, INTERVAL 1 MINUTE) a JOIN TUMBLE(ev, ts, INTERVAL 2 MINUTE) b ON a.user_id = b.user_id AND a.window_start = b.window_start", false},
+		{"HOP(ev, ts, INTERVAL 1 MINUTE, INTERVAL 2 MINUTE) a JOIN HOP(ev, ts, INTERVAL 30 SECOND, INTERVAL 2 MINUTE) b ON a.user_id = b.user_id AND a.window_start = b.window_start", false},
+		{"SESSION(ev, ts, INTERVAL 5 MINUTE, user_id) a JOIN SESSION(ev, ts, INTERVAL 5 MINUTE, user_id) b ON a.user_id = b.user_id AND a.window_start = b.window_start", true},
+		{"SESSION(ev, ts, INTERVAL 5 MINUTE, user_id) a JOIN SESSION(ev, ts, INTERVAL 5 MINUTE, item_id) b ON a.user_id = b.user_id AND a.window_start = b.window_start", false},
+		{"TUMBLE(ev, ts, INTERVAL 1 MINUTE) a JOIN ev b ON a.user_id = b.user_id AND a.ts = b.ts", false},
 	}
 	for _, c := range cases {
 		sql := "CREATE MATERIALIZED VIEW v AS SELECT a.user_id, a.item_id, a.ts, b.user_id AS u2, b.item_id AS i2, b.ts AS t2 FROM " + c.from
