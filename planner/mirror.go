@@ -2,6 +2,7 @@ package planner
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/sluicedb/sluice/expr"
 	"github.com/sluicedb/sluice/types"
@@ -56,9 +57,11 @@ func (m *Mirror) Explain() string {
 // same column of the two roles of an inner self-join (Join.SelfJoin),
 // possibly through a Project, whose residual has a conjunct a.x <> b.x
 // on that column and is symmetric: each conjunct, with the roles
-// swapped, is a conjunct of it (up to the order of a comparison's
-// operands), except the two that make the time bound, when the bound is
-// exactly |b.ts - a.ts| <= d. The column's type must order every two
+// swapped, is a conjunct of it, up to the order of a comparison's
+// operands, and comparisons of the two roles' times written as
+// b.ts - a.ts against a constant (so b.ts BETWEEN a.ts - d AND a.ts + d
+// is symmetric, as is b.ts > a.ts - d AND b.ts < a.ts + d, while
+// BETWEEN a.ts - d AND a.ts + e is not). The column's type must order every two
 // unequal values (not DOUBLE, whose NaN is unequal to itself yet not
 // ordered). Only continuous plans are rewritten: a query recomputes the
 // answer the plain way, which is what the differential tests compare
@@ -117,42 +120,20 @@ func symmetricPairs(n Node, mode queryMode) (Node, bool) {
 func orderPairs(j *Join, x int) (expr.Expr, bool) {
 	nl := len(j.Left.Schema())
 	conj := splitConjuncts(j.Residual)
-	// The time bound's conjuncts: symmetric together when the bound is
-	// exactly -d <= right.ts - left.ts <= d on one column (SelfJoin).
-	timed := make([]bool, len(conj))
-	if t := j.Time; t != nil && len(t.Exact) > 0 {
-		if len(t.Exact) != 2 || t.Lo != -t.Hi {
-			return nil, false
-		}
-		for i, c := range conj {
-			for _, e := range t.Exact {
-				timed[i] = timed[i] || expr.Equal(c, e)
-			}
-		}
-	}
-	var rest []expr.Expr
+	forms := make([]symForm, len(conj))
 	for i, c := range conj {
-		if !timed[i] {
-			rest = append(rest, canonicalCompare(c))
-		}
+		forms[i] = symFormOf(c, nl)
 	}
 	pair := -1
 	var lo, hi expr.Expr // the pair conjunct's operands, left role first
 	for i, c := range conj {
-		if timed[i] {
-			continue
-		}
 		if pair < 0 {
 			if l, r, ok := isPairNe(c, x, nl); ok {
 				pair, lo, hi = i, l, r
 			}
 		}
-		swapped := canonicalCompare(swapRoles(c, nl))
-		found := false
-		for _, r := range rest {
-			found = found || expr.Equal(swapped, r)
-		}
-		if !found {
+		swapped := symFormOf(swapRoles(c, nl), nl)
+		if !slices.ContainsFunc(forms, swapped.same) {
 			return nil, false
 		}
 	}
@@ -162,6 +143,62 @@ func orderPairs(j *Join, x int) (expr.Expr, bool) {
 	out := append([]expr.Expr{}, conj...)
 	out[pair] = &expr.Call{Func: expr.Lt, T: types.BoolType, Args: []expr.Expr{lo, hi}}
 	return conjoin(out), true
+}
+
+// symForm is a conjunct of a self-join's residual written one way, so
+// that two conjuncts that say the same compare equal: a comparison of
+// the two roles' times as right - left against a constant (time), else
+// the expression with its comparisons written one way (canonicalCompare).
+type symForm struct {
+	time string
+	e    expr.Expr
+}
+
+func (f symForm) same(g symForm) bool {
+	if f.time != "" || g.time != "" {
+		return f.time == g.time
+	}
+	return expr.Equal(f.e, g.e)
+}
+
+// symFormOf writes conjunct c of a self-join's residual (nl columns in the
+// left role) as a symForm. A comparison of a time term of each role
+// (timeTerm: a column, maybe cast, plus or minus a fixed interval)
+// becomes right - left <op> v, so that b.ts < a.ts + d and
+// a.ts > b.ts - d are one form.
+func symFormOf(c expr.Expr, nl int) symForm {
+	call, ok := c.(*expr.Call)
+	if ok && len(call.Args) == 2 {
+		f := call.Func
+		ac, aoff, aExact, okA := timeTerm(call.Args[0])
+		bc, boff, bExact, okB := timeTerm(call.Args[1])
+		if okA && okB && (ac < nl) != (bc < nl) && (f == expr.Eq || f == expr.Ne || f == expr.Lt || f == expr.Le || f == expr.Gt || f == expr.Ge) {
+			// a + aoff <f> b + boff, one of a and b in each role.
+			v := boff - aoff // a - b <f> v
+			if ac < nl {
+				// left - right <f> v: right - left <flip f> -v.
+				ac, bc, aExact, bExact = bc, ac, bExact, aExact
+				f, v = flipCompare(f), -v
+			}
+			return symForm{time: fmt.Sprintf("right $%d %v - left $%d %v %s %d", ac-nl, aExact, bc, bExact, f, v)}
+		}
+	}
+	return symForm{e: canonicalCompare(c)}
+}
+
+// flipCompare is the comparison that holds with the operands swapped.
+func flipCompare(f expr.Func) expr.Func {
+	switch f {
+	case expr.Lt:
+		return expr.Gt
+	case expr.Gt:
+		return expr.Lt
+	case expr.Le:
+		return expr.Ge
+	case expr.Ge:
+		return expr.Le
+	}
+	return f
 }
 
 // isPairNe reports whether c is left.x <> right.x (either way round) over
