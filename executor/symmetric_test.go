@@ -168,6 +168,7 @@ func TestSymmetricPairViewsInterval(t *testing.T) {
 	cases := []symmetricCase{
 		{name: "co", query: pairs, mirror: true},
 		{name: "co_top", query: topOf("co"), batch: topOf("(" + pairs + ") p")},
+		{name: "co_strict", query: "SELECT a.item_id AS x, b.item_id AS y, COUNT(*) AS n FROM clicks a JOIN clicks b ON a.user_id = b.user_id AND a.item_id <> b.item_id AND b.ts > a.ts - INTERVAL 10 SECOND AND a.ts > b.ts - INTERVAL 10 SECOND GROUP BY a.item_id, b.item_id", mirror: true},
 		{name: "co_later", query: "SELECT a.item_id AS x, b.item_id AS y, COUNT(*) AS n FROM clicks a JOIN clicks b ON a.user_id = b.user_id AND a.item_id <> b.item_id AND b.ts BETWEEN a.ts - INTERVAL 10 SECOND AND a.ts + INTERVAL 12 SECOND GROUP BY a.item_id, b.item_id"},
 	}
 	createSymmetricViews(t, e, cases)
