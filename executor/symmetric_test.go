@@ -169,6 +169,8 @@ func TestSymmetricPairViewsInterval(t *testing.T) {
 		{name: "co", query: pairs, mirror: true},
 		{name: "co_top", query: topOf("co"), batch: topOf("(" + pairs + ") p")},
 		{name: "co_strict", query: "SELECT a.item_id AS x, b.item_id AS y, COUNT(*) AS n FROM clicks a JOIN clicks b ON a.user_id = b.user_id AND a.item_id <> b.item_id AND b.ts > a.ts - INTERVAL 10 SECOND AND a.ts > b.ts - INTERVAL 10 SECOND GROUP BY a.item_id, b.item_id", mirror: true},
+		// Casts to different precisions: not symmetric (no Mirror).
+		{name: "co_casts", query: "SELECT a.item_id AS x, b.item_id AS y, COUNT(*) AS n FROM clicks a JOIN clicks b ON a.user_id = b.user_id AND a.item_id <> b.item_id AND CAST(b.ts AS DATETIME) > CAST(a.ts AS DATETIME) - INTERVAL 5 SECOND AND CAST(b.ts AS DATETIME(1)) < CAST(a.ts AS DATETIME(1)) + INTERVAL 5 SECOND GROUP BY a.item_id, b.item_id"},
 		{name: "co_later", query: "SELECT a.item_id AS x, b.item_id AS y, COUNT(*) AS n FROM clicks a JOIN clicks b ON a.user_id = b.user_id AND a.item_id <> b.item_id AND b.ts BETWEEN a.ts - INTERVAL 10 SECOND AND a.ts + INTERVAL 12 SECOND GROUP BY a.item_id, b.item_id"},
 	}
 	createSymmetricViews(t, e, cases)

@@ -163,8 +163,8 @@ func (f symForm) same(g symForm) bool {
 
 // symFormOf writes conjunct c of a self-join's residual (nl columns in the
 // left role) as a symForm. A comparison of a time term of each role
-// (timeTerm: a column, maybe cast, plus or minus a fixed interval)
-// becomes right - left <op> v, so that b.ts < a.ts + d and
+// (timeTerm: a TIMESTAMP column, without a cast, plus or minus a fixed
+// interval) becomes right - left <op> v, so that b.ts < a.ts + d and
 // a.ts > b.ts - d are one form.
 func symFormOf(c expr.Expr, nl int) symForm {
 	call, ok := c.(*expr.Call)
@@ -172,15 +172,17 @@ func symFormOf(c expr.Expr, nl int) symForm {
 		f := call.Func
 		ac, aoff, aExact, okA := timeTerm(call.Args[0])
 		bc, boff, bExact, okB := timeTerm(call.Args[1])
-		if okA && okB && (ac < nl) != (bc < nl) && (f == expr.Eq || f == expr.Ne || f == expr.Lt || f == expr.Le || f == expr.Gt || f == expr.Ge) {
+		// Only plain columns: a cast may round (to a lower precision),
+		// and then shifting it by a constant is not the same condition.
+		if okA && okB && aExact && bExact && (ac < nl) != (bc < nl) && (f == expr.Eq || f == expr.Ne || f == expr.Lt || f == expr.Le || f == expr.Gt || f == expr.Ge) {
 			// a + aoff <f> b + boff, one of a and b in each role.
 			v := boff - aoff // a - b <f> v
 			if ac < nl {
 				// left - right <f> v: right - left <flip f> -v.
-				ac, bc, aExact, bExact = bc, ac, bExact, aExact
+				ac, bc = bc, ac
 				f, v = flipCompare(f), -v
 			}
-			return symForm{time: fmt.Sprintf("right $%d %v - left $%d %v %s %d", ac-nl, aExact, bc, bExact, f, v)}
+			return symForm{time: fmt.Sprintf("right $%d - left $%d %s %d", ac-nl, bc, f, v)}
 		}
 	}
 	return symForm{e: canonicalCompare(c)}

@@ -106,6 +106,8 @@ func TestSymmetricPairs(t *testing.T) {
 			"(((#1 <> #4) AND (#5 > (#2 - INTERVAL '00:30:00'))) AND (#5 <= (#2 + INTERVAL '00:30:00')))", false},
 		{"time bound off by a second", sel + self + ne + " AND b.ts > a.ts - INTERVAL 30 MINUTE AND b.ts < a.ts + INTERVAL 1801 SECOND" + group,
 			"(((#1 <> #4) AND (#5 > (#2 - INTERVAL '00:30:00'))) AND (#5 < (#2 + INTERVAL '00:30:01')))", false},
+		{"casts to different precisions", sel + self + ne + " AND CAST(b.ts AS DATETIME) > CAST(a.ts AS DATETIME) - INTERVAL 5 SECOND AND CAST(b.ts AS DATETIME(1)) < CAST(a.ts AS DATETIME(1)) + INTERVAL 5 SECOND" + group,
+			"(((#1 <> #4) AND (CAST(#5 AS TIMESTAMP(0)) > (CAST(#2 AS TIMESTAMP(0)) - INTERVAL '00:00:05'))) AND (CAST(#5 AS TIMESTAMP(1)) < (CAST(#2 AS TIMESTAMP(1)) + INTERVAL '00:00:05')))", false},
 		{"later times only", sel + self + ne + " AND b.ts > a.ts" + group, "((#1 <> #4) AND (#5 > #2))", false},
 		// Aggregates other than COUNT(*).
 		{"sum", "SELECT a.item_id, b.item_id AS other, SUM(a.user_id) AS s FROM " + self + ne + group, "(#1 <> #3)", false},
