@@ -103,7 +103,7 @@ func symmetricPairs(n Node, mode queryMode) (Node, bool) {
 		return n, false
 	}
 	nj := *j
-	nj.Residual = residual
+	nj.Residual, nj.Unordered = residual, true
 	var input Node = &nj
 	if proj != nil {
 		input = proj.WithChildren([]Node{input})

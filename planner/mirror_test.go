@@ -211,7 +211,7 @@ func TestSymmetricPairsExplain(t *testing.T) {
     Mirror rows and their swap of (item_id, item_id)
       HashAggregate group=[item_id, item_id] aggs=[count(*)]
         Project item_id, item_id
-          HashJoin Inner self on=[user_id = user_id] residual=(item_id < item_id)
+          HashJoin Inner self on=[user_id = user_id] residual=(item_id < item_id) unordered
             Scan ev columns=[user_id, item_id]
             Scan ev columns=[user_id, item_id]`},
 		{q, `Project item_id, item_id AS other, count AS n
@@ -228,7 +228,7 @@ func TestSymmetricPairsExplain(t *testing.T) {
       Mirror rows and their swap of (item_id, item_id)
         HashAggregate group=[item_id, item_id] aggs=[count(*)]
           Project item_id, item_id
-            HashJoin Inner self on=[user_id = user_id] residual=(((item_id < item_id) AND (ts >= (ts - INTERVAL '01:00:00'))) AND (ts <= (ts + INTERVAL '01:00:00'))) time=[ts in ts -3600000000..+3600000000µs]
+            HashJoin Inner self on=[user_id = user_id] residual=(((item_id < item_id) AND (ts >= (ts - INTERVAL '01:00:00'))) AND (ts <= (ts + INTERVAL '01:00:00'))) time=[ts in ts -3600000000..+3600000000µs] unordered
               Scan ev columns=[user_id, item_id, ts]
               Scan ev columns=[user_id, item_id, ts]`},
 		{"CREATE MATERIALIZED VIEW v AS SELECT item_id, other, n FROM (" +
@@ -239,7 +239,7 @@ func TestSymmetricPairsExplain(t *testing.T) {
       Mirror rows and their swap of (item_id, item_id)
         HashAggregate group=[item_id, item_id] aggs=[count(*)]
           Project item_id, item_id
-            HashJoin Inner self on=[user_id = user_id] residual=(item_id < item_id)
+            HashJoin Inner self on=[user_id = user_id] residual=(item_id < item_id) unordered
               Scan ev columns=[user_id, item_id]
               Scan ev columns=[user_id, item_id]`},
 	}

@@ -258,6 +258,11 @@ type Join struct {
 	// join free rows that can no longer match. The residual still holds
 	// the condition itself.
 	Time *TimeBound
+	// Unordered, set by symmetricPairs on a self-join whose residual is
+	// left.x < right.x and a condition the same for (l, r) as for (r, l),
+	// says so: the join may find each unordered pair once and orient it
+	// by x itself (join.Options.Unordered).
+	Unordered bool
 }
 
 // TimeBound says a right row can match a left row only when
@@ -395,6 +400,9 @@ func (j *Join) Explain() string {
 	}
 	if t := j.Time; t != nil {
 		s += fmt.Sprintf(" time=[%s in %s %+d..%+dµs]", r[t.RightCol].Name, l[t.LeftCol].Name, t.Lo, t.Hi)
+	}
+	if j.Unordered {
+		s += " unordered"
 	}
 	return s
 }

@@ -134,6 +134,16 @@ type Options struct {
 	// them out anyway (a residual such as a.x <> b.x). An optimization
 	// only: some such pairs may still be emitted.
 	SkipSelfPairs bool
+	// Unordered lets a self-join whose output is one BIGINT or TIMESTAMP
+	// column c of both roles (Output [c, c+nl] or [c+nl, c]) emit, where
+	// it can do so cheaply (the append-only walk), each unordered pair of
+	// rows once, as the pair whose left value of c is below the right
+	// one, and leave out the pairs whose values are equal or NULL: what a
+	// residual left.c < right.c keeps of a join whose condition is
+	// otherwise the same for (l, r) as for (r, l), as the caller promises
+	// (planner.Join.Unordered). An optimization only: the caller still
+	// filters; elsewhere the join emits both orientations.
+	Unordered bool
 }
 
 // HashJoin is an equi-join of two inputs, exposed as two ports (Left and
@@ -225,6 +235,12 @@ type HashJoin struct {
 	// skipSelfPairs: the append-only walk leaves out each row's pair with
 	// itself (Options.SkipSelfPairs).
 	skipSelfPairs bool
+	// unordered is Options.Unordered, with unordLeft the output column
+	// of the left role's value; canon is set while the append-only walk
+	// emits each unordered pair once (see orient).
+	unordered, canon bool
+	unordLeft        int
+	unordLo, unordHi []int64 // orient's scratch
 	// walkSink keeps the walk's look-ahead loads from being optimized
 	// away.
 	walkSink int64
@@ -881,6 +897,12 @@ func (j *HashJoin) flush(in int) error {
 	rec, err := j.buildPairs(in, p.rows, p.slots, ts)
 	if err != nil {
 		return err
+	}
+	if j.canon && in == 0 && !p.mixed {
+		if rec = j.orient(rec); rec.NumRows() == 0 {
+			rec.Release()
+			return nil
+		}
 	}
 	defer rec.Release()
 	return j.out.Push(&operators.Chunk{Rec: rec, Ops: p.chunkOps()})

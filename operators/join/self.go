@@ -4,7 +4,10 @@ import (
 	"math"
 	"slices"
 
+	"github.com/apache/arrow-go/v18/arrow"
+
 	"github.com/sluicedb/sluice/operators"
+	"github.com/sluicedb/sluice/operators/state"
 	"github.com/sluicedb/sluice/sqlerr"
 	"github.com/sluicedb/sluice/types"
 )
@@ -62,10 +65,32 @@ func (j *HashJoin) setSelf(lt, rt []types.T, lk, rk []int, opts Options) {
 	}
 	j.self = true
 	j.skipSelfPairs = opts.SkipSelfPairs
+	if opts.Unordered {
+		oc := j.outCols
+		ok := len(oc) == 2 && oc[0].col == oc[1].col && oc[0].side != oc[1].side
+		if ok {
+			switch lt[oc[0].col].Kind {
+			case types.BigInt, types.Timestamp:
+			default:
+				ok = false
+			}
+		}
+		if !ok {
+			j.fail("join: Unordered needs an output of one BIGINT or TIMESTAMP column of both roles")
+		}
+		j.unordered, j.unordLeft = true, 0
+		if ok && oc[0].side == 1 {
+			j.unordLeft = 1
+		}
+	}
 	j.sides[0].name = "input"
 	j.sides[1] = j.sides[0]
 	j.hL, j.hR = roleNone, roleNone
 }
+
+// Unordered reports whether the join is a self-join that emits each
+// unordered pair once where it can (Options.Unordered).
+func (j *HashJoin) Unordered() bool { return j.self && j.unordered }
 
 // SkipsSelfPairs reports whether the join is a self-join that leaves out
 // pairs of a row with itself (Options.SkipSelfPairs).
@@ -147,6 +172,9 @@ func (j *HashJoin) selfAppend(n int) error {
 			j.setFresh(slot)
 		}
 	}
+	// Options.Unordered: each unordered pair once, in pend[0] (see orient).
+	j.canon = j.unordered
+	defer func() { j.canon = false }()
 	err := j.walk(0, walkBoth)
 	for i, x := range j.rowSlot[:n] {
 		if x != end {
@@ -285,4 +313,36 @@ func (j *HashJoin) startSelf(w *walkers, k, i int, mode walkMode, timed bool) ui
 		return s.link[x].next
 	}
 	return j.chain(s, s, i)
+}
+
+// orient turns rec, pairs of the append-only walk of an Unordered join
+// (the value of one column in each role, each unordered pair once in
+// either orientation), into the pairs whose left value is below the
+// right one: it swaps the values where the left one is above and leaves
+// out the pairs with equal or NULL values. It releases rec.
+func (j *HashJoin) orient(rec arrow.RecordBatch) arrow.RecordBatch {
+	defer rec.Release()
+	la, ra := rec.Column(j.unordLeft), rec.Column(1-j.unordLeft)
+	lv, rv := int64Values(la), int64Values(ra)
+	lo, hi := j.unordLo[:0], j.unordHi[:0]
+	nulls := la.NullN() > 0 || ra.NullN() > 0
+	for i, a := range lv {
+		b := rv[i]
+		if a == b || nulls && (la.IsNull(i) || ra.IsNull(i)) {
+			continue
+		}
+		lo, hi = append(lo, min(a, b)), append(hi, max(a, b))
+	}
+	j.unordLo, j.unordHi = lo, hi
+	arrs := j.arrs[:0]
+	arrs = append(arrs, nil, nil)
+	arrs[j.unordLeft] = state.Int64Array(j.mem, la.DataType(), lo)
+	arrs[1-j.unordLeft] = state.Int64Array(j.mem, ra.DataType(), hi)
+	return j.record(arrs, len(lo))
+}
+
+// int64Values are the values of a BIGINT or TIMESTAMP array.
+func int64Values(a arrow.Array) []int64 {
+	d := a.Data()
+	return arrow.Int64Traits.CastFromBytes(d.Buffers()[1].Bytes())[d.Offset() : d.Offset()+d.Len()]
 }

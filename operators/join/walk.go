@@ -83,6 +83,10 @@ func (j *HashJoin) walk(in int, mode walkMode) error {
 	}
 	pendA, pendB := &j.pend[a], &j.pend[1-a]
 	dual := mode == walkBoth // loop-invariant: stage B may take rows
+	// Options.Unordered: a pair found in either orientation is staged
+	// once, in A, as (row, stored); flush orients it (see orient).
+	merge := dual && j.canon
+	dual = dual && !merge
 	// An append-only side keeps each key's rows in pages (see insert).
 	paged := other.appendOnly
 	var sink int64
@@ -139,7 +143,7 @@ func (j *HashJoin) walk(in int, mode walkMode) error {
 					w.loA[q], w.hiA[q] = w.laterLoA[q], w.laterHiA[q]
 				}
 				ts := l.ts
-				if w.loA[q] <= ts && ts <= w.hiA[q] {
+				if w.loA[q] <= ts && ts <= w.hiA[q] || merge && w.loB[q] <= ts && ts <= w.hiB[q] {
 					w.stageA[q] = append(w.stageA[q], x)
 				}
 				if dual && w.loB[q] <= ts && ts <= w.hiB[q] {
