@@ -240,7 +240,6 @@ type HashJoin struct {
 	// emits each unordered pair once (see orient).
 	unordered, canon bool
 	unordLeft        int
-	unordLo, unordHi []int64 // orient's scratch
 	// walkSink keeps the walk's look-ahead loads from being optimized
 	// away.
 	walkSink int64

@@ -5,9 +5,10 @@ import (
 	"slices"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/sluicedb/sluice/operators"
-	"github.com/sluicedb/sluice/operators/state"
 	"github.com/sluicedb/sluice/sqlerr"
 	"github.com/sluicedb/sluice/types"
 )
@@ -324,21 +325,49 @@ func (j *HashJoin) orient(rec arrow.RecordBatch) arrow.RecordBatch {
 	defer rec.Release()
 	la, ra := rec.Column(j.unordLeft), rec.Column(1-j.unordLeft)
 	lv, rv := int64Values(la), int64Values(ra)
-	lo, hi := j.unordLo[:0], j.unordHi[:0]
-	nulls := la.NullN() > 0 || ra.NullN() > 0
-	for i, a := range lv {
-		b := rv[i]
-		if a == b || nulls && (la.IsNull(i) || ra.IsNull(i)) {
-			continue
+	n := len(lv)
+	rv = rv[:n]
+	lb, lo := int64Buffer(j.mem, n)
+	hb, hi := int64Buffer(j.mem, n)
+	k := 0
+	if la.NullN() == 0 && ra.NullN() == 0 {
+		for i, a := range lv {
+			b := rv[i]
+			lo[k], hi[k] = min(a, b), max(a, b)
+			if a != b {
+				k++
+			}
 		}
-		lo, hi = append(lo, min(a, b)), append(hi, max(a, b))
+	} else {
+		for i, a := range lv {
+			b := rv[i]
+			if a != b && la.IsValid(i) && ra.IsValid(i) {
+				lo[k], hi[k] = min(a, b), max(a, b)
+				k++
+			}
+		}
 	}
-	j.unordLo, j.unordHi = lo, hi
-	arrs := j.arrs[:0]
-	arrs = append(arrs, nil, nil)
-	arrs[j.unordLeft] = state.Int64Array(j.mem, la.DataType(), lo)
-	arrs[1-j.unordLeft] = state.Int64Array(j.mem, ra.DataType(), hi)
-	return j.record(arrs, len(lo))
+	arrs := append(j.arrs[:0], nil, nil)
+	arrs[j.unordLeft] = int64ArrayOf(la.DataType(), lb, k)
+	arrs[1-j.unordLeft] = int64ArrayOf(ra.DataType(), hb, k)
+	return j.record(arrs, k)
+}
+
+// int64Buffer allocates a buffer of n int64 values.
+func int64Buffer(mem memory.Allocator, n int) (*memory.Buffer, []int64) {
+	buf := memory.NewResizableBuffer(mem)
+	buf.Resize(8 * n)
+	return buf, arrow.Int64Traits.CastFromBytes(buf.Bytes())[:n]
+}
+
+// int64ArrayOf makes an array of type dt (BIGINT or TIMESTAMP) of the
+// first n values of buf, taking over the caller's reference to buf.
+func int64ArrayOf(dt arrow.DataType, buf *memory.Buffer, n int) arrow.Array {
+	d := array.NewData(dt, n, []*memory.Buffer{nil, buf}, nil, 0, 0)
+	a := array.MakeFromData(d)
+	d.Release()
+	buf.Release()
+	return a
 }
 
 // int64Values are the values of a BIGINT or TIMESTAMP array.
