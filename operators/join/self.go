@@ -79,6 +79,9 @@ func (j *HashJoin) setSelf(lt, rt []types.T, lk, rk []int, opts Options) {
 		if !ok {
 			j.fail("join: Unordered needs an output of one BIGINT or TIMESTAMP column of both roles")
 		}
+		if t := opts.Time; t != nil && t.Lo != -t.Hi {
+			j.fail("join: Unordered needs a symmetric time bound, not %d..%d", t.Lo, t.Hi)
+		}
 		j.unordered, j.unordLeft = true, 0
 		if ok && oc[0].side == 1 {
 			j.unordLeft = 1
@@ -173,8 +176,10 @@ func (j *HashJoin) selfAppend(n int) error {
 			j.setFresh(slot)
 		}
 	}
-	// Options.Unordered: each unordered pair once, in pend[0] (see orient).
-	j.canon = j.unordered
+	// Options.Unordered: each unordered pair once, in pend[0] (see orient),
+	// unless a row is below the left role's horizon: it pairs in one
+	// orientation only, (stored, row), which orienting could turn round.
+	j.canon = j.unordered && !j.belowLeftHorizon(n)
 	defer func() { j.canon = false }()
 	err := j.walk(0, walkBoth)
 	for i, x := range j.rowSlot[:n] {
@@ -314,6 +319,21 @@ func (j *HashJoin) startSelf(w *walkers, k, i int, mode walkMode, timed bool) ui
 		return s.link[x].next
 	}
 	return j.chain(s, s, i)
+}
+
+// belowLeftHorizon reports whether one of the first n rows of the bound
+// chunk has a time below the left role's horizon (see setRoleHorizons).
+func (j *HashJoin) belowLeftHorizon(n int) bool {
+	if j.time == nil || j.hL == roleNone {
+		return false
+	}
+	s := j.sides[0]
+	for i, t := range s.rowTs[:n] {
+		if t < j.hL && s.valid[i] {
+			return true
+		}
+	}
+	return false
 }
 
 // orient turns rec, pairs of the append-only walk of an Unordered join
