@@ -212,10 +212,7 @@ func TestBackedAggDifferential(t *testing.T) {
 	if testing.Short() {
 		ops = 1500
 	}
-	e, err := Open(Options{BarrierInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := openManual(t)
 	defer e.Close()
 	w := &backedWorkload{t: t, e: e, rng: rand.New(rand.NewPCG(seed, 99)), seed: seed}
 	for _, s := range strings.Split(backedTables, ";") {

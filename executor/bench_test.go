@@ -46,10 +46,7 @@ func mustExec(tb testing.TB, e *Engine, sql string) {
 // operators, result rows) and reports p50/p99 latency.
 func BenchmarkPointLookup(b *testing.B) {
 	const groups = 1_000_000
-	e, err := Open(Options{BarrierInterval: -1})
-	if err != nil {
-		b.Fatal(err)
-	}
+	e := openManual(b)
 	defer e.Close()
 	mustExec(b, e, "CREATE TABLE ev (k BIGINT, v BIGINT) APPEND ONLY")
 	mustExec(b, e, "CREATE MATERIALIZED VIEW agg AS SELECT k, COUNT(*) AS c, SUM(v) AS s FROM ev GROUP BY k")
@@ -94,10 +91,7 @@ func BenchmarkPointLookup(b *testing.B) {
 // a table under a COUNT/SUM GROUP BY view, ending an epoch every 256
 // batches (about 1M rows), and reports rows/s through the whole engine.
 func benchIngest(b *testing.B, keyed bool) {
-	e, err := Open(Options{BarrierInterval: -1})
-	if err != nil {
-		b.Fatal(err)
-	}
+	e := openManual(b)
 	defer e.Close()
 	mustExec(b, e, "CREATE TABLE ev (k BIGINT, v BIGINT) APPEND ONLY")
 	mustExec(b, e, "CREATE MATERIALIZED VIEW agg AS SELECT k, COUNT(*) AS c, SUM(v) AS s FROM ev GROUP BY k")
@@ -134,10 +128,7 @@ func BenchmarkEngineIngestGroupBy(b *testing.B) { benchIngest(b, false) }
 func BenchmarkViewMemoryPerGroup(b *testing.B) {
 	const groups = 1_000_000
 	for i := 0; i < b.N; i++ {
-		e, err := Open(Options{BarrierInterval: -1})
-		if err != nil {
-			b.Fatal(err)
-		}
+		e := openManual(b)
 		mustExec(b, e, "CREATE TABLE ev (k BIGINT, v BIGINT) APPEND ONLY")
 		mem := memory.NewGoAllocator()
 		for start := 0; start < groups; start += 4096 {

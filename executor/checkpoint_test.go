@@ -46,10 +46,7 @@ func snapshotOf(t *testing.T, e *Engine) []string {
 // newest checkpoint falls back to the previous one.
 func TestCheckpointRecovery(t *testing.T) {
 	// The reference: one engine, no restart.
-	ref, err := Open(Options{BarrierInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ref := openManual(t)
 	for _, s := range append(append([]string{}, checkpointWorkload...), checkpointAfter...) {
 		mustExec(t, ref, s)
 	}
@@ -112,11 +109,22 @@ func TestCheckpointRecovery(t *testing.T) {
 	// Both checkpoints unreadable: a clear error naming the file, no start.
 	older := filepath.Join(dir, "checkpoints", ckpts[0])
 	os.Remove(filepath.Join(older, manifestName))
-	_, err = Open(Options{BarrierInterval: -1, DataDir: dir, NoSync: true})
+	_, err := Open(Options{BarrierInterval: -1, DataDir: dir, NoSync: true})
 	if err == nil || !strings.Contains(err.Error(), "MANIFEST.json") {
 		t.Fatalf("open with no readable checkpoint: %v", err)
 	}
 	_ = context.Background
+}
+
+// openManual opens an in-memory engine whose barriers the test drives
+// (FLUSH), failing t on error.
+func openManual(t testing.TB) *Engine {
+	t.Helper()
+	e, err := Open(Options{BarrierInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
 }
 
 // durableOptions are the options of an engine on data directory dir

@@ -51,10 +51,7 @@ func TestDifferentialViews(t *testing.T) {
 		ops = 2000
 	}
 	rng := rand.New(rand.NewPCG(seed, 7))
-	e, err := Open(Options{BarrierInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := openManual(t)
 	defer e.Close()
 	ctx := context.Background()
 	exec := func(sql string) {

@@ -10,10 +10,7 @@ import (
 // become unreachable (so their memory is returned), for a view read by
 // nothing and for one read by another view dropped before it.
 func TestDropFreesViewState(t *testing.T) {
-	e, err := Open(Options{BarrierInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := openManual(t)
 	defer e.Close()
 	mustExec(t, e, "CREATE TABLE t (k BIGINT, v BIGINT) APPEND ONLY")
 	mustExec(t, e, "CREATE MATERIALIZED VIEW a AS SELECT k, COUNT(*) AS n FROM t GROUP BY k")

@@ -29,10 +29,7 @@ func TestKafkaRoundTrip(t *testing.T) {
 	defer cluster.Close()
 	addr := cluster.ListenAddrs()[0]
 
-	e, err := Open(Options{BarrierInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := openManual(t)
 	defer e.Close()
 	mustExec(t, e, fmt.Sprintf(`CREATE SOURCE clicks (user_id BIGINT, item_id BIGINT, ts TIMESTAMP(3), _partition INT, _offset BIGINT)
 		WITH (connector = 'kafka', brokers = '%s', topic = 'clicks', format = 'json')`, addr))

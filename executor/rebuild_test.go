@@ -44,10 +44,7 @@ func TestRebuildViewOfAnotherPlan(t *testing.T) {
 	}
 
 	// The reference runs the new SQL (top 2) from the start.
-	ref, err := Open(Options{BarrierInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ref := openManual(t)
 	for _, s := range append(append([]string{table, counts, top2, perUser}, before...), after...) {
 		mustExec(t, ref, s)
 	}

@@ -152,10 +152,7 @@ func BenchmarkCoocTopN(b *testing.B) {
 func benchCooc(b *testing.B, top, similar bool) {
 	const users, items, perUser30 = 100_000, 10_000, 20
 	before := liveHeap()
-	e, err := Open(Options{BarrierInterval: -1})
-	if err != nil {
-		b.Fatal(err)
-	}
+	e := openManual(b)
 	defer e.Close()
 	execRecsFiles(b, e, "00_clicks.sql", "a_cooc.sql")
 	if !top {
@@ -249,10 +246,7 @@ func writeHeapProfile(b *testing.B, path string) {
 // windows, which retract as sessions grow) on the co-occurrence
 // workload's clicks: 64 batches fed first, then b.N timed.
 func BenchmarkSessionAlsoViewed(b *testing.B) {
-	e, err := Open(Options{BarrierInterval: -1})
-	if err != nil {
-		b.Fatal(err)
-	}
+	e := openManual(b)
 	defer e.Close()
 	execRecsFiles(b, e, "00_clicks.sql", "e_session_also_viewed.sql")
 	g := newBenchClicks(100_000, 10_000, 20, time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC), 11)
@@ -268,10 +262,7 @@ func BenchmarkSessionAlsoViewed(b *testing.B) {
 // the engine, on the click stream of BenchmarkCoocTopN; b.N batches of
 // 4096 events, a FLUSH every 64.
 func BenchmarkHopCountPerItemEngine(b *testing.B) {
-	e, err := Open(Options{BarrierInterval: -1})
-	if err != nil {
-		b.Fatal(err)
-	}
+	e := openManual(b)
 	defer e.Close()
 	execRecsFiles(b, e, "00_clicks.sql")
 	mustExec(b, e, `CREATE MATERIALIZED VIEW hop_counts AS

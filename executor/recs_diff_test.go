@@ -616,10 +616,7 @@ func TestTopNDifferentialRetractions(t *testing.T) {
 		steps = 800
 	}
 	rng := rand.New(rand.NewPCG(seed, 0x7095))
-	e, err := Open(Options{BarrierInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := openManual(t)
 	defer e.Close()
 	ctx := context.Background()
 	exec := func(sql string) {
@@ -800,10 +797,7 @@ func TestTopNDifferentialRetractions(t *testing.T) {
 // Insert of its key before the Delete from the old partition, and the
 // view, keyed by the table's key k, refused the second row with k = 27.
 func TestTopNRowMovesPartition(t *testing.T) {
-	e, err := Open(Options{BarrierInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := openManual(t)
 	defer e.Close()
 	for _, q := range []string{
 		"CREATE TABLE tn (k BIGINT PRIMARY KEY, p BIGINT, v BIGINT)",

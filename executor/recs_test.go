@@ -33,10 +33,7 @@ func runSQLFile(t *testing.T, e *Engine, path string) {
 // fixed event log and checks each view's expected rows, then runs the
 // personalised query with a parameter.
 func TestRecommendationFiles(t *testing.T) {
-	e, err := Open(Options{BarrierInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := openManual(t)
 	defer e.Close()
 	files, _ := filepath.Glob("../testdata/recs/*.sql")
 	n := 0

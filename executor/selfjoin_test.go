@@ -61,10 +61,7 @@ func createSelfJoinViews(t *testing.T, e *Engine, cases []selfJoinCase) {
 // their two-sided references and their batch queries after every FLUSH.
 func TestSelfJoinViewsRetracting(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 9))
-	e, err := Open(Options{BarrierInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := openManual(t)
 	defer e.Close()
 	mustExec(t, e, "CREATE TABLE t (k BIGINT PRIMARY KEY, g INT, v BIGINT)")
 	mustExec(t, e, "INSERT INTO t VALUES (1, 1, 5), (2, 1, 6), (3, NULL, 1)") // backfilled
@@ -162,10 +159,7 @@ func TestSelfJoinViewsInterval(t *testing.T) {
 // out-of-order and late clicks.
 func TestSelfJoinViewsWindows(t *testing.T) {
 	rng := rand.New(rand.NewPCG(4, 11))
-	e, err := Open(Options{BarrierInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := openManual(t)
 	defer e.Close()
 	mustExec(t, e, "CREATE TABLE clicks (user_id BIGINT, item_id BIGINT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts - INTERVAL 5 SECOND) APPEND ONLY")
 	pairs := func(name, window string) selfJoinCase {
@@ -212,10 +206,7 @@ func TestSelfJoinViewsWindows(t *testing.T) {
 // rejects such pairs (planner.Join.RejectsSelfPairs), and that the view's
 // rows are those of the same query run as a batch.
 func TestSelfJoinSkipsSelfPairs(t *testing.T) {
-	e, err := Open(Options{BarrierInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := openManual(t)
 	defer e.Close()
 	mustExec(t, e, "CREATE TABLE ev (u BIGINT, item BIGINT, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL 5 SECOND) APPEND ONLY")
 	cases := []struct {

@@ -12,10 +12,7 @@ import (
 // its own goroutine, which must not write to it (run with -race; an
 // array's lazily computed null count is such a write).
 func TestSharedBatchNulls(t *testing.T) {
-	e, err := Open(Options{BarrierInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := openManual(t)
 	defer e.Close()
 	mustExec(t, e, "CREATE TABLE ev (k BIGINT, v BIGINT, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL 1 SECOND) APPEND ONLY")
 	for i := 0; i < 4; i++ {

@@ -112,10 +112,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 func TestSourceViewsErrorsAndSink(t *testing.T) {
-	e, err := Open(Options{BarrierInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := openManual(t)
 	defer e.Close()
 	mustExec(t, e, `CREATE SOURCE ev (k BIGINT, v BIGINT) WITH (connector = 'testfeed', id = 'a')`)
 	mustExec(t, e, `CREATE MATERIALIZED VIEW per_k AS SELECT k, COUNT(*) AS n, SUM(v) AS s FROM ev GROUP BY k`)

@@ -55,10 +55,7 @@ func TestSubscribeSnapshotThenChanges(t *testing.T) {
 }
 
 func TestSlowSubscriberIsDropped(t *testing.T) {
-	e, err := Open(Options{BarrierInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := openManual(t)
 	defer e.Close()
 	mustExec(t, e, "CREATE TABLE t (k BIGINT PRIMARY KEY, v BIGINT)")
 	sub, err := e.Subscribe("t", false)

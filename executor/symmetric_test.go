@@ -94,10 +94,7 @@ func topOf(from string) string {
 // are committed-backed through it.
 func TestSymmetricPairViewsRetracting(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 4))
-	e, err := Open(Options{BarrierInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := openManual(t)
 	defer e.Close()
 	mustExec(t, e, "CREATE TABLE t (k BIGINT PRIMARY KEY, g INT, x BIGINT, s TEXT)")
 	mustExec(t, e, "INSERT INTO t VALUES (1, 1, 5, 'a'), (2, 1, 6, 'b'), (3, 1, 5, 'a'), (4, NULL, 1, NULL)") // backfilled
