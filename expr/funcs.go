@@ -95,3 +95,20 @@ func (f Func) Info() FuncInfo {
 
 // String returns f's SQL name.
 func (f Func) String() string { return f.Info().Name }
+
+// Swapped is the comparison that holds with f's operands swapped: a < b
+// as b > a, a >= b as b <= a; = and <> stay. Other functions are
+// returned as they are.
+func (f Func) Swapped() Func {
+	switch f {
+	case Lt:
+		return Gt
+	case Gt:
+		return Lt
+	case Le:
+		return Ge
+	case Ge:
+		return Le
+	}
+	return f
+}

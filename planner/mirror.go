@@ -180,27 +180,12 @@ func symFormOf(c expr.Expr, nl int) symForm {
 			if ac < nl {
 				// left - right <f> v: right - left <flip f> -v.
 				ac, bc = bc, ac
-				f, v = flipCompare(f), -v
+				f, v = f.Swapped(), -v
 			}
 			return symForm{time: fmt.Sprintf("right $%d - left $%d %s %d", ac-nl, bc, f, v)}
 		}
 	}
 	return symForm{e: canonicalCompare(c)}
-}
-
-// flipCompare is the comparison that holds with the operands swapped.
-func flipCompare(f expr.Func) expr.Func {
-	switch f {
-	case expr.Lt:
-		return expr.Gt
-	case expr.Gt:
-		return expr.Lt
-	case expr.Le:
-		return expr.Ge
-	case expr.Ge:
-		return expr.Le
-	}
-	return f
 }
 
 // isPairNe reports whether c is left.x <> right.x (either way round) over
@@ -283,10 +268,8 @@ func canonicalCompare(e expr.Expr) expr.Expr {
 		}
 		l, r := c.Args[0], c.Args[1]
 		switch c.Func {
-		case expr.Gt:
-			return &expr.Call{Func: expr.Lt, Args: []expr.Expr{r, l}, T: c.T}
-		case expr.Ge:
-			return &expr.Call{Func: expr.Le, Args: []expr.Expr{r, l}, T: c.T}
+		case expr.Gt, expr.Ge:
+			return &expr.Call{Func: c.Func.Swapped(), Args: []expr.Expr{r, l}, T: c.T}
 		case expr.Eq, expr.Ne:
 			if indexedText(r) < indexedText(l) {
 				return &expr.Call{Func: c.Func, Args: []expr.Expr{r, l}, T: c.T}

@@ -148,17 +148,7 @@ func rankBound(e expr.Expr, rankCol int) (int64, bool) {
 	f := c.Func
 	a, b := c.Args[0], c.Args[1]
 	if !isRank(a) {
-		a, b = b, a
-		switch f {
-		case expr.Gt:
-			f = expr.Lt
-		case expr.Ge:
-			f = expr.Le
-		case expr.Lt:
-			f = expr.Gt
-		case expr.Le:
-			f = expr.Ge
-		}
+		a, b, f = b, a, f.Swapped()
 	}
 	if !isRank(a) {
 		return 0, false

@@ -105,10 +105,6 @@ func physOf(t types.T) phys {
 	return physNone
 }
 
-var flipCmp = map[expr.Func]expr.Func{
-	expr.Eq: expr.Eq, expr.Ne: expr.Ne, expr.Lt: expr.Gt, expr.Le: expr.Ge, expr.Gt: expr.Lt, expr.Ge: expr.Le,
-}
-
 // cmpNode compares two arrays (or an array and a constant) of one
 // physical type.
 type cmpNode struct {
@@ -135,7 +131,7 @@ func buildCmp(c *expr.Call) (node, bool, error) {
 		return nil, false, nil
 	}
 	if xConst {
-		x, y, cy, op = y, x, cx, flipCmp[op]
+		x, y, cy, op = y, x, cx, op.Swapped()
 		yConst = true
 	}
 	a, err := build(x)
