@@ -141,7 +141,7 @@ func (b *builder) wireJoin(j *planner.Join, residual expr.Expr, output []int, sc
 	opts.SkipSelfPairs = opts.Self && residual != nil && j.RejectsSelfPairs(b.joinResidual(j))
 	// A symmetric pair count's join may emit each unordered pair once,
 	// when it emits just the ordered column of both roles.
-	opts.Unordered = opts.Self && j.Unordered && unorderedOutput(output, j.Left.Schema())
+	opts.Unordered = opts.Self && j.Unordered && join.UnorderedOutput(schemaTypes(j.Left.Schema()), output)
 	next := out
 	if residual != nil && kind == join.Inner {
 		f, err := operators.NewFilter(b.mem, schema, residual, out)
@@ -165,23 +165,6 @@ func (b *builder) wireJoin(j *planner.Join, residual expr.Expr, output []int, sc
 		return err
 	}
 	return b.build(j.Right, op.Right())
-}
-
-// unorderedOutput reports whether a self-join's output columns (indices
-// into its roles' columns, left then right, each role with schema in)
-// are one BIGINT or TIMESTAMP column of both roles, as
-// join.Options.Unordered needs.
-func unorderedOutput(output []int, in types.Schema) bool {
-	nl := len(in)
-	if len(output) != 2 {
-		return false
-	}
-	c := min(output[0], output[1])
-	if c >= nl || max(output[0], output[1]) != c+nl {
-		return false
-	}
-	k := in[c].Type.Kind
-	return k == types.BigInt || k == types.Timestamp
 }
 
 // remapColumns renumbers the column references of e by m.

@@ -67,29 +67,35 @@ func (j *HashJoin) setSelf(lt, rt []types.T, lk, rk []int, opts Options) {
 	j.self = true
 	j.skipSelfPairs = opts.SkipSelfPairs
 	if opts.Unordered {
-		oc := j.outCols
-		ok := len(oc) == 2 && oc[0].col == oc[1].col && oc[0].side != oc[1].side
-		if ok {
-			switch lt[oc[0].col].Kind {
-			case types.BigInt, types.Timestamp:
-			default:
-				ok = false
-			}
-		}
-		if !ok {
+		if !UnorderedOutput(lt, opts.Output) {
 			j.fail("join: Unordered needs an output of one BIGINT or TIMESTAMP column of both roles")
 		}
 		if t := opts.Time; t != nil && t.Lo != -t.Hi {
 			j.fail("join: Unordered needs a symmetric time bound, not %d..%d", t.Lo, t.Hi)
 		}
 		j.unordered, j.unordLeft = true, 0
-		if ok && oc[0].side == 1 {
+		if len(j.outCols) > 0 && j.outCols[0].side == 1 {
 			j.unordLeft = 1
 		}
 	}
 	j.sides[0].name = "input"
 	j.sides[1] = j.sides[0]
 	j.hL, j.hR = roleNone, roleNone
+}
+
+// UnorderedOutput reports whether output (Options.Output of a self-join
+// whose input has types in) is one BIGINT or TIMESTAMP column of both
+// roles, [c, c+len(in)] or the reverse, as Options.Unordered needs.
+func UnorderedOutput(in []types.T, output []int) bool {
+	if len(output) != 2 {
+		return false
+	}
+	c := min(output[0], output[1])
+	if c < 0 || c >= len(in) || max(output[0], output[1]) != c+len(in) {
+		return false
+	}
+	k := in[c].Kind
+	return k == types.BigInt || k == types.Timestamp
 }
 
 // Unordered reports whether the join is a self-join that emits each
