@@ -182,11 +182,11 @@ type HashAgg struct {
 	inlOK    bool
 	inlOff   bool
 	inlLast  int
-	inlWords []uint64 // addInline: per row of the chunk, its NULL mask word
+	inlWords []uint64 // addNarrow: per row of the chunk, its NULL mask word
 	// readPair's copies of key values with NULLs zeroed, and the masks.
 	pairVals  [2][]int64
 	pairNulls []uint8
-	inlKeys   []uint64 // addInline (narrow): per row of the chunk, its packed key
+	inlKeys   []uint64 // addNarrow: per row of the chunk, its packed key
 
 	cur      batch // the chunk being folded (a field, so it is not heap-allocated per Push)
 	gids     []uint32

@@ -161,8 +161,8 @@ func (t *inlineTable) grow() { t.rehash(uint(64-t.shift)+1, t.e != nil) }
 
 // inlineCounts reports whether the aggregate can count its all-adding
 // chunks in an inline table: committed-backed, two integer-like keys,
-// and only COUNT(*) (no counter of non-NULL values; no window closing,
-// which a committed-backed aggregate never has).
+// and only COUNT(*) (no counter of non-NULL values; no window closing:
+// initCommitted refuses it, and the check here only guards that).
 func (h *HashAgg) inlineCounts() bool {
 	if !h.committed || h.mode != modeInt2 || len(h.counters) > 0 || h.wmCol >= 0 {
 		return false
@@ -181,8 +181,8 @@ func (h *HashAgg) addInline(c0, c1 arrow.Array, n int) error {
 	if err != nil {
 		return err
 	}
-	// Whether the chunk's values all fit in 32 bits (a NULL's value,
-	// which may be anything, counts too: it only makes the table wide).
+	// Whether the chunk's values all fit in 32 bits (readPair has zeroed
+	// the values under NULLs).
 	var out uint64
 	for i := range p.v0 {
 		out |= fitsNarrow(p.v0[i]) | fitsNarrow(p.v1[i])

@@ -46,8 +46,14 @@ func bigPairStore(b *testing.B) (*Store, int) {
 // rows, far bigger than the caches.
 func BenchmarkStoreFindHydrate(b *testing.B) {
 	s, n := bigPairStore(b)
-	const batch = 16384
-	recs := keyBatches(memory.NewGoAllocator(), rand.New(rand.NewPCG(3, 4)), n, 2, batch, 16, pairKey)
+	benchFindCounts(b, s, n, 16384, rand.New(rand.NewPCG(3, 4)))
+}
+
+// benchFindCounts measures Find plus Int64s of the count (column 2) of s,
+// which holds the pair keys 0..n-1 (pairKey), in batches of random keys,
+// three quarters present.
+func benchFindCounts(b *testing.B, s *Store, n, batch int, r *rand.Rand) {
+	recs := keyBatches(memory.NewGoAllocator(), r, n, 2, batch, 16, pairKey)
 	defer releaseRecords(recs)
 	var p KeyProbe
 	slots := make([]uint32, batch)

@@ -605,10 +605,7 @@ func (x *keyIndex) touch(hs []uint64, live []uint64) uint64 {
 	if x.n == 0 {
 		return 0
 	}
-	var acc uint64
-	for _, h := range hs {
-		acc += uint64(x.tab[h>>x.shift])
-	}
+	acc := x.touchHomes(hs)
 	for _, h := range hs {
 		e := x.tab[h>>x.shift]
 		if e == 0 || e&^x.smask != x.tag(h) {

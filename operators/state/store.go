@@ -233,7 +233,9 @@ func (s *Store) Apply(c *operators.Chunk) error {
 		hint = nil
 	}
 	big := s.slots*s.slotBytes >= touchBytes
-	if hint != nil {
+	// The unhinted rows (s.unh) are read by the preload of a large int
+	// index and by the hashing of a composite key only.
+	if hint != nil && (big || !s.intKey) {
 		s.sink += s.scanHint(c, hint, big)
 	}
 	if s.intKey && big {

@@ -177,7 +177,7 @@ func (x *keyIndex) touchKeys(hs []uint64) uint64 {
 	var sink uint64
 	tab, shift, smask, mask := x.tab, x.shift, x.smask, len(x.tab)-1
 	for _, h := range hs {
-		tag := uint32(h) &^ smask
+		tag := x.tag(h)
 		for p := int(h >> shift); ; p = (p + 1) & mask {
 			e := tab[p]
 			if e == 0 {

@@ -191,22 +191,5 @@ func BenchmarkStoreFind2Key(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	const batch = 4096
-	recs := keyBatches(mem, rand.New(rand.NewPCG(1, 2)), n, 2, batch, 16, pairKey)
-	defer releaseRecords(recs)
-	var p KeyProbe
-	slots := make([]uint32, batch)
-	vals := make([]int64, batch)
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		if err := s.Find(&p, recs[i%len(recs)], slots); err != nil {
-			b.Fatal(err)
-		}
-		if err := s.Int64s(2, slots, vals); err != nil {
-			b.Fatal(err)
-		}
-		i++
-	}
-	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "keys/s")
+	benchFindCounts(b, s, n, 4096, rand.New(rand.NewPCG(1, 2)))
 }
