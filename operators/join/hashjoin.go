@@ -240,6 +240,7 @@ type HashJoin struct {
 	// emits each unordered pair once (see orient).
 	unordered, canon bool
 	unordLeft        int
+	unordLo, unordHi []int64 // orient's scratch
 	// walkSink keeps the walk's look-ahead loads from being optimized
 	// away.
 	walkSink int64
@@ -897,7 +898,7 @@ func (j *HashJoin) flush(in int) error {
 	if err != nil {
 		return err
 	}
-	if j.canon && in == 0 && !p.mixed {
+	if j.canon && in == 0 && len(p.ops) == 0 {
 		if rec = j.orient(rec); rec.NumRows() == 0 {
 			rec.Release()
 			return nil
@@ -910,23 +911,21 @@ func (j *HashJoin) flush(in int) error {
 // pending is a batch of output pairs awaiting flush: row rows[k] of the
 // bound record beside stored slot slots[k] (whose time, with pendTimes,
 // is ts[k]), with op ops[k]. While every op is an Insert (an append-only
-// input) ops stays empty and mixed false: the output chunk has no ops.
+// input) ops stays empty: the output chunk has no ops.
 type pending struct {
 	rows  []int32
 	slots []uint32
 	ops   []operators.Op
 	ts    []int64
-	mixed bool
 }
 
 // add appends a pair and reports whether the batch is full (maxOut).
 func (p *pending) add(row int32, slot uint32, op operators.Op, ts int64, withTime bool) bool {
 	p.rows = append(p.rows, row)
 	p.slots = append(p.slots, slot)
-	if p.mixed {
+	if len(p.ops) > 0 {
 		p.ops = append(p.ops, op)
 	} else if op != operators.Insert {
-		p.mixed = true
 		for range len(p.rows) - 1 {
 			p.ops = append(p.ops, operators.Insert)
 		}
@@ -941,7 +940,7 @@ func (p *pending) add(row int32, slot uint32, op operators.Op, ts int64, withTim
 // chunkOps is the ops of the output chunk of the pending pairs: nil when
 // all are Inserts, else a copy the receiver may keep.
 func (p *pending) chunkOps() []operators.Op {
-	if !p.mixed {
+	if len(p.ops) == 0 {
 		return nil
 	}
 	return slices.Clone(p.ops)
@@ -949,7 +948,6 @@ func (p *pending) chunkOps() []operators.Op {
 
 func (p *pending) reset() {
 	p.rows, p.slots, p.ops, p.ts = p.rows[:0], p.slots[:0], p.ops[:0], p.ts[:0]
-	p.mixed = false
 }
 
 // opsOf returns nil for all-Insert ops (an append-only chunk), else a copy

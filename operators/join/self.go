@@ -5,10 +5,9 @@ import (
 	"slices"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/sluicedb/sluice/operators"
+	"github.com/sluicedb/sluice/operators/state"
 	"github.com/sluicedb/sluice/sqlerr"
 	"github.com/sluicedb/sluice/types"
 )
@@ -353,8 +352,9 @@ func (j *HashJoin) orient(rec arrow.RecordBatch) arrow.RecordBatch {
 	lv, rv := int64Values(la), int64Values(ra)
 	n := len(lv)
 	rv = rv[:n]
-	lb, lo := int64Buffer(j.mem, n)
-	hb, hi := int64Buffer(j.mem, n)
+	j.unordLo = slices.Grow(j.unordLo[:0], n)[:n]
+	j.unordHi = slices.Grow(j.unordHi[:0], n)[:n]
+	lo, hi := j.unordLo, j.unordHi
 	k := 0
 	if la.NullN() == 0 && ra.NullN() == 0 {
 		for i, a := range lv {
@@ -374,26 +374,9 @@ func (j *HashJoin) orient(rec arrow.RecordBatch) arrow.RecordBatch {
 		}
 	}
 	arrs := append(j.arrs[:0], nil, nil)
-	arrs[j.unordLeft] = int64ArrayOf(la.DataType(), lb, k)
-	arrs[1-j.unordLeft] = int64ArrayOf(ra.DataType(), hb, k)
+	arrs[j.unordLeft] = state.Int64Array(j.mem, la.DataType(), lo[:k])
+	arrs[1-j.unordLeft] = state.Int64Array(j.mem, ra.DataType(), hi[:k])
 	return j.record(arrs, k)
-}
-
-// int64Buffer allocates a buffer of n int64 values.
-func int64Buffer(mem memory.Allocator, n int) (*memory.Buffer, []int64) {
-	buf := memory.NewResizableBuffer(mem)
-	buf.Resize(8 * n)
-	return buf, arrow.Int64Traits.CastFromBytes(buf.Bytes())[:n]
-}
-
-// int64ArrayOf makes an array of type dt (BIGINT or TIMESTAMP) of the
-// first n values of buf, taking over the caller's reference to buf.
-func int64ArrayOf(dt arrow.DataType, buf *memory.Buffer, n int) arrow.Array {
-	d := array.NewData(dt, n, []*memory.Buffer{nil, buf}, nil, 0, 0)
-	a := array.MakeFromData(d)
-	d.Release()
-	buf.Release()
-	return a
 }
 
 // int64Values are the values of a BIGINT or TIMESTAMP array.
