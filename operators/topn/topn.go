@@ -42,7 +42,6 @@ package topn
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
 	"math"
 	"unsafe"
@@ -704,19 +703,16 @@ func (t *TopN) moveRow(p *partition, i int) (bool, error) {
 		return false, nil
 	}
 	var ko, kn []byte
-	if n := len(t.isort); n > 0 {
+	if len(t.isort) > 0 {
 		// Keys of BIGINT values: compared and written as their words.
-		var ow, nw [maxIntFields]uint64
-		for k, col := range t.isort {
-			ow[k] = uint64(col[i]) ^ t.ixor[k]
-			nw[k] = uint64(col[i+1]) ^ t.ixor[k]
-		}
-		if !p.rows.moveWords(ow[:n], nw[:n]) {
+		var owa, nwa [maxIntFields]uint64
+		ow, nw := t.rowWords(&owa, i), t.rowWords(&nwa, i+1)
+		if !p.rows.moveWords(ow, nw) {
 			return false, nil
 		}
 		if !p.touched {
-			t.kbuf2 = appendWords(t.kbuf2[:0], ow[:n])
-			t.kbuf = appendWords(t.kbuf[:0], nw[:n])
+			t.kbuf2 = appendWords(t.kbuf2[:0], ow)
+			t.kbuf = appendWords(t.kbuf[:0], nw)
 			ko, kn = t.kbuf2, t.kbuf
 		}
 	} else {
@@ -762,18 +758,18 @@ func (t *TopN) behindTopRow(p *partition, i int) bool {
 		return p.afterLast(t.rowKey(i))
 	}
 	t.intCmps++
-	lb := p.lastBuf[:p.lastN]
+	var ws [maxIntFields]uint64
+	return cmpWords(p.lastBuf[:p.lastN], t.rowWords(&ws, i)) < 0
+}
+
+// rowWords fills ws with the key words of row i of the chunk being read
+// (with t.isort: each BIGINT sort value, ordered as unsigned) and returns
+// them.
+func (t *TopN) rowWords(ws *[maxIntFields]uint64, i int) []uint64 {
 	for k, col := range t.isort {
-		o := 9 * k
-		if f := lb[o]; f != flagValue {
-			return f < flagValue // the row's value orders after a NULL first
-		}
-		w := uint64(col[i]) ^ t.ixor[k]
-		if lw := binary.BigEndian.Uint64(lb[o+1 : o+9]); w != lw {
-			return w > lw
-		}
+		ws[k] = uint64(col[i]) ^ t.ixor[k]
 	}
-	return false // equal to the last key
+	return ws[:len(t.isort)]
 }
 
 func (t *TopN) newPartition(key string) int32 {
