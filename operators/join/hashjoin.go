@@ -600,17 +600,12 @@ func (j *HashJoin) insert(s *side, i int) (slot uint32, ok bool) {
 		return end, false
 	}
 	var head uint32
-	var entry *headEntry // an integer key's chain head, set below
+	var entry *headEntry
 	if s.appendOnly {
 		// The new row heads its key's chain: storing it on the page of
 		// the old head puts the newest rows of a key, walked one after
 		// another, in one or two cache lines instead of one apiece.
-		if j.intKey {
-			entry = s.ihead.upsert(s.ikeys[i])
-			head = entry.head
-		} else {
-			head = j.chain(s, s, i)
-		}
+		head, entry = j.chainHead(s, i)
 		slot = s.rows.AddAfter(i, head)
 	} else {
 		slot = s.rows.Add(i)
@@ -629,11 +624,7 @@ func (j *HashJoin) insert(s *side, i int) (slot uint32, ok bool) {
 		}
 	}
 	if s.appendOnly {
-		if entry != nil {
-			entry.head = slot
-		} else {
-			s.shead[string(s.key(i))] = slot
-		}
+		s.setHead(entry, i, slot)
 		s.linkBefore(slot, head)
 	} else {
 		j.insertIndexed(s, slot, i)
@@ -662,14 +653,30 @@ func (s *side) datum(x uint32, c int) types.Datum {
 // linkHead puts slot, holding row i of s's bound record, at the head of
 // its key chain.
 func (j *HashJoin) linkHead(s *side, slot uint32, i int) {
-	var h uint32
+	h, entry := j.chainHead(s, i)
+	s.setHead(entry, i, slot)
+	s.linkBefore(slot, h)
+}
+
+// chainHead returns the head of the key chain of row i of s's bound
+// record (end: none yet) and, for an integer key, its heads entry, so
+// that setHead needs no second lookup.
+func (j *HashJoin) chainHead(s *side, i int) (uint32, *headEntry) {
 	if j.intKey {
-		h = s.ihead.swap(s.ikeys[i], slot)
+		e := s.ihead.upsert(s.ikeys[i])
+		return e.head, e
+	}
+	return j.chain(s, s, i), nil
+}
+
+// setHead makes slot the head of the key chain of row i of s's bound
+// record; entry is chainHead's.
+func (s *side) setHead(entry *headEntry, i int, slot uint32) {
+	if entry != nil {
+		entry.head = slot
 	} else {
-		h = j.chain(s, s, i)
 		s.shead[string(s.key(i))] = slot
 	}
-	s.linkBefore(slot, h)
 }
 
 // linkBefore links slot into a key chain right before h (end: as its
